@@ -1,0 +1,1 @@
+"""Gemini Edge Proxy: a small, fast, stateless proxy for the Gemini API."""

@@ -1,0 +1,105 @@
+"""The Starlette app: routes, CORS and the access log. `uvicorn handler.app:app` runs it.
+
+Routing, in order: `/`, `/healthz`, `/verify`, the OpenAI routes (`/chat/completions`,
+`/embeddings`, `/models`, bare or under `/v1/` and `/openai/v1/`), then every other
+path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is.
+`GET /v1/models[/{id}]` is Gemini's own list when the caller sends `x-goog-api-key` or
+`?key=` (as Gemini clients do) and OpenAI's otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from . import logs, native, upstream
+from .config import Settings
+from .errors import gemini_error, json_response
+
+EXPOSED_HEADERS = ["x-proxy-key", "x-proxy-attempts", "retry-after", "x-goog-upload-url", "x-goog-upload-status"]
+
+
+def landing(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    return PlainTextResponse(
+        "Gemini Edge Proxy is running.\n\n"
+        "Native Gemini API: use this URL as the base URL of a Gemini client (/v1beta/...).\n"
+        "OpenAI API: use this URL (or this URL + /v1) as the base URL of an OpenAI client.\n"
+        "Send your Gemini key(s), comma-separated, in x-goog-api-key, ?key=, Authorization: Bearer\n"
+        "or x-api-key, or an access token to use the server's key pool.\n"
+        "Check keys: curl -X POST <this URL>/verify -H 'x-goog-api-key: k1,k2'\n\n"
+        f"Server key pool: {len(settings.api_keys)} key(s) from the environment"
+        f"{' plus a Secrets Manager secret' if settings.keys_secret_arn else ''}; "
+        f"client keys {'accepted' if settings.allow_client_keys else 'not accepted'}.\n"
+    )
+
+
+def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return gemini_error(404, f"No route for {request.method} {request.url.path}.")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": request.url.path}})
+    return gemini_error(500, "The proxy hit an internal error.")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return gemini_error(405, f"{request.method} is not allowed on {request.url.path}.")
+
+
+def native_routes() -> list[BaseRoute]:
+    return [Mount(prefix, app=native.proxy) for prefix in ("/v1beta", "/v1", "/v1alpha", "/upload")]
+
+
+def extra_routes() -> list[BaseRoute]:
+    """Routes of the other modules (OpenAI, /verify), which must come before the native mounts."""
+    return []
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    logs.setup(settings.log_level)
+    if settings.api_keys and not settings.access_tokens:
+        logs.logger.warning(
+            "GEMINI_API_KEYS is set but ACCESS_TOKENS is empty: the server key pool will not be used "
+            "by anyone. Set ACCESS_TOKENS to let token holders use it."
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await upstream.close_sessions()
+
+    app = Starlette(
+        routes=[Route("/", landing), Route("/healthz", healthz), *extra_routes(), *native_routes()],
+        middleware=[
+            Middleware(logs.AccessLog),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=EXPOSED_HEADERS,
+                max_age=86400,
+            ),
+        ],
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+app = create_app()

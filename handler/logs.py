@@ -1,0 +1,74 @@
+"""One JSON log line per request, with the masked key that served it.
+
+The line is built only from fields the proxy sets itself (never from request headers
+or bodies), so keys and access tokens cannot leak into it; the key appears only as
+`keys.mask(key)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("gemini_proxy")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {"level": record.levelname.lower(), "msg": record.getMessage()}
+        extra = getattr(record, "fields", None)
+        if extra:
+            line.update(extra)
+        return json.dumps(line, separators=(",", ":"))
+
+
+def setup(level: str) -> None:
+    """Send our logger's lines to stderr as JSON, whatever the host configured."""
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = True
+
+
+def note(scope: Scope, **fields: Any) -> None:
+    """Add fields (upstream status, masked key, attempts) to this request's log line."""
+    scope.setdefault("state", {}).setdefault("log", {}).update(fields)
+
+
+class AccessLog:
+    """Pure ASGI middleware (no BaseHTTPMiddleware: it would buffer streams and cost CPU)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if logger.isEnabledFor(logging.INFO):
+                fields: dict[str, Any] = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status or 500,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                }
+                fields.update(scope.get("state", {}).get("log", {}))
+                logger.info("request", extra={"fields": fields})

@@ -1,0 +1,74 @@
+"""Shared fixtures: the fake Gemini upstream and the proxy, both real servers on loopback."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+
+from handler import keys
+from handler.app import create_app
+from handler.config import Settings
+
+from .fake_gemini import FakeGemini
+from .servers import ServerThread
+
+# Recognisable secrets: tests assert they never show up unmasked.
+KEY_A = "AIzaSyA-test-key-aaaaaaaaaaaaaaaaaaaa1111"
+KEY_B = "AIzaSyB-test-key-bbbbbbbbbbbbbbbbbbbb2222"
+KEY_C = "AIzaSyC-test-key-cccccccccccccccccccc3333"
+TOKEN = "proxy-access-token-0123456789-secret"
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[tuple[FakeGemini, ServerThread]]:
+    fake = FakeGemini()
+    server = ServerThread(fake.app()).start()
+    yield fake, server
+    server.stop()
+
+
+@pytest.fixture
+def fake(fake_server) -> FakeGemini:
+    fake_server[0].reset()
+    return fake_server[0]
+
+
+@pytest.fixture
+def fake_url(fake_server) -> str:
+    return fake_server[1].url
+
+
+@pytest.fixture(autouse=True)
+def _forget_cooldowns() -> Iterator[None]:
+    keys._cooling.clear()
+    yield
+    keys._cooling.clear()
+
+
+@pytest.fixture(scope="session")
+def _proxies(fake_server) -> Iterator[dict]:
+    started: dict[tuple, ServerThread] = {}
+    yield started
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture
+def start_proxy(fake_server, _proxies) -> Callable[..., str]:
+    """Start (or reuse) a proxy under uvicorn configured by environment-style settings."""
+
+    def start(**env: str) -> str:
+        env = {"GEMINI_BASE_URL": fake_server[1].url, **env}
+        ident = tuple(sorted(env.items()))
+        if ident not in _proxies:
+            _proxies[ident] = ServerThread(create_app(Settings.from_env(env))).start()
+        return _proxies[ident].url
+
+    return start
+
+
+@pytest.fixture
+def proxy(start_proxy, fake) -> str:
+    """The proxy with default settings (client keys allowed, no server pool)."""
+    return start_proxy()

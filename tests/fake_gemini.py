@@ -1,0 +1,328 @@
+"""A fake Gemini API: a real HTTP app (served by uvicorn on loopback in the tests) whose
+answers follow the Gemini REST shapes (see ../shared/notes/gemini-api.md), and which
+records every request it receives.
+
+Behaviour per key (`fake.keys[key] = "..."`): "ok" (default), "invalid" (400
+API_KEY_INVALID), "rate_limited" (429 per minute, retryDelay 7s), "quota_exhausted"
+(429 per day), "forbidden" (403), "unavailable" (503), "slow" (waits `slow_seconds`).
+Tests may queue exact replies for the generate/embed calls with `fake.reply(...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MODELS = [
+    {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": name,
+        "description": f"Fake {name}",
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": methods,
+    }
+    for name, methods in [
+        ("gemini-2.5-flash", ["generateContent", "countTokens"]),
+        ("gemini-2.5-pro", ["generateContent", "countTokens"]),
+        ("gemini-2.5-flash-lite", ["generateContent", "countTokens"]),
+        ("gemini-3-pro-preview", ["generateContent", "countTokens"]),
+        ("gemini-embedding-001", ["embedContent", "batchEmbedContents"]),
+    ]
+] + [
+    {"name": f"models/gemma-3-{i}b-it", "version": "001", "displayName": f"Gemma {i}B",
+     "supportedGenerationMethods": ["generateContent"]}
+    for i in range(1, 76)
+]
+
+
+def error_body(code: int, status: str, message: str, details: list | None = None) -> dict:
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def quota_error(per_day: bool) -> dict:
+    quota_id = (
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+        if per_day
+        else "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+    )
+    return error_body(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota, please check your plan and billing details.",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {
+                        "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                        "quotaId": quota_id,
+                        "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash"},
+                        "quotaValue": "250" if per_day else "10",
+                    }
+                ],
+            },
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "43s" if per_day else "7s"},
+        ],
+    )
+
+
+KEY_ERRORS = {
+    "invalid": (
+        400,
+        error_body(
+            400,
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+            [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com"},
+                }
+            ],
+        ),
+    ),
+    "rate_limited": (429, quota_error(per_day=False)),
+    "quota_exhausted": (429, quota_error(per_day=True)),
+    "forbidden": (
+        403,
+        error_body(403, "PERMISSION_DENIED", "Permission denied: Consumer 'api_key:x' has been suspended."),
+    ),
+    "unavailable": (503, error_body(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")),
+}
+
+
+def usage(prompt: int = 5, answer: int = 3, thoughts: int = 0) -> dict:
+    meta = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": answer,
+        "totalTokenCount": prompt + answer + thoughts,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+    }
+    if thoughts:
+        meta["thoughtsTokenCount"] = thoughts
+    return meta
+
+
+def text_response(text: str, model: str = "gemini-2.5-flash", finish: str | None = "STOP", **meta: int) -> dict:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage(**meta),
+        "modelVersion": model,
+        "responseId": "fake-response-id",
+    }
+
+
+@dataclass
+class Reply:
+    """A queued answer: a JSON body, or SSE events (each a GenerateContentResponse)."""
+
+    body: Any = None
+    status: int = 200
+    events: list[dict] | None = None
+    delay: float = 0.0  # seconds between streamed events
+    fail_after: int | None = None  # break the connection after this many events
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def key(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        return self.headers.get("x-goog-api-key") or (auth[7:] if auth.startswith("Bearer ") else None)
+
+
+@dataclass
+class FakeGemini:
+    keys: dict[str, str] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    stream_delay: float = 0.0
+    slow_seconds: float = 5.0
+    event_times: list[float] = field(default_factory=list)  # when each SSE event was sent
+
+    def reset(self) -> None:
+        self.keys.clear()
+        self.received.clear()
+        self.replies.clear()
+        self.event_times.clear()
+        self.stream_delay = 0.0
+        self.slow_seconds = 5.0
+
+    def reply(self, body: Any = None, status: int = 200, **kwargs: Any) -> None:
+        self.replies.append(Reply(body=body, status=status, **kwargs))
+
+    @property
+    def generate_calls(self) -> list[Received]:
+        return [r for r in self.received if r.method == "POST"]
+
+    # The app ---------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/{version:str}/models", self.list_models, methods=["GET"]),
+                Route("/{version:str}/models/{model:str}", self.get_model, methods=["GET"]),
+                Route("/{version:str}/models/{call:path}", self.model_call, methods=["POST"]),
+                Route("/v1beta/openai/{rest:path}", self.openai_compat, methods=["GET", "POST"]),
+                Route("/upload/v1beta/files", self.upload, methods=["POST", "PUT"]),
+                Route("/v1beta/files", self.list_files, methods=["GET"]),
+            ]
+        )
+
+    async def _record(self, request: Request) -> Received:
+        item = Received(
+            request.method,
+            request.url.path,
+            dict(request.query_params),
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.body(),
+        )
+        self.received.append(item)
+        return item
+
+    async def _check_key(self, item: Received) -> Response | None:
+        if not item.key:
+            return JSONResponse(
+                error_body(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
+                403,
+            )
+        behaviour = self.keys.get(item.key, "ok")
+        if behaviour == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        if behaviour in KEY_ERRORS:
+            status, body = KEY_ERRORS[behaviour]
+            return JSONResponse(body, status)
+        return None
+
+    async def list_models(self, request: Request) -> Response:
+        item = await self._record(request)
+        if (denied := await self._check_key(item)) is not None:
+            return denied
+        size = min(int(request.query_params.get("pageSize", 50)), 1000)
+        start = int(request.query_params.get("pageToken") or 0)
+        page = {"models": MODELS[start : start + size]}
+        if start + size < len(MODELS):
+            page["nextPageToken"] = str(start + size)
+        return JSONResponse(page)
+
+    async def get_model(self, request: Request) -> Response:
+        item = await self._record(request)
+        if (denied := await self._check_key(item)) is not None:
+            return denied
+        name = f"models/{request.path_params['model']}"
+        for model in MODELS:
+            if model["name"] == name:
+                return JSONResponse(model)
+        return JSONResponse(error_body(404, "NOT_FOUND", f"Model is not found: {name} for API version {request.path_params['version']}"), 404)
+
+    async def model_call(self, request: Request) -> Response:
+        item = await self._record(request)
+        if (denied := await self._check_key(item)) is not None:
+            return denied
+        model, _, method = request.path_params["call"].partition(":")
+        try:
+            payload = json.loads(item.body or b"{}")
+        except ValueError:
+            return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
+        reply = self.replies.pop(0) if self.replies else None
+        if reply is not None and reply.status != 200:
+            return JSONResponse(reply.body, reply.status)
+        if method == "generateContent":
+            body = reply.body if reply else text_response(f"echo: {last_text(payload)}", model)
+            return Response(json.dumps(body, indent=2), media_type="application/json")
+        if method == "streamGenerateContent":
+            events = (reply.events if reply and reply.events is not None else None) or [
+                text_response(piece, model, finish="STOP" if i == 2 else None)
+                for i, piece in enumerate(["Hello", ", world", "!"])
+            ]
+            delay = reply.delay if reply and reply.delay else self.stream_delay
+            fail_after = reply.fail_after if reply else None
+            if request.query_params.get("alt") != "sse":
+                return Response(json.dumps(events, indent=2), media_type="application/json")
+            return StreamingResponse(self._sse(events, delay, fail_after), media_type="text/event-stream")
+        if method == "countTokens":
+            return JSONResponse({"totalTokens": len(last_text(payload).split()) or 1})
+        if method == "embedContent":
+            return JSONResponse(reply.body if reply else {"embedding": {"values": vector(payload.get("outputDimensionality"))}})
+        if method == "batchEmbedContents":
+            if reply:
+                return JSONResponse(reply.body)
+            return JSONResponse(
+                {"embeddings": [{"values": vector(r.get("outputDimensionality"), i)} for i, r in enumerate(payload.get("requests", []))]}
+            )
+        return JSONResponse(error_body(404, "NOT_FOUND", f"Unknown method {method}"), 404)
+
+    async def _sse(self, events: list[dict], delay: float, fail_after: int | None):
+        for i, event in enumerate(events):
+            if fail_after is not None and i >= fail_after:
+                raise RuntimeError("fake upstream broke off the stream")
+            if i and delay:
+                await asyncio.sleep(delay)
+            self.event_times.append(time.monotonic())
+            yield f"data: {json.dumps(event, separators=(',', ':'))}\r\n\r\n".encode()
+
+    async def openai_compat(self, request: Request) -> Response:
+        item = await self._record(request)
+        if not item.headers.get("authorization", "").startswith("Bearer "):
+            return JSONResponse([error_body(401, "UNAUTHENTICATED", "Missing bearer")], 401)
+        return JSONResponse(
+            {"id": "chatcmpl-x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "compat"}, "finish_reason": "stop"}]}
+        )
+
+    async def upload(self, request: Request) -> Response:
+        item = await self._record(request)
+        if request.query_params.get("upload_id"):
+            return JSONResponse({"file": {"name": "files/abc", "uri": "https://generativelanguage.googleapis.com/v1beta/files/abc", "sizeBytes": str(len(item.body))}}, headers={"x-goog-upload-status": "final"})
+        if (denied := await self._check_key(item)) is not None:
+            return denied
+        base = str(request.base_url).rstrip("/")
+        return Response(
+            b"",
+            headers={"x-goog-upload-url": f"{base}/upload/v1beta/files?upload_id=UP1&upload_protocol=resumable", "x-goog-upload-status": "active"},
+        )
+
+    async def list_files(self, request: Request) -> Response:
+        item = await self._record(request)
+        if (denied := await self._check_key(item)) is not None:
+            return denied
+        return JSONResponse({"files": []})
+
+
+def last_text(payload: dict) -> str:
+    for content in reversed(payload.get("contents") or []):
+        for part in content.get("parts") or []:
+            if "text" in part:
+                return part["text"]
+    return ""
+
+
+def vector(dimensions: int | None, seed: int = 0) -> list[float]:
+    return [round((seed + 1) * 0.001 * (i + 1), 6) for i in range(dimensions or 8)]
