@@ -65,7 +65,10 @@ def native_routes() -> list[BaseRoute]:
 
 def extra_routes() -> list[BaseRoute]:
     """Routes of the other modules (OpenAI, /verify), which must come before the native mounts."""
-    return []
+    from . import verify
+    from .openai import routes as openai_routes
+
+    return [*verify.routes, *openai_routes.routes]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible API: each module translates one OpenAI endpoint to Gemini."""
