@@ -19,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import logs, native, upstream
 from .config import Settings
@@ -71,7 +72,50 @@ def extra_routes() -> list[BaseRoute]:
     return [*verify.routes, *openai_routes.routes]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+OPENAI_UNDER_V1 = ("/v1/chat/", "/v1/embeddings", "/v1/models")
+NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
+
+
+class Proxy:
+    """The ASGI app: native calls take a fast path, everything else goes to Starlette.
+
+    Native pass-through is nearly all of the traffic; sending it straight to
+    `native.proxy` (with the same CORS and access-log middleware) skips Starlette's
+    route matching and exception layers, a good part of the proxy's CPU per request.
+    """
+
+    def __init__(self, app: Starlette, native_app: ASGIApp) -> None:
+        self.app = app
+        self.state = app.state
+        self.native = native_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(NATIVE_PREFIXES) and not path.startswith(OPENAI_UNDER_V1):
+            scope["app"] = self.app
+            await self.native(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def guarded_native(scope: Scope, receive: Receive, send: Send) -> None:
+    """native.proxy with Starlette's last-resort error handling: a JSON 500, no trace."""
+    started = False
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal started
+        started = True
+        await send(message)
+
+    try:
+        await native.proxy(scope, receive, send_wrapper)
+    except Exception as exc:
+        logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": scope["path"]}})
+        if not started:
+            await gemini_error(500, "The proxy hit an internal error.")(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Proxy:
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
     if settings.api_keys and not settings.access_tokens:
@@ -85,24 +129,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         await upstream.close_sessions()
 
+    middleware = [
+        Middleware(logs.AccessLog),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=86400,
+        ),
+    ]
     app = Starlette(
         routes=[Route("/", landing), Route("/healthz", healthz), *extra_routes(), *native_routes()],
-        middleware=[
-            Middleware(logs.AccessLog),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["*"],
-                allow_headers=["*"],
-                expose_headers=EXPOSED_HEADERS,
-                max_age=86400,
-            ),
-        ],
+        middleware=middleware,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
-    return app
+    native_app: ASGIApp = guarded_native
+    for cls, args, kwargs in reversed(middleware):
+        native_app = cls(native_app, *args, **kwargs)
+    return Proxy(app, native_app)
 
 
 app = create_app()

@@ -97,7 +97,13 @@ def lambda_handler(fake, fake_url, monkeypatch):
     import handler.lambda_function
 
     importlib.reload(handler.app)
-    return importlib.reload(handler.lambda_function).handler
+    yield importlib.reload(handler.lambda_function).handler
+    # Mangum keeps one event loop per process; close the upstream session on it.
+    import asyncio
+
+    from handler import upstream
+
+    asyncio.get_event_loop().run_until_complete(upstream.close_sessions())
 
 
 def body_of(result) -> bytes:
