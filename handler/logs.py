@@ -34,6 +34,9 @@ def setup(level: str) -> None:
         logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = True
+    # uvicorn's own access log prints the query string, where `?key=` callers put their
+    # keys: it is replaced by ours, however the server was started.
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 def note(scope: Scope, **fields: Any) -> None:
