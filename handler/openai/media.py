@@ -246,7 +246,7 @@ async def _fetch(url: URL, settings: Settings, param: str) -> tuple[str, bytes]:
                 raise _failed(param, f"the server answered {response.status}")
             mime = media_type(response.headers.get("Content-Type", ""), url)
             if mime is None:
-                shown = response.headers.get("Content-Type", "none")[:80]
+                shown = response.headers.get("Content-Type", "").split(";", 1)[0].strip()[:80] or "missing"
                 raise _failed(param, f"its content type is {shown!r}; only images, audio, video and PDF are accepted")
             if response.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
                 raise _failed(param, "the server sent a compressed body")
