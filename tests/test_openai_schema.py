@@ -21,8 +21,10 @@ def assert_gemini_accepts(schema: dict, where: str = "$") -> None:
     unknown = set(schema) - ALLOWED_KEYS
     assert not unknown, f"{where}: keys Gemini rejects: {unknown}"
     kind = schema.get("type")
-    if kind is not None:
-        assert kind in TYPES, f"{where}: type {kind!r}"
+    if "anyOf" in schema:
+        assert kind is None and schema["anyOf"], f"{where}: anyOf"
+    else:
+        assert kind in TYPES, f"{where}: type {kind!r}"  # Gemini refuses a node without a type
     if "enum" in schema:
         assert kind == "string" and all(isinstance(v, str) for v in schema["enum"]), where
     if "format" in schema:
@@ -343,6 +345,30 @@ def test_keys_gemini_rejects_are_dropped_and_input_untouched():
     [CLAUDE_TODO, MCP_PYDANTIC, MCP_ZOD, RESPONSE_STRICT, {}, {"type": "object", "properties": {}}, {"$ref": "#/$defs/missing"}],
 )
 def test_every_output_is_accepted_by_gemini(schema):
+    assert_gemini_accepts(to_gemini_schema(schema))
+
+
+def test_every_node_gets_a_type():
+    schema = {
+        "properties": {
+            "value": {"description": "Anything"},
+            "n": {"minimum": 1},
+            "s": {"maxLength": 3},
+            "free": {"additionalProperties": True},
+            "whatever": True,
+        }
+    }
+    assert to_gemini_schema(schema) == {
+        "type": "object",
+        "properties": {
+            "value": {"type": "string", "description": "Anything"},
+            "n": {"type": "number", "minimum": 1},
+            "s": {"type": "string", "maxLength": 3},
+            "free": {"type": "object"},
+            "whatever": {"type": "string"},
+        },
+    }
+    assert to_gemini_schema({}) == {"type": "object"}
     assert_gemini_accepts(to_gemini_schema(schema))
 
 

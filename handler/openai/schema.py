@@ -20,6 +20,9 @@ drops the rest:
 - `allOf` is merged into one schema (properties and `required` united).
 - `format` is kept only where Gemini takes it (string: enum, date-time; number:
   float, double; integer: int32, int64).
+- Every node gets a type, as Gemini refuses one without: the type its keywords imply
+  (`properties` -> object, `minimum` -> number, ...), else object at the root and
+  string below it (a JSON Schema "any" value is best sent as text).
 - `required` names that are not properties are removed; an empty `properties` map is
   left out (a bare `{"type": "object"}` is a free-form object to Gemini); an array
   without `items` gets string items; `properties` / `items` on other types go.
@@ -77,7 +80,7 @@ _ARRAY_FALLBACK_ITEMS = {"type": "string"}
 def to_gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A schema for Gemini's `parameters` / `responseSchema` (OpenAPI subset)."""
     if not isinstance(schema, dict):
-        return {}
+        schema = {}
     return _Converter(schema).convert(schema, 0, ())
 
 
@@ -133,8 +136,8 @@ class _Converter:
         return node
 
     def convert(self, node: Any, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(node, dict):
-            return {}
+        if not isinstance(node, dict):  # `true` (anything) or junk
+            node = {}
         ref = node.get("$ref")
         if isinstance(ref, str):
             target = self.resolve(ref)
@@ -241,9 +244,10 @@ class _Converter:
             kind = "string" if values else kind
 
         if kind not in TYPES:
-            kind = _implied_type(node) if kind != "null" else "string"
-        if kind:
-            out["type"] = kind
+            kind = "string" if kind == "null" else _implied_type(node)
+        if kind is None:  # Gemini refuses a node without a type ("any" in JSON Schema)
+            kind = "object" if depth == 0 else "string"
+        out["type"] = kind
 
         for key in _ANNOTATIONS:
             value = node.get(key)
@@ -304,10 +308,15 @@ def _text(value: Any) -> str:
 
 
 def _implied_type(node: dict[str, Any]) -> str | None:
-    if isinstance(node.get("properties"), dict):
+    """The type that a node without one implies by its other keywords."""
+    if isinstance(node.get("properties"), dict) or "additionalProperties" in node:
         return "object"
     if "items" in node or "prefixItems" in node:
         return "array"
+    if any(k in node for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
+        return "number"
+    if any(k in node for k in ("minLength", "maxLength", "pattern", "format")):
+        return "string"
     return None
 
 
