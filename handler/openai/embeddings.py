@@ -24,6 +24,7 @@ import re
 import sys
 from typing import Any
 
+import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -109,7 +110,7 @@ async def _call(settings, path: str, body: bytes, keys: tuple[str, ...]) -> tupl
         return outcome, None
     try:
         data = json.loads(await outcome.response.read())
-    except (ValueError, asyncio.TimeoutError, OSError):
+    except (ValueError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
         data = None
     finally:
         outcome.response.release()

@@ -8,11 +8,13 @@ is what the chat route accepts back. Gemini gives no creation time, so `created`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -41,7 +43,7 @@ async def _get_json(request: Request, path: str, keys: tuple[str, ...]) -> tuple
         return outcome, None
     try:
         data = json.loads(await outcome.response.read())
-    except (ValueError, OSError):
+    except (ValueError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
         data = None
     finally:
         outcome.response.release()
