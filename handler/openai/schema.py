@@ -72,8 +72,15 @@ REF_REPEATS = 2
 MAX_DEPTH = 32
 
 _ANNOTATIONS = ("title", "description", "default", "example")
-_COUNTS = ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties")
 _BOUNDS = ("minimum", "maximum")
+_KIND_LIMITS = {
+    "object": ("minProperties", "maxProperties"),
+    "array": ("minItems", "maxItems"),
+    "string": ("minLength", "maxLength", "pattern"),
+    "number": _BOUNDS,
+    "integer": _BOUNDS,
+}
+_LIMITS = frozenset(k for keys in _KIND_LIMITS.values() for k in keys)
 _ARRAY_FALLBACK_ITEMS = {"type": "string"}
 
 
@@ -231,38 +238,56 @@ class _Converter:
     def single(self, node: dict[str, Any], kind: Any, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         kind = kind.lower() if isinstance(kind, str) else None
-        nullable = node.get("nullable") is True or kind == "null"
+        nullable = kind == "null"
+        values = fmt = None
+        limits: dict[str, Any] = {}
+        # One pass over the node's own keys (a few), not a probe for every known one.
+        for key, value in node.items():
+            if key == "description" or key == "title":
+                if isinstance(value, str) and value:
+                    out[key] = value
+            elif key == "default" or key == "example":
+                out[key] = value
+            elif key == "nullable":
+                nullable = nullable or value is True
+            elif key == "const":
+                values = [value]
+            elif key == "enum":
+                if values is None and isinstance(value, list):
+                    values = value
+            elif key == "format":
+                fmt = value
+            elif key in _LIMITS:
+                limits[key] = value
 
-        values = None
-        if "const" in node:
-            values = [node["const"]]
-        elif isinstance(node.get("enum"), list):
-            values = node["enum"]
         if values is not None:
             nullable = nullable or None in values
             values = [_text(v) for v in values if v is not None]
-            kind = "string" if values else kind
-
+            if values:
+                kind = "string"
+                out["enum"] = values
+                for key in ("default", "example"):
+                    if out.get(key) is not None:
+                        out[key] = _text(out[key])
         if kind not in TYPES:
             kind = "string" if kind == "null" else _implied_type(node)
         if kind is None:  # Gemini refuses a node without a type ("any" in JSON Schema)
             kind = "object" if depth == 0 else "string"
         out["type"] = kind
-
-        for key in _ANNOTATIONS:
-            value = node.get(key)
-            if key in ("title", "description"):
-                if isinstance(value, str) and value:
-                    out[key] = value
-            elif key in node:
-                out[key] = _text(value) if values and value is not None else value
-        if values:
-            out["enum"] = values
-        fmt = node.get("format")
-        if isinstance(fmt, str) and fmt in FORMATS.get(kind or "", ()):
+        if isinstance(fmt, str) and fmt in FORMATS.get(kind, ()):
             out["format"] = fmt
         if nullable:
             out["nullable"] = True
+        for key in _KIND_LIMITS.get(kind, ()):
+            value = limits.get(key)
+            if key == "pattern":
+                if isinstance(value, str) and not values:
+                    out[key] = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                if key in _BOUNDS:
+                    out[key] = value
+                elif value >= 0:
+                    out[key] = int(value)
 
         if kind == "object":
             props = node.get("properties")
@@ -280,7 +305,6 @@ class _Converter:
                     names = [p for p in ordering if isinstance(p, str) and p in props]
                     if names:
                         out["propertyOrdering"] = names
-            _copy_counts(node, out, ("minProperties", "maxProperties"))
         elif kind == "array":
             items = node.get("items")
             if isinstance(items, list):  # draft-4 tuple form
@@ -288,18 +312,7 @@ class _Converter:
             if not isinstance(items, dict) and isinstance(node.get("prefixItems"), list):
                 prefix = node["prefixItems"]
                 items = {"anyOf": prefix} if len(prefix) > 1 else (prefix[0] if prefix else None)
-            converted = self.convert(items, depth + 1, refs) if isinstance(items, dict) else {}
-            out["items"] = converted if converted else dict(_ARRAY_FALLBACK_ITEMS)
-            _copy_counts(node, out, ("minItems", "maxItems"))
-        elif kind == "string":
-            _copy_counts(node, out, ("minLength", "maxLength"))
-            if isinstance(node.get("pattern"), str) and not values:
-                out["pattern"] = node["pattern"]
-        elif kind in ("number", "integer"):
-            for key in _BOUNDS:
-                value = node.get(key)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    out[key] = value
+            out["items"] = self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
         return out
 
 
@@ -328,13 +341,6 @@ def _is_null(node: dict[str, Any]) -> bool:
 def _has_own_shape(node: dict[str, Any]) -> bool:
     """Whether the keys beside an `anyOf` constrain the value (not only describe it)."""
     return any(k in node for k in ("type", "properties", "items", "enum", "const"))
-
-
-def _copy_counts(node: dict[str, Any], out: dict[str, Any], keys: tuple[str, ...]) -> None:
-    for key in keys:
-        value = node.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-            out[key] = int(value)
 
 
 def _cut_off(node: dict[str, Any]) -> dict[str, Any]:
