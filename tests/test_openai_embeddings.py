@@ -148,3 +148,17 @@ def test_unexpected_upstream_body_is_502(proxy, fake):
     fake.reply({"embeddings": []})
     r = httpx.post(proxy + "/embeddings", json={"input": ["a", "b"]}, headers={"authorization": f"Bearer {KEY_A}"})
     assert r.status_code == 502 and r.json()["error"]["type"] == "api_error"
+
+
+def test_async_sdk(proxy, fake):
+    import asyncio
+
+    async def go():
+        async with openai.AsyncOpenAI(base_url=proxy + "/v1", api_key=KEY_A, max_retries=0) as aclient:
+            return await aclient.embeddings.create(model="gemini-embedding-001", input=["x", "y"], dimensions=3)
+
+    result = asyncio.run(go())
+    assert result.data[0].embedding == pytest.approx(vector(3, 0), rel=1e-6)
+    assert result.data[1].embedding == pytest.approx(vector(3, 1), rel=1e-6)
+    (seen,) = fake.received
+    assert [q["outputDimensionality"] for q in seen.json["requests"]] == [3, 3]
