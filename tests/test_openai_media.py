@@ -257,6 +257,8 @@ def test_data_urls():
     data = base64.b64encode(PNG).decode()
     assert part(f"data:image/png;base64,{data}") == {"inlineData": {"mimeType": "image/png", "data": data}}
     assert part(f"DATA:Audio/WAV;name=a.wav;base64,{data}") == {"inlineData": {"mimeType": "audio/wav", "data": data}}
+    # URL-safe alphabet and missing padding: Gemini's JSON parser takes both.
+    assert part("data:image/jpeg;base64,_-8") == {"inlineData": {"mimeType": "image/jpeg", "data": "_-8"}}
     assert part("data:text/plain,hello%20world") == {
         "inlineData": {"mimeType": "text/plain", "data": base64.b64encode(b"hello world").decode()}
     }
@@ -266,7 +268,11 @@ def test_data_urls():
     "url, words",
     [
         ("data:image/png;base64,@@@not-base64@@@", "not valid base64"),
-        ("data:image/png;base64,iVBORw0KGgo", "not valid base64"),  # bad padding
+        ("data:image/png;base64,iVBORw0KG", "not valid base64"),  # a length no base64 has
+        ("data:image/png;base64,iV==BORw", "not valid base64"),  # padding inside
+        ("data:image/png;base64,iVBORw0K=", "not valid base64"),  # padding to a wrong length
+        ("data:image/png;base64,iVBOR w0K", "not valid base64"),
+        ("data:image/png;base64,iVBORé0K", "not valid base64"),
         ("data:;base64,iVBORw0KGgo=", "media type"),
         ("data:image/png;base64,", "no data"),
         ("data:image/png;base64", "not a valid data URL"),
