@@ -12,6 +12,8 @@ import pytest
 from .conftest import KEY_A, KEY_B
 from .fake_gemini import vector
 
+BATCH = "batchEmbedContents"
+
 
 def client(base: str, key: str = KEY_A) -> openai.OpenAI:
     return openai.OpenAI(base_url=base, api_key=key, max_retries=0)
@@ -48,7 +50,7 @@ def test_float_format_dimensions_and_named_gemini_model(proxy, fake):
 
 
 def test_raw_base64_is_little_endian_float32(proxy, fake):
-    fake.reply({"embeddings": [{"values": [0.5, -1.25, 3.0]}], "usageMetadata": {"promptTokenCount": 7}})
+    fake.reply({"embeddings": [{"values": [0.5, -1.25, 3.0]}], "usageMetadata": {"promptTokenCount": 7}}, method=BATCH)
     r = httpx.post(
         proxy + "/openai/v1/embeddings",
         json={"input": "x", "model": "text-embedding-004", "encoding_format": "base64"},
@@ -126,7 +128,7 @@ def test_upstream_errors_keep_status_and_openai_shape(proxy, fake):
     assert info.value.response.headers["retry-after"] == "7"
     assert info.value.body["type"] == "rate_limit_error"
     fake.keys.clear()
-    fake.reply({"error": {"code": 404, "message": "models/gemini-embedding-9 is not found", "status": "NOT_FOUND"}}, status=404)
+    fake.reply({"error": {"code": 404, "message": "models/gemini-embedding-9 is not found", "status": "NOT_FOUND"}}, status=404, method=BATCH)
     r = httpx.post(proxy + "/v1/embeddings", json={"input": "a", "model": "gemini-embedding-9"}, headers={"authorization": f"Bearer {KEY_A}"})
     assert r.status_code == 404
     assert r.json()["error"] == {
@@ -145,7 +147,7 @@ def test_failover_to_next_key(proxy, fake):
 
 
 def test_unexpected_upstream_body_is_502(proxy, fake):
-    fake.reply({"embeddings": []})
+    fake.reply({"embeddings": []}, method=BATCH)
     r = httpx.post(proxy + "/embeddings", json={"input": ["a", "b"]}, headers={"authorization": f"Bearer {KEY_A}"})
     assert r.status_code == 502 and r.json()["error"]["type"] == "api_error"
 
