@@ -169,7 +169,9 @@ async def vetted_address(host: str, port: int, param: str) -> str:
             raise _refused(param)
         return str(literal)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            name, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
+        )
     except (socket.gaierror, UnicodeError, OSError):
         raise BadRequest(f"The URL in {param} could not be fetched: its host name does not resolve.", param) from None
     addresses = []
@@ -182,7 +184,9 @@ async def vetted_address(host: str, port: int, param: str) -> str:
     # rather than trusted to pick the right one.
     if not addresses or not all(address_allowed(a) for a in addresses):
         raise _refused(param)
-    return str(addresses[0])
+    # IPv4 first: it is what every host (Lambda included) can reach; the order of
+    # getaddrinfo is kept within each family.
+    return str(min(addresses, key=lambda a: a.version))
 
 
 def _refused(param: str) -> BadRequest:
