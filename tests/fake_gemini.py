@@ -139,6 +139,7 @@ class Reply:
     events: list[dict] | None = None
     delay: float = 0.0  # seconds between streamed events
     fail_after: int | None = None  # break the connection after this many events
+    method: str | None = None  # only for this call ("batchEmbedContents"); None: the next call
 
 
 @dataclass
@@ -252,7 +253,7 @@ class FakeGemini:
             payload = json.loads(item.body or b"{}")
         except ValueError:
             return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
-        reply = self.replies.pop(0) if self.replies else None
+        reply = self._next_reply(method)
         if reply is not None and reply.status != 200:
             return JSONResponse(reply.body, reply.status)
         if method == "generateContent":
@@ -279,6 +280,14 @@ class FakeGemini:
                 {"embeddings": [{"values": vector(r.get("outputDimensionality"), i)} for i, r in enumerate(payload.get("requests", []))]}
             )
         return JSONResponse(error_body(404, "NOT_FOUND", f"Unknown method {method}"), 404)
+
+    def _next_reply(self, method: str) -> Reply | None:
+        # A reply meant for one call is not taken by another (say, a late request of an
+        # earlier test that waited out a "slow" key).
+        for i, reply in enumerate(self.replies):
+            if reply.method is None or reply.method == method:
+                return self.replies.pop(i)
+        return None
 
     async def _sse(self, events: list[dict], delay: float, fail_after: int | None):
         for i, event in enumerate(events):

@@ -1,15 +1,169 @@
 """POST /embeddings -> Gemini batchEmbedContents.
 
-STUB: to be written (see the OpenAI issue).
+- `input`: a string or a list of strings, one Gemini request each, in order. Token-id
+  inputs (lists of integers) are refused with 400: Gemini embeds text, and its
+  tokenizer is not OpenAI's, so the ids cannot be turned back into the text.
+- Gemini takes at most `BATCH` requests per call; longer lists (LangChain sends up to
+  1000) are split and the calls run concurrently, answers joined in order.
+- `model`: `models/X` -> X; `MODEL_ALIASES` apply; a Gemini embedding model is used as
+  named; any other name (`text-embedding-3-small`, a chat model) means
+  `gemini-embedding-001`, so OpenAI clients work without configuration.
+- `dimensions` -> `outputDimensionality`.
+- `encoding_format`: `float` (the API default) or `base64`, little-endian float32, which
+  the `openai` SDK asks for by default and decodes itself.
+- `usage` is always there (decision 10): Gemini's counts when it sends them, else zeros.
 """
 
 from __future__ import annotations
 
+import array
+import asyncio
+import base64
+import json
+import re
+import sys
+from typing import Any
+
+import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import openai_error
+from .. import upstream
+from ..errors import json_response, openai_error
+from ..proxy_io import settings_of
+from .common import BadRequest, bad_request_response, proxy_headers, read_json, request_keys_or_error, upstream_error
+
+DEFAULT_MODEL = "gemini-embedding-001"
+BATCH = 100  # Gemini's limit of requests per batchEmbedContents call
+MAX_INPUTS = 2048  # OpenAI's own limit per request
+EMBEDDING_MODEL = re.compile(r"(gemini-embedding-|embedding-|text-multilingual-embedding-)[\w.-]*|text-embedding-\d{3}")
+MODEL_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
+HEADERS = {"content-type": "application/json"}
+
+
+def embedding_model(name: Any, aliases: dict[str, str]) -> str:
+    """The Gemini model to embed with for the `model` the client named."""
+    if not isinstance(name, str):
+        return DEFAULT_MODEL
+    name = name.strip().removeprefix("models/")
+    if name in aliases:
+        name = aliases[name].removeprefix("models/")
+        return name if MODEL_NAME.fullmatch(name) else DEFAULT_MODEL
+    return name if EMBEDDING_MODEL.fullmatch(name) else DEFAULT_MODEL
+
+
+def texts(value: Any) -> list[str]:
+    """The `input` as a list of non-empty strings, or BadRequest."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise BadRequest("'input' must be a non-empty string or a non-empty list of strings.", "input")
+    if len(value) > MAX_INPUTS:
+        raise BadRequest(f"'input' may hold at most {MAX_INPUTS} items, not {len(value)}.", "input")
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            if not item:
+                raise BadRequest(f"'input[{i}]' is an empty string; Gemini cannot embed nothing.", "input")
+            continue
+        if isinstance(item, (int, list)) and not isinstance(item, bool):
+            raise BadRequest(
+                "Token-id inputs are not supported: Gemini embeds text, send 'input' as strings.", "input"
+            )
+        raise BadRequest(f"'input[{i}]' must be a string.", "input")
+    return value
+
+
+def dimensions(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadRequest("'dimensions' must be a positive integer.", "dimensions")
+    return value
+
+
+def encoding(value: Any) -> str:
+    if value is None:
+        return "float"
+    if value not in ("float", "base64"):
+        raise BadRequest("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
+    return value
+
+
+def as_base64(values: list[float]) -> str:
+    """The vector as base64 of little-endian float32, as OpenAI sends it."""
+    packed = array.array("f", values)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
+
+
+def batch_body(model: str, inputs: list[str], size: int | None) -> bytes:
+    extra = {"outputDimensionality": size} if size else {}
+    requests = [{"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra} for text in inputs]
+    return json.dumps({"requests": requests}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def _call(settings, path: str, body: bytes, keys: tuple[str, ...]) -> tuple[upstream.Outcome, Any]:
+    """One batch call; the outcome, and the parsed answer when it succeeded."""
+    outcome = await upstream.send(settings, "POST", path, HEADERS, body, keys)
+    if not outcome.ok:
+        return outcome, None
+    try:
+        data = json.loads(await outcome.response.read())
+    except (ValueError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
+        data = None
+    finally:
+        outcome.response.release()
+    return outcome, data
+
+
+def _usage(answers: list[dict]) -> dict[str, int]:
+    tokens = 0
+    for answer in answers:
+        meta = answer.get("usageMetadata") or {}
+        count = meta.get("promptTokenCount", meta.get("totalTokenCount", 0))
+        tokens += count if isinstance(count, int) else 0
+    return {"prompt_tokens": tokens, "total_tokens": tokens}
 
 
 async def create(request: Request) -> Response:
-    return openai_error(501, "Embeddings are not implemented yet.")
+    keys = await request_keys_or_error(request)
+    if isinstance(keys, Response):
+        return keys
+    settings = settings_of(request.scope)
+    try:
+        body = await read_json(request)
+        inputs = texts(body.get("input"))
+        size = dimensions(body.get("dimensions"))
+        fmt = encoding(body.get("encoding_format"))
+    except BadRequest as exc:
+        return bad_request_response(exc)
+    model = embedding_model(body.get("model"), settings.model_aliases)
+    path = f"/v1beta/models/{model}:batchEmbedContents"
+
+    chunks = [inputs[i : i + BATCH] for i in range(0, len(inputs), BATCH)]
+    results = await asyncio.gather(*(_call(settings, path, batch_body(model, c, size), keys) for c in chunks))
+    for outcome, _ in results:
+        if not outcome.ok:
+            return upstream_error(request, outcome, not_found_code="model_not_found")
+
+    vectors: list[list[float]] = []
+    answers = []
+    for (_, data), chunk in zip(results, chunks):
+        got = data.get("embeddings") if isinstance(data, dict) else None
+        if not isinstance(got, list) or len(got) != len(chunk):
+            headers = proxy_headers(request, results[0][0])
+            return openai_error(502, "The Gemini API answered with an unexpected embeddings body.", headers=headers)
+        answers.append(data)
+        vectors += [item.get("values") or [] for item in got]
+
+    encode = as_base64 if fmt == "base64" else (lambda v: v)
+    return json_response(
+        {
+            "object": "list",
+            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
+            "model": model,
+            "usage": _usage(answers),
+        },
+        headers=proxy_headers(request, results[-1][0]),
+    )

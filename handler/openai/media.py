@@ -1,23 +1,275 @@
-"""OpenAI content parts that carry media -> Gemini parts.
+"""OpenAI content parts that carry media (`image_url.url`, file and audio URLs) -> Gemini parts.
 
-STUB: only data URLs. To be replaced (see the OpenAI issue): https URLs fetched with an
-SSRF guard, YouTube and Files API URIs as fileData.
+- `data:` URLs become `inlineData` (base64 checked here, so a bad one is a 400 that
+  names the field instead of Gemini's opaque one).
+- YouTube URLs and Gemini Files API URIs become `fileData`: Gemini reads those itself.
+  No `mimeType` is sent for them: Gemini knows it (the file's own, or video for YouTube),
+  and an image_url part cannot tell us.
+- Any other http(s) URL is fetched by the proxy, because Gemini cannot read arbitrary
+  URLs. A proxy that fetches what clients name is a server-side request forgery hole
+  (the peers fetch anything), so the fetch is guarded:
+
+  * the host is resolved first and every address it resolves to must be public:
+    loopback, private, link-local, CGNAT, multicast, reserved, unspecified and the
+    cloud metadata addresses are refused, for IPv4 and IPv6, including IPv4 addresses
+    embedded in IPv6 (mapped, 6to4, NAT64); `localhost` and `*.internal` names too;
+  * the connection goes to the vetted address itself (the URL's host is replaced by
+    the address; the name goes in `Host` and in TLS SNI / certificate checks via
+    `server_hostname`), so a DNS answer that changes between check and connect
+    (rebinding) cannot redirect it. That is what lets it use the proxy's one shared
+    aiohttp session (upstream.session): its pool keys connections by address and
+    server name, so nothing is shared with a connection made for another name;
+  * redirects are followed by hand, at most `MAX_REDIRECTS`, each hop checked the same way;
+  * `MAX_BYTES` is enforced while reading (a larger Content-Length is refused
+    unread), the whole fetch has `TIMEOUT` seconds, and only image/*, audio/*,
+    video/* and application/pdf answers are taken (`application/octet-stream` is
+    accepted when the URL's file extension names one of those types, as S3 serves).
+
+A refused or failed URL is a 400 naming the field; the message never carries the
+resolved address or the underlying error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import ipaddress
+import mimetypes
 import re
+import socket
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+import aiohttp
+from yarl import URL
+
+from .. import upstream
 from ..config import Settings
 from .common import BadRequest
 
-_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[\w=.-]+)*;base64,(?P<data>.*)", re.S)
+MAX_BYTES = 20 * 1024 * 1024  # Gemini's own limit for a whole inline request
+TIMEOUT = 15.0  # seconds for the whole fetch: DNS, connect, redirects, body
+MAX_REDIRECTS = 5
+USER_AGENT = "GeminiEdgeProxy/1.0 (+media fetch for a Gemini request)"
+MEDIA_PREFIXES = ("image/", "audio/", "video/")
+MEDIA_TYPES = frozenset({"application/pdf"})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be"})
+FILES_API = re.compile(r"https://generativelanguage\.googleapis\.com/v1[a-z0-9]*/files/[A-Za-z0-9_-]+")
+BLOCKED_NAMES = frozenset({"localhost", "metadata", "metadata.google.internal", "instance-data"})
+# Not covered by `is_global` on every Python version, or named for emphasis.
+BLOCKED_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",  # CGNAT; also Alibaba Cloud's metadata at 100.100.100.200
+        "169.254.0.0/16",  # link-local; AWS, GCP and Azure metadata at 169.254.169.254
+        "192.0.0.0/24",  # IETF protocol assignments; Oracle Cloud metadata at 192.0.0.192
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and broadcast
+        "fc00::/7",  # unique local; AWS metadata over IPv6 at fd00:ec2::254
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+_DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),", re.I)
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+_MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 async def url_part(url: str, settings: Settings, param: str) -> dict[str, Any]:
-    """A Gemini part for an image/audio/file URL (data URL or https)."""
-    match = _DATA_URL.fullmatch(url or "")
+    """A Gemini part for an image/audio/file URL (data URL, YouTube, Files API, http(s))."""
+    if not isinstance(url, str) or not url:
+        raise BadRequest(f"{param} must be a non-empty URL string.", param)
+    if url[:5].lower() == "data:":
+        return data_url_part(url, param)
+    try:
+        parsed = URL(url.strip())
+    except (ValueError, TypeError):
+        raise BadRequest(f"{param} is not a valid URL.", param) from None
+    scheme = parsed.scheme.lower()
+    if scheme not in ("http", "https") or not parsed.raw_host:
+        raise BadRequest(f"{param} must be a data URL or an http(s) URL.", param)
+    if FILES_API.fullmatch(str(parsed.with_query(None).with_fragment(None))) or parsed.raw_host.lower() in YOUTUBE_HOSTS:
+        return {"fileData": {"fileUri": url.strip()}}
+    mime, data = await fetch(parsed, settings, param)
+    return {"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode("ascii")}}
+
+
+def data_url_part(url: str, param: str) -> dict[str, Any]:
+    """`data:<type>[;params][;base64],<data>` -> inlineData; refused if malformed."""
+    match = _DATA_URL.match(url)
     if not match:
-        raise BadRequest("Only data URLs are supported for now.", param)
-    return {"inlineData": {"mimeType": match["mime"], "data": match["data"]}}
+        raise BadRequest(f"{param} is not a valid data URL (expected data:<type>;base64,<data>).", param)
+    mime = match["mime"].strip().lower()
+    if not _MIME.fullmatch(mime):
+        raise BadRequest(f"{param} is a data URL without a valid media type (like image/png).", param)
+    payload = url[match.end() :]
+    if not payload:
+        raise BadRequest(f"{param} is a data URL with no data.", param)
+    if match["params"].lower().endswith(";base64"):
+        if not is_base64(payload):
+            raise BadRequest(f"{param} is a data URL whose data is not valid base64.", param)
+        data = payload
+    else:  # percent-encoded text, as RFC 2397 allows; Gemini wants base64
+        data = base64.b64encode(unquote_to_bytes(payload)).decode("ascii")
+    return {"inlineData": {"mimeType": mime, "data": data}}
+
+
+def is_base64(text: str) -> bool:
+    """Whether Gemini will take `text` as base64 (standard or URL-safe alphabet, padding
+    optional, as protobuf JSON allows). A scan, not a decode: 15 MB takes ~20 ms, not ~100."""
+    if not text.isascii():
+        return False
+    rest = text.encode("ascii").translate(None, _B64_ALPHABET)
+    if rest not in (b"", b"=", b"=="):
+        return False
+    size = len(text) - len(rest)
+    return size % 4 != 1 and (not rest or (text.endswith(rest.decode()) and len(text) % 4 == 0))
+
+
+def address_allowed(ip: Address) -> bool:
+    """Whether the proxy may connect to `ip`: only public unicast addresses."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        translated = ip.ipv4_mapped
+        if translated is None and ip in NAT64:
+            translated = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if translated is not None:  # the IPv4 address is what is really reached
+            return address_allowed(translated)
+        if ip.sixtofour is not None and not address_allowed(ip.sixtofour):
+            return False
+    if any(ip in net for net in BLOCKED_NETWORKS if net.version == ip.version):
+        return False
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+async def vetted_address(host: str, port: int, param: str) -> str:
+    """The address to connect to for `host`, after checking every address it resolves to."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name in BLOCKED_NAMES or name.endswith((".localhost", ".internal")):
+        raise _refused(param)
+    try:
+        literal: Address | None = ipaddress.ip_address(name)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not address_allowed(literal):
+            raise _refused(param)
+        return str(literal)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            name, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
+        )
+    except (socket.gaierror, UnicodeError, OSError):
+        raise BadRequest(f"The URL in {param} could not be fetched: its host name does not resolve.", param) from None
+    addresses = []
+    for info in infos:
+        try:
+            addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
+        except ValueError:
+            raise _refused(param) from None
+    # All must be public: a name that also resolves to an internal address is refused
+    # rather than trusted to pick the right one.
+    if not addresses or not all(address_allowed(a) for a in addresses):
+        raise _refused(param)
+    # IPv4 first: it is what every host (Lambda included) can reach; the order of
+    # getaddrinfo is kept within each family.
+    return str(min(addresses, key=lambda a: a.version))
+
+
+def _refused(param: str) -> BadRequest:
+    return BadRequest(
+        f"The URL in {param} is not allowed: it points to a local, private or reserved network address.",
+        param,
+    )
+
+
+def _failed(param: str, why: str) -> BadRequest:
+    return BadRequest(f"The URL in {param} could not be fetched: {why}.", param)
+
+
+def media_type(header: str, url: URL) -> str | None:
+    """The accepted media type of an answer, or None."""
+    mime = header.split(";", 1)[0].strip().lower()
+    if mime in ("", "application/octet-stream", "binary/octet-stream"):
+        mime = (mimetypes.guess_type(url.path)[0] or "").lower()
+    if mime.startswith(MEDIA_PREFIXES) or mime in MEDIA_TYPES:
+        return mime
+    return None
+
+
+async def fetch(url: URL, settings: Settings, param: str) -> tuple[str, bytes]:
+    """GET `url` under the guard; (media type, body) or BadRequest."""
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            return await _fetch(url, settings, param)
+    except TimeoutError:
+        raise _failed(param, f"it did not answer within {TIMEOUT:g} seconds") from None
+    except aiohttp.ClientSSLError:
+        raise _failed(param, "its TLS certificate could not be verified") from None
+    except (aiohttp.ClientError, OSError):
+        raise _failed(param, "the connection failed") from None
+
+
+async def _fetch(url: URL, settings: Settings, param: str) -> tuple[str, bytes]:
+    client = upstream.session(settings)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=TIMEOUT)
+    for _ in range(MAX_REDIRECTS + 1):
+        scheme = url.scheme.lower()
+        host = url.raw_host or ""
+        if scheme not in ("http", "https") or not host:
+            raise _failed(param, "it redirects to a URL that is not http(s)")
+        port = url.port or (443 if scheme == "https" else 80)
+        address = await vetted_address(host, port, param)
+        pinned = url.with_user(None).with_fragment(None).with_host(address)
+        host_header = f"[{host}]" if ":" in host else host
+        if url.explicit_port is not None and url.explicit_port != (443 if scheme == "https" else 80):
+            host_header += f":{url.explicit_port}"
+        headers = {
+            "Host": host_header,
+            "User-Agent": USER_AGENT,
+            "Accept": "image/*, audio/*, video/*, application/pdf",
+            "Accept-Encoding": "identity",
+        }
+        tls_name = host if scheme == "https" and host.strip("[]") != address else None
+        async with client.get(
+            pinned, headers=headers, allow_redirects=False, server_hostname=tls_name, timeout=timeout
+        ) as response:
+            if response.status in REDIRECTS:
+                location = response.headers.get("Location")
+                if not location:
+                    raise _failed(param, f"the server answered {response.status} without a Location")
+                try:
+                    url = url.join(URL(location))
+                except ValueError:
+                    raise _failed(param, "it redirects to an invalid URL") from None
+                continue
+            if not 200 <= response.status < 300:
+                raise _failed(param, f"the server answered {response.status}")
+            mime = media_type(response.headers.get("Content-Type", ""), url)
+            if mime is None:
+                shown = response.headers.get("Content-Type", "").split(";", 1)[0].strip()[:80] or "missing"
+                raise _failed(param, f"its content type is {shown!r}; only images, audio, video and PDF are accepted")
+            if response.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
+                raise _failed(param, "the server sent a compressed body")
+            if (response.content_length or 0) > MAX_BYTES:
+                raise _failed(param, f"it is larger than {MAX_BYTES // (1024 * 1024)} MB")
+            body = bytearray()
+            async for chunk in response.content.iter_any():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise _failed(param, f"it is larger than {MAX_BYTES // (1024 * 1024)} MB")
+            return mime, bytes(body)
+    raise _failed(param, f"it redirects more than {MAX_REDIRECTS} times")

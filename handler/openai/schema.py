@@ -1,13 +1,357 @@
 """JSON Schema (as OpenAI clients send it) -> the schema form Gemini accepts.
 
-STUB: returns the schema unchanged. To be replaced (see the OpenAI issue).
+Gemini's `parameters` / `responseSchema` take a subset of the OpenAPI 3.0 Schema
+object and answer 400 to any other key (`additionalProperties`, `$ref`, `const`, ...)
+and to some values (`format: "uri"` on a string, an empty `properties` map, an array
+without `items`, a non-string `enum`). Tool schemas from Claude Code, Cline and MCP
+servers hit every one of these, so the conversion keeps what Gemini can express and
+drops the rest:
+
+- `$ref` is resolved against the root (`#/$defs/X`, `#/definitions/X`, `#`, any JSON
+  pointer). A recursive reference is expanded at most `REF_REPEATS` times along one
+  path, and any schema nested deeper than `MAX_DEPTH` levels is cut off; a cut-off
+  node keeps only its type and description (an object becomes a free-form object).
+- `const` becomes a one-value `enum`; enum values become strings (Gemini takes only
+  string enums), with `type: "string"`; a `null` in an enum becomes `nullable`.
+- `type: ["string", "null"]` becomes `type` + `nullable`; several non-null types
+  become an `anyOf` of one branch per type. `anyOf` / `oneOf` with a null branch
+  become `nullable` (`oneOf` is sent as `anyOf`: Gemini has no exclusive union); a
+  single remaining branch is inlined, keeping the outer description.
+- `allOf` is merged into one schema (properties and `required` united).
+- `format` is kept only where Gemini takes it (string: enum, date-time; number:
+  float, double; integer: int32, int64).
+- Every node gets a type, as Gemini refuses one without: the type its keywords imply
+  (`properties` -> object, `minimum` -> number, ...), else object at the root and
+  string below it (a JSON Schema "any" value is best sent as text).
+- `required` names that are not properties are removed; an empty `properties` map is
+  left out (a bare `{"type": "object"}` is a free-form object to Gemini); an array
+  without `items` gets string items; `properties` / `items` on other types go.
+- Everything else (`additionalProperties`, `$schema`, `$id`, `strict`, `examples`,
+  `exclusiveMinimum`, `multipleOf`, `uniqueItems`, `patternProperties`, `not`, ...)
+  is dropped. Lowercase type names are sent, as Gemini's own examples do.
+
+Pure (the input is never changed) and a single walk over the schema.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import unquote
+
+# Gemini's Schema fields (ai.google.dev/api/caching#Schema; js-genai types.Schema).
+ALLOWED_KEYS = frozenset(
+    {
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "properties",
+        "required",
+        "propertyOrdering",
+        "minProperties",
+        "maxProperties",
+        "items",
+        "minItems",
+        "maxItems",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "anyOf",
+        "default",
+        "example",
+    }
+)
+TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
+FORMATS = {"string": {"enum", "date-time"}, "number": {"float", "double"}, "integer": {"int32", "int64"}}
+REF_REPEATS = 2
+MAX_DEPTH = 32
+
+_ANNOTATIONS = ("title", "description", "default", "example")
+_BOUNDS = ("minimum", "maximum")
+_KIND_LIMITS = {
+    "object": ("minProperties", "maxProperties"),
+    "array": ("minItems", "maxItems"),
+    "string": ("minLength", "maxLength", "pattern"),
+    "number": _BOUNDS,
+    "integer": _BOUNDS,
+}
+_LIMITS = frozenset(k for keys in _KIND_LIMITS.values() for k in keys)
+_ARRAY_FALLBACK_ITEMS = {"type": "string"}
 
 
 def to_gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A schema for Gemini's `parameters` / `responseSchema` (OpenAPI subset)."""
-    return schema
+    if not isinstance(schema, dict):
+        schema = {}
+    return _Converter(schema).convert(schema, 0, ())
+
+
+def enum_values(schema: dict[str, Any]) -> list[str] | None:
+    """The values when `schema` is a plain string enum (for `text/x.enum`), else None.
+
+    Gemini answers a `text/x.enum` request with the bare value (`EAST`); an OpenAI
+    client that asked for a JSON schema expects JSON (`"EAST"`), so the caller quotes
+    it. Only string enums qualify: `1` and `"1"` are different JSON.
+    """
+    if not isinstance(schema, dict):
+        return None
+    node = _Converter(schema).deref(schema)
+    if "properties" in node or "items" in node:
+        return None
+    kind = node.get("type", "string")
+    if kind != "string":
+        return None
+    if "const" in node:
+        return [node["const"]] if isinstance(node["const"], str) else None
+    values = node.get("enum")
+    if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+        return list(values)
+    return None
+
+
+class _Converter:
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+
+    def resolve(self, ref: str) -> dict[str, Any] | None:
+        """The schema a local `$ref` (a JSON pointer into the root) names, or None."""
+        if not ref.startswith("#"):
+            return None
+        node: Any = self.root
+        for token in unquote(ref[1:]).split("/")[1:]:
+            token = token.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return None
+        return node if isinstance(node, dict) else None
+
+    def deref(self, node: dict[str, Any]) -> dict[str, Any]:
+        """`node` with a top-level `$ref` replaced by its target (siblings win)."""
+        seen = 0
+        while isinstance(node.get("$ref"), str) and seen < MAX_DEPTH:
+            target = self.resolve(node["$ref"]) or {}
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            seen += 1
+        return node
+
+    def convert(self, node: Any, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(node, dict):  # `true` (anything) or junk
+            node = {}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target = self.resolve(ref)
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            if target is None:
+                return self.convert(siblings, depth, refs)
+            if refs.count(ref) >= REF_REPEATS:
+                return _cut_off({**target, **siblings})
+            return self.convert({**target, **siblings}, depth, refs + (ref,))
+        if depth >= MAX_DEPTH:
+            return _cut_off(node)
+        if isinstance(node.get("allOf"), list):
+            return self.convert(self.merge_all(node, refs), depth, refs)
+
+        union = node.get("anyOf")
+        if not isinstance(union, list):
+            union = node.get("oneOf")
+        if isinstance(union, list):
+            return self.union(node, union, depth, refs)
+
+        kind = node.get("type")
+        if isinstance(kind, list):
+            return self.type_list(node, kind, depth, refs)
+        return self.single(node, kind, depth, refs)
+
+    def merge_all(self, node: dict[str, Any], refs: tuple[str, ...]) -> dict[str, Any]:
+        """`allOf` folded into one schema: the node's own keys first, then each part's."""
+        merged = {k: v for k, v in node.items() if k != "allOf"}
+        for part in node["allOf"]:
+            if not isinstance(part, dict):
+                continue
+            part = self.deref(part)
+            if isinstance(part.get("allOf"), list):
+                part = self.merge_all(part, refs)
+            for key, value in part.items():
+                if key == "properties" and isinstance(value, dict):
+                    merged["properties"] = {**value, **(merged.get("properties") or {})}
+                elif key == "required" and isinstance(value, list):
+                    merged["required"] = list(dict.fromkeys([*(merged.get("required") or []), *value]))
+                else:
+                    merged.setdefault(key, value)
+        return merged
+
+    def union(self, node: dict[str, Any], branches: list, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+        nullable = node.get("nullable") is True
+        kept = []
+        for branch in branches:
+            if not isinstance(branch, dict):
+                continue
+            if _is_null(self.deref(branch)):
+                nullable = True
+            else:
+                kept.append(branch)
+        outer = {k: v for k, v in node.items() if k not in ("anyOf", "oneOf")}
+        if _has_own_shape(outer):
+            # Keys beside the union constrain every branch: X and (A or B) = (X and A) or (X and B).
+            kept = [self.merge_all({**outer, "allOf": [branch]}, refs) for branch in kept]
+        if len(kept) == 1:
+            # Optional[X] as pydantic and zod write it: X itself, with the outer notes.
+            out = self.convert(kept[0], depth + 1, refs)
+            for key in _ANNOTATIONS:
+                if key in outer:
+                    out[key] = outer[key]
+        elif not kept:
+            out = self.single(outer, "null", depth, refs)
+        else:
+            out = {k: v for k, v in self.single(outer, None, depth, refs).items() if k in _ANNOTATIONS}
+            out["anyOf"] = [self.convert(b, depth + 1, refs) for b in kept]
+            if nullable:
+                for branch in out["anyOf"]:
+                    branch["nullable"] = True
+                nullable = False
+        if nullable:
+            out["nullable"] = True
+        return out
+
+    def type_list(self, node: dict[str, Any], kinds: list, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+        names = [k for k in dict.fromkeys(kinds) if isinstance(k, str)]
+        nullable = "null" in names
+        names = [k for k in names if k != "null"]
+        if len(names) <= 1:
+            out = self.single(node, names[0] if names else "null", depth, refs)
+        else:
+            bare = {k: v for k, v in node.items() if k not in _ANNOTATIONS and k != "type"}
+            out = {k: node[k] for k in _ANNOTATIONS if k in node}
+            out["anyOf"] = [self.single(bare, name, depth + 1, refs) for name in names]
+        if nullable:
+            out["nullable"] = True
+        return out
+
+    def single(self, node: dict[str, Any], kind: Any, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        kind = kind.lower() if isinstance(kind, str) else None
+        nullable = kind == "null"
+        values = fmt = None
+        limits: dict[str, Any] = {}
+        # One pass over the node's own keys (a few), not a probe for every known one.
+        for key, value in node.items():
+            if key == "description" or key == "title":
+                if isinstance(value, str) and value:
+                    out[key] = value
+            elif key == "default" or key == "example":
+                out[key] = value
+            elif key == "nullable":
+                nullable = nullable or value is True
+            elif key == "const":
+                values = [value]
+            elif key == "enum":
+                if values is None and isinstance(value, list):
+                    values = value
+            elif key == "format":
+                fmt = value
+            elif key in _LIMITS:
+                limits[key] = value
+
+        if values is not None:
+            nullable = nullable or None in values
+            values = [_text(v) for v in values if v is not None]
+            if values:
+                kind = "string"
+                out["enum"] = values
+                for key in ("default", "example"):
+                    if out.get(key) is not None:
+                        out[key] = _text(out[key])
+        if kind not in TYPES:
+            kind = "string" if kind == "null" else _implied_type(node)
+        if kind is None:  # Gemini refuses a node without a type ("any" in JSON Schema)
+            kind = "object" if depth == 0 else "string"
+        out["type"] = kind
+        if isinstance(fmt, str) and fmt in FORMATS.get(kind, ()):
+            out["format"] = fmt
+        if nullable:
+            out["nullable"] = True
+        for key in _KIND_LIMITS.get(kind, ()):
+            value = limits.get(key)
+            if key == "pattern":
+                if isinstance(value, str) and not values:
+                    out[key] = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                if key in _BOUNDS:
+                    out[key] = value
+                elif value >= 0:
+                    out[key] = int(value)
+
+        if kind == "object":
+            props = node.get("properties")
+            if isinstance(props, dict) and props:
+                out["properties"] = {
+                    str(name): self.convert(sub, depth + 1, refs) for name, sub in props.items()
+                }
+                required = node.get("required")
+                if isinstance(required, list):
+                    names = [r for r in dict.fromkeys(required) if isinstance(r, str) and r in props]
+                    if names:
+                        out["required"] = names
+                ordering = node.get("propertyOrdering")
+                if isinstance(ordering, list):
+                    names = [p for p in ordering if isinstance(p, str) and p in props]
+                    if names:
+                        out["propertyOrdering"] = names
+        elif kind == "array":
+            items = node.get("items")
+            if isinstance(items, list):  # draft-4 tuple form
+                items = {"anyOf": items} if len(items) > 1 else (items[0] if items else None)
+            if not isinstance(items, dict) and isinstance(node.get("prefixItems"), list):
+                prefix = node["prefixItems"]
+                items = {"anyOf": prefix} if len(prefix) > 1 else (prefix[0] if prefix else None)
+            out["items"] = self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
+        return out
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _implied_type(node: dict[str, Any]) -> str | None:
+    """The type that a node without one implies by its other keywords."""
+    if isinstance(node.get("properties"), dict) or "additionalProperties" in node:
+        return "object"
+    if "items" in node or "prefixItems" in node:
+        return "array"
+    if any(k in node for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
+        return "number"
+    if any(k in node for k in ("minLength", "maxLength", "pattern", "format")):
+        return "string"
+    return None
+
+
+def _is_null(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    return kind == "null" or kind == ["null"] or ("const" in node and node["const"] is None) or node.get("enum") == [None]
+
+
+def _has_own_shape(node: dict[str, Any]) -> bool:
+    """Whether the keys beside an `anyOf` constrain the value (not only describe it)."""
+    return any(k in node for k in ("type", "properties", "items", "enum", "const"))
+
+
+def _cut_off(node: dict[str, Any]) -> dict[str, Any]:
+    """What stands for a schema past the recursion or depth limit: its type, described."""
+    kind = node.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    kind = kind if kind in TYPES else (_implied_type(node) or "object")
+    out: dict[str, Any] = {"type": kind}
+    if isinstance(node.get("description"), str) and node["description"]:
+        out["description"] = node["description"]
+    if kind == "array":
+        out["items"] = dict(_ARRAY_FALLBACK_ITEMS)
+    return out
