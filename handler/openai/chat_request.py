@@ -158,14 +158,13 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
         payload["systemInstruction"] = {"parts": system}
 
     tools, search_by_tool = _tools(body.get("tools"))
+    tool_config = _tool_config(body.get("tool_choice"))
+    if tool_config and tools:  # Gemini takes a function calling mode only with functions
+        payload["toolConfig"] = tool_config
     if search or search_by_tool or body.get("web_search_options") is not None:
         tools.append({"googleSearch": {}})
     if tools:
         payload["tools"] = tools
-        if tools[0].get("functionDeclarations"):
-            tool_config = _tool_config(body.get("tool_choice"))
-            if tool_config:
-                payload["toolConfig"] = tool_config
 
     google = _google_extra(body)
     safety = google.get("safety_settings", google.get("safetySettings"))
