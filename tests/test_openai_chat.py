@@ -704,3 +704,11 @@ def test_no_credentials_is_401(proxy, fake):
     r = httpx.post(proxy + "/v1/chat/completions", json=_msgs({"role": "user", "content": "hi"}))
     assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
     assert fake.received == []
+
+
+@pytest.mark.parametrize("body", [[1, 2], {"candidates": 5}, {"candidates": [{"content": {"parts": [5]}}]}, "text"])
+def test_upstream_answer_of_an_unexpected_shape_is_502(proxy, fake, body):
+    fake.reply(body)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER)
+    assert caught.value.status_code == 502 and "unexpected shape" in caught.value.message

@@ -310,3 +310,11 @@ def test_async_sdk(proxy, fake):
     assert fake.generate_calls[0].json["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}}
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello, world!"
     assert chunks[-1].usage.prompt_tokens == 5
+
+
+def test_upstream_event_of_an_unexpected_shape(proxy, fake):
+    fake.reply(events=[event([{"text": "ok"}]), {"candidates": [{"content": {"parts": [5]}}]}])
+    _, lines = raw_stream(proxy, {"model": "gemini-2.5-flash", "messages": USER})
+    *chunks, last = data(lines)
+    assert chunks[1]["choices"][0]["delta"] == {"content": "ok"}
+    assert last["error"]["type"] == "api_error" and "unexpected shape" in last["error"]["message"]

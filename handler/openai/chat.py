@@ -51,6 +51,7 @@ SSE_HEADERS = [
 ]
 HEARTBEAT = b": keep-alive\n\n"
 BROKEN = "The Gemini API broke off its answer."
+UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
@@ -80,13 +81,13 @@ async def create(request: Request) -> Any:
         response.close()
         return openai_error(502, BROKEN, headers=headers)
     except ValueError:
-        return openai_error(502, "The Gemini API sent an answer that is not JSON.", headers=headers)
+        return openai_error(502, UNEXPECTED, headers=headers)
     finally:
         response.release()
     try:
         answer = completion(data, call.model)
     except (AttributeError, TypeError, KeyError):
-        return openai_error(502, "The Gemini API sent an answer of an unexpected shape.", headers=headers)
+        return openai_error(502, UNEXPECTED, headers=headers)
     return Response(answer, headers=headers, media_type="application/json")
 
 
@@ -217,6 +218,9 @@ class ChatStream:
         except aiohttp.ServerTimeoutError:
             note(scope, stream_error=504)
             return _error_event(504, "The Gemini API stopped sending its answer (read timeout).")
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError, TypeError):
+        except (aiohttp.ClientError, asyncio.TimeoutError):
             note(scope, stream_error=502)
             return _error_event(502, BROKEN)
+        except (ValueError, AttributeError, TypeError, KeyError):
+            note(scope, stream_error=502)
+            return _error_event(502, UNEXPECTED)
