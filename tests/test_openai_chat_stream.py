@@ -243,7 +243,7 @@ def test_error_event_inside_the_upstream_stream(proxy, fake):
 def test_heartbeats_while_waiting_for_the_first_answer(start_proxy, fake):
     url = start_proxy(HEARTBEAT_SECONDS="0.2")
     fake.keys[KEY_A] = "slow"
-    fake.slow_seconds = 0.9
+    fake.slow_seconds = 0.6
     r, lines = raw_stream(url, {"model": "gemini-2.5-flash", "messages": USER})
     assert r.status_code == 200
     first_data = next(i for i, (_, line) in enumerate(lines) if line.startswith("data:"))
@@ -258,7 +258,7 @@ def test_heartbeats_while_waiting_for_the_first_answer(start_proxy, fake):
 
 def test_heartbeats_between_events(start_proxy, fake):
     url = start_proxy(HEARTBEAT_SECONDS="0.2")
-    fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}], "STOP")], delay=0.9)
+    fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}], "STOP")], delay=0.7)
     _, lines = raw_stream(url, {"model": "gemini-2.5-flash", "messages": USER})
     texts = [line for _, line in lines]
     a = next(i for i, line in enumerate(texts) if '"content":"a"' in line)
