@@ -184,43 +184,44 @@ class ChatStream:
         stream = ChunkStream(self.call.model, self.call.include_usage)
         pending = bytearray()
         content = response.content
-        try:
-            while True:
+        while True:
+            try:
                 chunk = await _read(content, beat)
-                if chunk is None:
-                    await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+            except aiohttp.ServerTimeoutError:
+                note(scope, stream_error=504)
+                return _error_event(504, "The Gemini API stopped sending its answer (read timeout).")
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                note(scope, stream_error=502)
+                return _error_event(502, BROKEN)
+            if chunk is None:
+                await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+                continue
+            if chunk:
+                pending += chunk
+                if b"\n" not in chunk:
                     continue
-                if chunk:
-                    pending += chunk
-                    if b"\n" not in chunk:
-                        continue
-                    end = pending.rfind(b"\n") + 1
-                    lines = pending[:end].split(b"\n")
-                    del pending[:end]
-                else:
-                    lines, pending = [pending], bytearray()
-                out = []
-                for line in lines:
-                    if not line.startswith(b"data:"):
-                        continue
+                end = pending.rfind(b"\n") + 1
+                lines = pending[:end].split(b"\n")
+                del pending[:end]
+            else:
+                lines = [pending]
+            out = []
+            for line in lines:
+                if not line.startswith(b"data:"):
+                    continue
+                try:
                     data = json.loads(line[5:])
-                    if "error" in data:
-                        note(scope, stream_error=data["error"].get("code") if isinstance(data["error"], dict) else 500)
+                    if "error" in data:  # Gemini reports a failure inside the stream
+                        note(scope, stream_error="upstream")
                         out.append(_upstream_event_error(data))
-                        await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
-                        return b""
+                        return b"".join(out)
                     out.append(stream.event(data))
-                if not chunk:
-                    out.append(stream.end())
+                except (ValueError, AttributeError, TypeError, KeyError):
+                    note(scope, stream_error=502)
+                    out.append(_error_event(502, UNEXPECTED))
                     return b"".join(out)
-                if out:
-                    await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
-        except aiohttp.ServerTimeoutError:
-            note(scope, stream_error=504)
-            return _error_event(504, "The Gemini API stopped sending its answer (read timeout).")
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            note(scope, stream_error=502)
-            return _error_event(502, BROKEN)
-        except (ValueError, AttributeError, TypeError, KeyError):
-            note(scope, stream_error=502)
-            return _error_event(502, UNEXPECTED)
+            if not chunk:
+                out.append(stream.end())
+                return b"".join(out)
+            if out:
+                await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
