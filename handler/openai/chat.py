@@ -52,6 +52,7 @@ SSE_HEADERS = [
 HEARTBEAT = b": keep-alive\n\n"
 BROKEN = "The Gemini API broke off its answer."
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+NOT_FOUND_CODE = "model_not_found"  # a 404 from generateContent means an unknown model
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
@@ -72,7 +73,7 @@ async def create(request: Request) -> Any:
 
     outcome = await send_upstream(settings, "POST", f"/v1beta/models/{model}:generateContent", UPSTREAM_HEADERS, body, keys)
     if not outcome.ok:
-        return upstream_error(request, outcome, "model_not_found")
+        return upstream_error(request, outcome, NOT_FOUND_CODE)
     headers = proxy_headers(request, outcome)
     response = outcome.response
     try:
@@ -92,7 +93,8 @@ async def create(request: Request) -> Any:
 
 
 def _error_event(status: int, message: str) -> bytes:
-    return b"data: " + _dumps(openai_error_body(status, message)).encode() + b"\n\n"
+    code = NOT_FOUND_CODE if status == 404 else None
+    return b"data: " + _dumps(openai_error_body(status, message, code=code)).encode() + b"\n\n"
 
 
 def _outcome_error(outcome: Outcome) -> bytes:
@@ -157,11 +159,11 @@ class ChatStream:
                     started = True
                 await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
             outcome = upstream.result()
+            if not outcome.ok and not started:
+                await upstream_error(self.request, outcome, NOT_FOUND_CODE)(scope, receive, send)
+                return
             headers = proxy_headers(self.request, outcome)
             if not outcome.ok:
-                if not started:
-                    await upstream_error(self.request, outcome, "model_not_found")(scope, receive, send)
-                    return
                 note(scope, stream_error=outcome.status)
                 await send({"type": "http.response.body", "body": _outcome_error(outcome)})
                 return
