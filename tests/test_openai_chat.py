@@ -562,6 +562,7 @@ def test_media_parts(proxy, fake):
                     {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
                     {"type": "file", "file": {"file_data": "JVBERi0x", "filename": "b.pdf"}},
                     {"type": "file", "file": {"file_data": "aGVsbG8=", "filename": "notes.txt"}},
+                    {"type": "file", "file": {"file_id": "files/abc123"}},
                 ],
             },
         ],
@@ -577,6 +578,7 @@ def test_media_parts(proxy, fake):
                 {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}},
                 {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0x"}},
                 {"inlineData": {"mimeType": "text/plain", "data": "aGVsbG8="}},
+                {"fileData": {"fileUri": "https://generativelanguage.googleapis.com/v1beta/files/abc123"}},
             ],
         },
     ]
@@ -597,6 +599,8 @@ BAD = [
     ("unknown role", _msgs({"role": "robot", "content": "hi"}), "messages[0].role", "robot"),
     ("message not an object", _msgs("hi"), "messages[0]", "object"),
     ("bad data URL", _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:nonsense"}}]}), "messages[0].content[0].image_url", None),
+    # Refused by the stub media.py (data URLs only) and by the SSRF guard (loopback) alike.
+    ("refused image URL", _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}}]}), "messages[0].content[0].image_url", None),
     ("image without URL", _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {}}]}), "messages[0].content[0].image_url", "URL"),
     ("unknown part type", _msgs({"role": "user", "content": [{"type": "video_url", "video_url": {"url": "x"}}]}), "messages[0].content[0].type", "video_url"),
     ("audio without format", _msgs({"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg=="}}]}), "messages[0].content[0].input_audio", "format"),
