@@ -137,7 +137,7 @@ class Reply:
     body: Any = None
     status: int = 200
     events: list[dict] | None = None
-    delay: float = 0.0  # seconds between streamed events
+    delay: float = 0.0  # seconds between streamed events (before an error status: before it)
     fail_after: int | None = None  # break the connection after this many events
     method: str | None = None  # only for this call ("batchEmbedContents"); None: the next call
 
@@ -255,6 +255,8 @@ class FakeGemini:
             return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
         reply = self._next_reply(method)
         if reply is not None and reply.status != 200:
+            if reply.delay:  # an error that takes its time (a long think that fails)
+                await asyncio.sleep(reply.delay)
             return JSONResponse(reply.body, reply.status)
         if method == "generateContent":
             body = reply.body if reply else text_response(f"echo: {last_text(payload)}", model)

@@ -1,0 +1,524 @@
+"""An OpenAI chat completions request -> a Gemini generateContent request.
+
+The body is walked once and a new Gemini request is built from it; nothing of the
+OpenAI body is copied wholesale. Bad input raises `BadRequest` (400, with `param`)
+before anything goes upstream. Unknown top-level fields are ignored; an unknown content
+part type is refused, because dropping it would silently change the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from . import media, schema
+from .common import BadRequest
+
+NATIVE_PREFIXES = ("gemini-", "gemma-", "learnlm-")
+SEARCH_SUFFIXES = (":search", "-search")
+SEARCH_TOOL_NAME = "googleSearch"
+# Google's documented sentinel for a function call that Gemini 3 did not sign (history
+# from another model, or a client that dropped `extra_content`): without a signature
+# Gemini 3 refuses the whole request with 400.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+# Least blocking thresholds; `extra_body.google.safety_settings` replaces them.
+DEFAULT_SAFETY = [
+    {"category": category, "threshold": "OFF"}
+    for category in (
+        "HARM_CATEGORY_HARASSMENT",
+        "HARM_CATEGORY_HATE_SPEECH",
+        "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+        "HARM_CATEGORY_DANGEROUS_CONTENT",
+        "HARM_CATEGORY_CIVIC_INTEGRITY",
+    )
+]
+
+TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
+
+# reasoning_effort -> thinkingBudget for Gemini 2.5, as Google's OpenAI compatibility does.
+EFFORT_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+PRO_25_MIN_BUDGET = 128  # 2.5 Pro cannot turn thinking off: its smallest budget instead
+# reasoning_effort -> the Gemini 3 thinkingLevel it asks for ("none" is the least thinking).
+EFFORT_LEVEL = {"none": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
+LEVEL_ORDER = ("minimal", "low", "medium", "high")
+_GEMINI_VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
+
+THINKING_KEYS = {
+    "thinking_budget": "thinkingBudget",
+    "include_thoughts": "includeThoughts",
+    "thinking_level": "thinkingLevel",
+}
+
+
+@dataclass
+class GeminiCall:
+    """What the route needs to call Gemini and to shape the answer."""
+
+    model: str
+    payload: dict[str, Any]
+    stream: bool
+    include_usage: bool
+
+
+def resolve_model(name: Any, settings: Settings) -> tuple[str, bool]:
+    """The Gemini model for an OpenAI model name, and whether Google Search was asked for.
+
+    `models/X` -> X; `gemini-`, `gemma-` and `learnlm-` names pass as they are; other
+    names go through MODEL_ALIASES, else to DEFAULT_MODEL. A `:search` / `-search`
+    suffix asks for the googleSearch tool.
+    """
+    model = name.strip() if isinstance(name, str) else ""
+    if model.startswith("models/"):
+        model = model[7:]
+    search = model.endswith(SEARCH_SUFFIXES)
+    if search:
+        model = model[:-7]
+    if not model.startswith(NATIVE_PREFIXES):
+        model = settings.model_aliases.get(model) or settings.default_model
+        if model.startswith("models/"):
+            model = model[7:]
+    return model, search
+
+
+def gemini_version(model: str) -> tuple[int, int] | None:
+    match = _GEMINI_VERSION.match(model)
+    return (int(match[1]), int(match[2] or 0)) if match else None
+
+
+def thinking_config(effort: Any, model: str) -> dict[str, Any] | None:
+    """`reasoning_effort` -> thinkingConfig, following Google's OpenAI compatibility layer.
+
+    Gemini 2.5: a thinking budget (none 0, minimal/low 1024, medium 8192, high 24576;
+    2.5 Pro cannot switch thinking off, so `none` gives its smallest budget, 128).
+    Gemini 3 and later: a thinking level, the nearest one the model accepts (3 Pro has
+    only low and high; Pro models have no minimal). Models without thinking (Gemma,
+    LearnLM, Gemini before 2.5) get none: Gemini would refuse the field.
+    """
+    if effort is None:
+        return None
+    if not isinstance(effort, str) or effort not in EFFORT_LEVEL:
+        raise BadRequest(
+            f"reasoning_effort must be one of none, minimal, low, medium, high, not {effort!r}.",
+            "reasoning_effort",
+        )
+    version = gemini_version(model)
+    if version is None or version < (2, 5):
+        return None
+    config: dict[str, Any] = {}
+    if version < (3, 0):
+        budget = EFFORT_BUDGET.get(effort, 24576)
+        if budget == 0 and "-pro" in model:
+            budget = PRO_25_MIN_BUDGET
+        config["thinkingBudget"] = budget
+    else:
+        if "-pro" in model:
+            allowed = ("low", "high") if version == (3, 0) else ("low", "medium", "high")
+        else:
+            allowed = LEVEL_ORDER
+        config["thinkingLevel"] = nearest_level(EFFORT_LEVEL[effort], allowed)
+    if effort != "none":
+        config["includeThoughts"] = True
+    return config
+
+
+def nearest_level(wanted: str, allowed: tuple[str, ...]) -> str:
+    """The allowed level closest to `wanted`; on a tie the higher one (as Google maps
+    `medium` to `high` on Gemini 3 Pro)."""
+    if wanted in allowed:
+        return wanted
+    rank = LEVEL_ORDER.index(wanted)
+    return min(allowed, key=lambda level: (abs(LEVEL_ORDER.index(level) - rank), -LEVEL_ORDER.index(level)))
+
+
+def _google_extra(body: dict[str, Any]) -> dict[str, Any]:
+    """`extra_body.google` as sent literally, or merged to the top level by the openai SDK."""
+    extra = body.get("extra_body")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    if not isinstance(google, dict):
+        google = body.get("google")
+    return google if isinstance(google, dict) else {}
+
+
+async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
+    """Translate a chat completions request body (already parsed JSON)."""
+    model, search = resolve_model(body.get("model"), settings)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("messages is required and must be a non-empty list of messages.", "messages")
+
+    payload: dict[str, Any] = {}
+    system, contents = await _contents(messages, settings, model)
+    payload["contents"] = contents
+    if system:
+        payload["systemInstruction"] = {"parts": system}
+
+    tools, search_by_tool = _tools(body.get("tools"))
+    tool_config = _tool_config(body.get("tool_choice"))
+    if tool_config and tools:  # Gemini takes a function calling mode only with functions
+        payload["toolConfig"] = tool_config
+    if search or search_by_tool or body.get("web_search_options") is not None:
+        tools.append({"googleSearch": {}})
+    if tools:
+        payload["tools"] = tools
+
+    google = _google_extra(body)
+    safety = google.get("safety_settings", google.get("safetySettings"))
+    payload["safetySettings"] = safety if isinstance(safety, list) else DEFAULT_SAFETY
+    cached = google.get("cached_content", google.get("cachedContent"))
+    if cached:
+        payload["cachedContent"] = cached
+
+    config = _generation_config(body, model, google)
+    if config:
+        payload["generationConfig"] = config
+
+    options = body.get("stream_options")
+    stream = body.get("stream") is True
+    include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+    return GeminiCall(model=model, payload=payload, stream=stream, include_usage=include_usage)
+
+
+# Messages ------------------------------------------------------------------------------
+
+
+async def _contents(
+    messages: list[Any], settings: Settings, model: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(systemInstruction parts, contents). Tool results are grouped into one user turn
+    after the assistant message that made the calls, in the order of its calls."""
+    system: list[dict[str, Any]] = []
+    contents: list[dict[str, Any]] = []
+    sign = (gemini_version(model) or (0, 0)) >= (3, 0)
+    calls: dict[str, tuple[int, str]] = {}  # tool_call_id -> (position, name) of the last assistant turn
+    results: list[tuple[int, dict[str, Any]]] | None = None  # the tool results being grouped
+
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest(f"messages[{i}] must be an object.", f"messages[{i}]")
+        role = message.get("role")
+        if role != "tool" and results is not None:
+            contents.append(_results_turn(results))
+            results = None
+        if role == "system" or role == "developer":
+            system += _text_parts(message.get("content"), f"messages[{i}].content")
+        elif role == "user":
+            parts = await _user_parts(message.get("content"), settings, f"messages[{i}].content")
+            if parts:
+                contents.append({"role": "user", "parts": parts})
+        elif role == "assistant":
+            parts, calls = _assistant_parts(message, i, sign)
+            if parts:
+                contents.append({"role": "model", "parts": parts})
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in calls:
+                raise BadRequest(
+                    f"messages[{i}] is a tool result for tool_call_id {call_id!r}, which matches no "
+                    "tool call of the assistant message before it.",
+                    f"messages[{i}].tool_call_id",
+                )
+            position, name = calls[call_id]
+            response = _tool_result(message.get("content"), f"messages[{i}].content")
+            if results is None:
+                results = []
+            results.append((position, {"functionResponse": {"name": name, "response": response}}))
+        else:
+            raise BadRequest(
+                f"messages[{i}] has an unknown role {role!r}; use system, developer, user, assistant or tool.",
+                f"messages[{i}].role",
+            )
+    if results is not None:
+        contents.append(_results_turn(results))
+    return system, contents
+
+
+def _results_turn(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    results.sort(key=lambda item: item[0])
+    return {"role": "user", "parts": [part for _, part in results]}
+
+
+def _text_of(part: dict[str, Any], param: str) -> str:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise BadRequest(f"{param}.text must be a string.", param)
+    return text
+
+
+def _text_parts(content: Any, param: str) -> list[dict[str, Any]]:
+    """Text-only content (system, developer, assistant): a string or a list of text parts."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    if not isinstance(content, list):
+        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
+    parts = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            text = _text_of(part, f"{param}[{j}]")
+        elif kind == "refusal" and isinstance(part.get("refusal"), str):
+            text = part["refusal"]
+        else:
+            raise BadRequest(f"{param}[{j}] has type {kind!r}; only text parts are allowed here.", f"{param}[{j}]")
+        if text:
+            parts.append({"text": text})
+    return parts
+
+
+async def _user_parts(content: Any, settings: Settings, param: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    if not isinstance(content, list):
+        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
+    parts = []
+    for j, part in enumerate(content):
+        where = f"{param}[{j}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            text = _text_of(part, where)
+            if text:
+                parts.append({"text": text})
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url:
+                raise BadRequest(f"{where}.image_url.url must be a URL.", f"{where}.image_url")
+            parts.append(await media.url_part(url, settings, f"{where}.image_url"))
+        elif kind == "input_audio":
+            parts.append(_audio_part(part.get("input_audio"), f"{where}.input_audio"))
+        elif kind == "file":
+            parts.append(await _file_part(part.get("file"), settings, f"{where}.file"))
+        else:
+            raise BadRequest(
+                f"{where} has the content part type {kind!r}, which this proxy does not support "
+                "(text, image_url, input_audio and file are).",
+                f"{where}.type",
+            )
+    return parts
+
+
+def _audio_part(audio: Any, param: str) -> dict[str, Any]:
+    data = audio.get("data") if isinstance(audio, dict) else None
+    fmt = audio.get("format") if isinstance(audio, dict) else None
+    if not isinstance(data, str) or not data or not isinstance(fmt, str) or not fmt:
+        raise BadRequest(f"{param} needs base64 data and a format (wav, mp3, ...).", param)
+    return {"inlineData": {"mimeType": f"audio/{fmt.lower()}", "data": data}}
+
+
+async def _file_part(file: Any, settings: Settings, param: str) -> dict[str, Any]:
+    """A `file` part: base64 `file_data` (a data URL, or bare base64 typed by its
+    filename, PDF by default), or a `file_id` that is a Gemini Files API name or URI."""
+    if not isinstance(file, dict):
+        raise BadRequest(f"{param} must be an object with file_data or file_id.", param)
+    data = file.get("file_data")
+    if isinstance(data, str) and data:
+        if data.startswith("data:"):
+            return await media.url_part(data, settings, f"{param}.file_data")
+        filename = file.get("filename")
+        mime = (mimetypes.guess_type(filename)[0] if isinstance(filename, str) else None) or "application/pdf"
+        return {"inlineData": {"mimeType": mime, "data": data}}
+    file_id = file.get("file_id")
+    if isinstance(file_id, str) and file_id.startswith("files/"):
+        return {"fileData": {"fileUri": f"https://generativelanguage.googleapis.com/v1beta/{file_id}"}}
+    if isinstance(file_id, str) and file_id.startswith("https://"):
+        return await media.url_part(file_id, settings, f"{param}.file_id")
+    raise BadRequest(
+        f"{param} needs file_data (base64 or a data URL) or a file_id that is a Gemini file (files/...).", param
+    )
+
+
+def _assistant_parts(
+    message: dict[str, Any], i: int, sign: bool
+) -> tuple[list[dict[str, Any]], dict[str, tuple[int, str]]]:
+    """The model turn's parts (text, then function calls) and its calls by id."""
+    parts = _text_parts(message.get("content"), f"messages[{i}].content")
+    calls: dict[str, tuple[int, str]] = {}
+    tool_calls = message.get("tool_calls")
+    if not tool_calls:
+        return parts, calls
+    if not isinstance(tool_calls, list):
+        raise BadRequest(f"messages[{i}].tool_calls must be a list.", f"messages[{i}].tool_calls")
+    signed = False
+    first_call = len(parts)
+    for j, call in enumerate(tool_calls):
+        where = f"messages[{i}].tool_calls[{j}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
+        extra = call.get("extra_content")
+        google = extra.get("google") if isinstance(extra, dict) else None
+        signature = google.get("thought_signature") if isinstance(google, dict) else None
+        if isinstance(signature, str) and signature:
+            part["thoughtSignature"] = signature
+            signed = True
+        parts.append(part)
+        call_id = call.get("id")
+        if isinstance(call_id, str):
+            calls[call_id] = (j, name)
+    if sign and not signed:
+        parts[first_call]["thoughtSignature"] = SKIP_SIGNATURE
+    return parts, calls
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
+    JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
+    output must not break the conversation."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {"arguments": raw}
+        if isinstance(value, dict):
+            return value
+    return {"arguments": raw}
+
+
+def _tool_result(content: Any, param: str) -> dict[str, Any]:
+    """A tool message's content as a functionResponse `response` (always an object):
+    a JSON object as it is, any other JSON value as `{"result": value}`, other text as
+    `{"result": text}`."""
+    if isinstance(content, list):
+        text = "".join(part["text"] for part in _text_parts(content, param))
+    elif isinstance(content, str):
+        text = content
+    elif content is None:
+        text = ""
+    else:
+        return content if isinstance(content, dict) else {"result": content}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"result": text}
+    return value if isinstance(value, dict) else {"result": value}
+
+
+# Tools and configuration ---------------------------------------------------------------
+
+
+def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
+    """(Gemini tools, whether a function named googleSearch asked for Google Search)."""
+    if not tools:
+        return [], False
+    if not isinstance(tools, list):
+        raise BadRequest("tools must be a list.", "tools")
+    declarations = []
+    search = False
+    for j, tool in enumerate(tools):
+        kind = tool.get("type", "function") if isinstance(tool, dict) else None
+        function = tool.get("function") if kind == "function" else None
+        if not isinstance(function, dict):
+            raise BadRequest(f"tools[{j}] must be a function tool ({{\"type\": \"function\", \"function\": {{...}}}}).", f"tools[{j}]")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise BadRequest(f"tools[{j}].function.name is required.", f"tools[{j}].function.name")
+        if name == SEARCH_TOOL_NAME:
+            search = True
+            continue
+        declaration: dict[str, Any] = {"name": name}
+        if function.get("description"):
+            declaration["description"] = function["description"]
+        parameters = function.get("parameters")
+        if isinstance(parameters, dict) and _has_parameters(parameters):
+            declaration["parameters"] = schema.to_gemini_schema(parameters)
+        declarations.append(declaration)
+    return ([{"functionDeclarations": declarations}] if declarations else []), search
+
+
+def _has_parameters(parameters: dict[str, Any]) -> bool:
+    """False for an empty object schema, which Gemini refuses ("properties should be
+    non-empty for OBJECT type"); a function without parameters is declared without."""
+    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
+        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
+    )
+
+
+def _tool_config(choice: Any) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        mode = TOOL_CHOICE.get(choice)
+        if mode is None:
+            raise BadRequest(f"tool_choice must be none, auto, required or a function, not {choice!r}.", "tool_choice")
+        return {"functionCallingConfig": {"mode": mode}}
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise BadRequest('tool_choice must name a function: {"type": "function", "function": {"name": ...}}.', "tool_choice")
+    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+
+
+def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for name, key in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("top_k", "topK"),
+        ("n", "candidateCount"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
+        value = body.get(name)
+        if value is not None:
+            config[key] = value
+    max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = body.get("max_tokens")
+    if max_tokens is not None:
+        config["maxOutputTokens"] = max_tokens
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        config["stopSequences"] = [stop]
+    elif isinstance(stop, list) and stop:
+        config["stopSequences"] = stop
+    _response_format(body.get("response_format"), config)
+
+    thinking = thinking_config(body.get("reasoning_effort"), model)
+    given = google.get("thinking_config", google.get("thinkingConfig"))
+    if isinstance(given, dict):
+        thinking = dict(thinking or {})
+        for key, value in given.items():
+            thinking[THINKING_KEYS.get(key, key)] = value
+        if "thinkingLevel" in thinking and "thinkingBudget" in thinking:
+            # Gemini refuses both at once; the caller's explicit setting wins.
+            drop = "thinkingBudget" if "thinkingLevel" in {THINKING_KEYS.get(k, k) for k in given} else "thinkingLevel"
+            del thinking[drop]
+    if thinking:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _response_format(fmt: Any, config: dict[str, Any]) -> None:
+    if fmt is None:
+        return
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "text":
+        return
+    if kind == "json_object":
+        config["responseMimeType"] = "application/json"
+        return
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        given = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(given, dict):
+            raise BadRequest("response_format.json_schema.schema must be a JSON schema object.", "response_format")
+        converted = schema.to_gemini_schema(given)
+        # A bare enum is answered best as one of its values, as plain text.
+        enum = "enum" in converted and converted.get("type", "string") == "string"
+        config["responseMimeType"] = "text/x.enum" if enum else "application/json"
+        config["responseSchema"] = converted
+        return
+    raise BadRequest(f"response_format.type must be text, json_object or json_schema, not {kind!r}.", "response_format")

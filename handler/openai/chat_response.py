@@ -1,0 +1,221 @@
+"""A Gemini generateContent response -> an OpenAI chat completion, whole or per stream chunk.
+
+Thought parts (`thought: true`) become `reasoning_content` and never enter `content`.
+Function calls become `tool_calls`, with Gemini 3's `thoughtSignature` carried as
+`extra_content.google.thought_signature` (as Google's own compatibility layer does) so
+that the client can send it back. `finish_reason` is always one of OpenAI's values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+FINISH_REASONS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+DONE = b"data: [DONE]\n\n"
+
+
+def finish_reason(reason: str | None, called: bool) -> str:
+    """OpenAI's finish_reason for Gemini's; "tool_calls" when a normal stop made calls."""
+    mapped = FINISH_REASONS.get(reason or "STOP", "stop")
+    return "tool_calls" if called and mapped == "stop" else mapped
+
+
+def usage(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """OpenAI usage from usageMetadata: completion tokens count the answer and the
+    thoughts; prompt tokens include tool-use (search) prompt tokens, so the sum holds."""
+    meta = meta or {}
+    prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
+    thoughts = meta.get("thoughtsTokenCount", 0)
+    completion = meta.get("candidatesTokenCount", 0) + thoughts
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": meta.get("cachedContentTokenCount", 0)},
+        "completion_tokens_details": {"reasoning_tokens": thoughts},
+    }
+
+
+def completion_id(data: dict[str, Any]) -> str:
+    return "chatcmpl-" + (data.get("responseId") or os.urandom(12).hex())
+
+
+def blocked_text(data: dict[str, Any]) -> str | None:
+    """The message for a prompt Gemini blocked (no candidates), or None if not blocked."""
+    feedback = data.get("promptFeedback") or {}
+    reason = feedback.get("blockReason")
+    if not reason:
+        return None
+    detail = feedback.get("blockReasonMessage")
+    return f"The prompt was blocked by Gemini (blockReason: {reason})." + (f" {detail}" if detail else "")
+
+
+def _tool_call(part: dict[str, Any]) -> dict[str, Any]:
+    call = part["functionCall"]
+    out = {
+        "id": call.get("id") or "call_" + os.urandom(12).hex(),
+        "type": "function",
+        "function": {"name": call.get("name", ""), "arguments": _dumps(call.get("args") or {})},
+    }
+    signature = part.get("thoughtSignature")
+    if signature:
+        out["extra_content"] = {"google": {"thought_signature": signature}}
+    return out
+
+
+def split_parts(parts: list[dict[str, Any]]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """(answer pieces, thought pieces, tool calls). Images come back as markdown
+    data-URI images in the answer."""
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for part in parts:
+        text = part.get("text")
+        if text is not None:
+            (thoughts if part.get("thought") else texts).append(text)
+        elif "functionCall" in part:
+            calls.append(_tool_call(part))
+        elif "inlineData" in part and not part.get("thought"):
+            blob = part["inlineData"]
+            texts.append(f"![image](data:{blob.get('mimeType', 'image/png')};base64,{blob.get('data', '')})")
+    return texts, thoughts, calls
+
+
+def completion(data: dict[str, Any], model: str) -> bytes:
+    """A whole (non-streamed) chat.completion, as JSON bytes."""
+    choices = []
+    for position, candidate in enumerate(data.get("candidates") or ()):
+        texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or ())
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+        if thoughts:
+            message["reasoning_content"] = "".join(thoughts)
+        if calls:
+            message["tool_calls"] = calls
+        choices.append(
+            {
+                "index": candidate.get("index", position),
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(candidate.get("finishReason"), bool(calls)),
+            }
+        )
+    if not choices:
+        blocked = blocked_text(data)
+        choices.append(
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": blocked or ""},
+                "logprobs": None,
+                "finish_reason": "content_filter" if blocked else "stop",
+            }
+        )
+    return _dumps(
+        {
+            "id": completion_id(data),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": data.get("modelVersion") or model,
+            "choices": choices,
+            "usage": usage(data.get("usageMetadata")),
+        }
+    ).encode()
+
+
+class ChunkStream:
+    """Turns each Gemini stream event into the chat.completion.chunk events OpenAI
+    would send: a first chunk with the role, content / reasoning_content / tool_calls
+    (each tool call whole, with its `index`), a chunk with the finish_reason, and at
+    the end, only with include_usage, a usage chunk with `choices: []`, then [DONE].
+
+    The id, created and model part of every chunk is serialised once.
+    """
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self.model = model
+        self.include_usage = include_usage
+        self.head = b""
+        self.tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
+        self.tools: dict[int, int] = {}  # choice index -> tool calls sent so far
+        self.finished: set[int] = set()
+        self.meta: dict[str, Any] | None = None
+
+    def _start(self, data: dict[str, Any]) -> None:
+        self.head = (
+            'data: {"id":' + _dumps(completion_id(data)) + ',"object":"chat.completion.chunk","created":'
+            + str(int(time.time())) + ',"model":' + _dumps(data.get("modelVersion") or self.model) + ',"choices":'
+        ).encode()
+
+    def _chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return self.head + _dumps(choice).encode() + self.tail
+
+    def _open(self, index: int, out: list[bytes]) -> None:
+        if index not in self.tools:
+            self.tools[index] = 0
+            out.append(self._chunk(index, {"role": "assistant", "content": ""}))
+
+    def event(self, data: dict[str, Any]) -> bytes:
+        """The SSE bytes for one upstream event (possibly empty)."""
+        if not self.head:
+            self._start(data)
+        out: list[bytes] = []
+        candidates = data.get("candidates")
+        for position, candidate in enumerate(candidates or ()):
+            index = candidate.get("index", position)
+            self._open(index, out)
+            texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or ())
+            if thoughts:
+                out.append(self._chunk(index, {"reasoning_content": "".join(thoughts)}))
+            if texts:
+                out.append(self._chunk(index, {"content": "".join(texts)}))
+            if calls:
+                sent = self.tools[index]
+                for k, call in enumerate(calls):
+                    call["index"] = sent + k
+                self.tools[index] = sent + len(calls)
+                out.append(self._chunk(index, {"tool_calls": calls}))
+            reason = candidate.get("finishReason")
+            if reason and index not in self.finished:
+                self.finished.add(index)
+                out.append(self._chunk(index, {}, finish_reason(reason, self.tools[index] > 0)))
+        if not candidates and 0 not in self.finished:
+            blocked = blocked_text(data)
+            if blocked:
+                self._open(0, out)
+                out.append(self._chunk(0, {"content": blocked}))
+                self.finished.add(0)
+                out.append(self._chunk(0, {}, "content_filter"))
+        meta = data.get("usageMetadata")
+        if meta:
+            self.meta = meta
+        return b"".join(out)
+
+    def end(self) -> bytes:
+        """What follows the last upstream event: a finish_reason for any choice that had
+        none, the usage chunk when asked for, and [DONE]."""
+        if not self.head:
+            self._start({})
+        out: list[bytes] = []
+        if not self.tools:
+            self._open(0, out)
+        for index, called in self.tools.items():
+            if index not in self.finished:
+                out.append(self._chunk(index, {}, finish_reason("STOP", called > 0)))
+        if self.include_usage:
+            out.append(self.head + b'[],"usage":' + _dumps(usage(self.meta)).encode() + b"}\n\n")
+        out.append(DONE)
+        return b"".join(out)
