@@ -405,7 +405,6 @@ def _keys(node) -> set[str]:
     return set()
 
 
-@pytest.mark.xfail(strict=False, reason="needs schema.py from the schema helper")
 def test_tool_schema_goes_through_to_gemini_schema(proxy, fake):
     tool = {"type": "function", "function": {"name": "Bash", "parameters": CLAUDE_CODE_SCHEMA, "strict": True}}
     client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, tools=[tool])
