@@ -10,7 +10,6 @@ path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it i
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import AsyncIterator
 
 from starlette.applications import Starlette

@@ -10,7 +10,7 @@ import asyncio
 from typing import AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from . import keys as keyring
 from .config import Settings

@@ -35,6 +35,7 @@ from .chat_response import ChunkStream, completion
 from .common import (
     BadRequest,
     bad_request_response,
+    call_json,
     gemini_message,
     proxy_headers,
     read_json,
@@ -71,20 +72,10 @@ async def create(request: Request) -> Any:
         path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
         return ChatStream(request, settings, call, path, body, keys)
 
-    outcome = await send_upstream(settings, "POST", f"/v1beta/models/{model}:generateContent", UPSTREAM_HEADERS, body, keys)
+    outcome, data = await call_json(settings, "POST", f"/v1beta/models/{model}:generateContent", body, keys)
     if not outcome.ok:
         return upstream_error(request, outcome, NOT_FOUND_CODE)
     headers = proxy_headers(request, outcome)
-    response = outcome.response
-    try:
-        data = json.loads(await response.read())
-    except (asyncio.TimeoutError, aiohttp.ClientError):
-        response.close()
-        return openai_error(502, BROKEN, headers=headers)
-    except ValueError:
-        return openai_error(502, UNEXPECTED, headers=headers)
-    finally:
-        response.release()
     try:
         answer = completion(data, call.model)
     except (AttributeError, TypeError, KeyError):

@@ -7,8 +7,11 @@ with the real upstream status: a Gemini 429 stays a 429 with `Retry-After`, neve
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
+
+import aiohttp
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +19,8 @@ from starlette.responses import Response
 from ..errors import openai_error, retry_after_seconds
 from ..keys import AuthError
 from ..proxy_io import header_map, note_outcome, outcome_headers, request_keys
-from ..upstream import Outcome
+from ..config import Settings
+from ..upstream import Outcome, send as send_upstream
 
 
 class BadRequest(Exception):
@@ -85,3 +89,21 @@ def upstream_error(request: Request, outcome: Outcome, not_found_code: str | Non
     message = outcome.message or gemini_message(outcome.body) or f"The Gemini API answered {status}."
     code = not_found_code if status == 404 else None
     return openai_error(status, message, code=code, headers=headers)
+
+
+async def call_json(
+    settings: Settings, method: str, path: str, body: bytes | None, keys: tuple[str, ...]
+) -> tuple[Outcome, Any]:
+    """One upstream call whose answer is one JSON document: the outcome, and the parsed
+    answer when it succeeded (None when the body broke off or was not JSON)."""
+    headers = {"content-type": "application/json"} if body is not None else {}
+    outcome = await send_upstream(settings, method, path, headers, body, keys)
+    if not outcome.ok:
+        return outcome, None
+    try:
+        data = json.loads(await outcome.response.read())
+    except (ValueError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
+        data = None
+    finally:
+        outcome.response.release()
+    return outcome, data

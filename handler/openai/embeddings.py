@@ -24,21 +24,18 @@ import re
 import sys
 from typing import Any
 
-import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import upstream
 from ..errors import json_response, openai_error
 from ..proxy_io import settings_of
-from .common import BadRequest, bad_request_response, proxy_headers, read_json, request_keys_or_error, upstream_error
+from .common import BadRequest, bad_request_response, call_json, proxy_headers, read_json, request_keys_or_error, upstream_error
 
 DEFAULT_MODEL = "gemini-embedding-001"
 BATCH = 100  # Gemini's limit of requests per batchEmbedContents call
 MAX_INPUTS = 2048  # OpenAI's own limit per request
 EMBEDDING_MODEL = re.compile(r"(gemini-embedding-|embedding-|text-multilingual-embedding-)[\w.-]*|text-embedding-\d{3}")
 MODEL_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
-HEADERS = {"content-type": "application/json"}
 
 
 def embedding_model(name: Any, aliases: dict[str, str]) -> str:
@@ -103,20 +100,6 @@ def batch_body(model: str, inputs: list[str], size: int | None) -> bytes:
     return json.dumps({"requests": requests}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def _call(settings, path: str, body: bytes, keys: tuple[str, ...]) -> tuple[upstream.Outcome, Any]:
-    """One batch call; the outcome, and the parsed answer when it succeeded."""
-    outcome = await upstream.send(settings, "POST", path, HEADERS, body, keys)
-    if not outcome.ok:
-        return outcome, None
-    try:
-        data = json.loads(await outcome.response.read())
-    except (ValueError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
-        data = None
-    finally:
-        outcome.response.release()
-    return outcome, data
-
-
 def _usage(answers: list[dict]) -> dict[str, int]:
     tokens = 0
     for answer in answers:
@@ -142,7 +125,7 @@ async def create(request: Request) -> Response:
     path = f"/v1beta/models/{model}:batchEmbedContents"
 
     chunks = [inputs[i : i + BATCH] for i in range(0, len(inputs), BATCH)]
-    results = await asyncio.gather(*(_call(settings, path, batch_body(model, c, size), keys) for c in chunks))
+    results = await asyncio.gather(*(call_json(settings, "POST", path, batch_body(model, c, size), keys) for c in chunks))
     for outcome, _ in results:
         if not outcome.ok:
             return upstream_error(request, outcome, not_found_code="model_not_found")

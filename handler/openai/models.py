@@ -8,20 +8,17 @@ is what the chat route accepts back. Gemini gives no creation time, so `created`
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import upstream
 from ..errors import json_response, openai_error
 from ..proxy_io import settings_of
-from .common import proxy_headers, request_keys_or_error, upstream_error
+from ..upstream import Outcome
+from .common import call_json, proxy_headers, request_keys_or_error, upstream_error
 
 PAGE_SIZE = 1000
 MAX_PAGES = 20  # a guard against an upstream that never stops paging
@@ -37,20 +34,7 @@ def openai_model(model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _get_json(request: Request, path: str, keys: tuple[str, ...]) -> tuple[upstream.Outcome, Any]:
-    outcome = await upstream.send(settings_of(request.scope), "GET", path, {}, None, keys)
-    if not outcome.ok:
-        return outcome, None
-    try:
-        data = json.loads(await outcome.response.read())
-    except (ValueError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
-        data = None
-    finally:
-        outcome.response.release()
-    return outcome, data
-
-
-def _bad_upstream(request: Request, outcome: upstream.Outcome) -> Response:
+def _bad_upstream(request: Request, outcome: Outcome) -> Response:
     return openai_error(502, "The Gemini API answered with an unexpected model list.", headers=proxy_headers(request, outcome))
 
 
@@ -62,7 +46,7 @@ async def list_models(request: Request) -> Response:
     token = ""
     for _ in range(MAX_PAGES):
         path = f"/v1beta/models?pageSize={PAGE_SIZE}" + (f"&pageToken={quote(token, safe='')}" if token else "")
-        outcome, page = await _get_json(request, path, keys)
+        outcome, page = await call_json(settings_of(request.scope), "GET", path, None, keys)
         if not outcome.ok:
             return upstream_error(request, outcome)
         if not isinstance(page, dict) or not isinstance(page.get("models", []), list):
@@ -81,7 +65,7 @@ async def get_model(request: Request) -> Response:
     model_id = request.path_params["model"].removeprefix("models/")
     if not MODEL_ID.fullmatch(model_id):
         return openai_error(404, f"The model '{model_id[:100]}' does not exist.", code="model_not_found")
-    outcome, model = await _get_json(request, f"/v1beta/models/{model_id}", keys)
+    outcome, model = await call_json(settings_of(request.scope), "GET", f"/v1beta/models/{model_id}", None, keys)
     if not outcome.ok:
         return upstream_error(request, outcome, not_found_code="model_not_found")
     if not isinstance(model, dict) or not model.get("name"):
