@@ -98,15 +98,27 @@ class Outcome:
         return self.response is not None and self.status < 400
 
 
-def _error_details(body: bytes) -> list[dict]:
+def _error(body: bytes) -> dict:
+    """The `error` object of a Gemini error body ({} when there is none)."""
     try:
         data = json.loads(body)
-        if isinstance(data, list) and data:  # Google's OpenAI-compatible endpoint wraps errors in a list
-            data = data[0]
-        details = data["error"].get("details") or []
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
+    except ValueError:
+        return {}
+    if isinstance(data, list) and data:  # Google's OpenAI-compatible endpoint wraps errors in a list
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _error_details(body: bytes) -> list[dict]:
+    details = _error(body).get("details")
     return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def error_message(body: bytes) -> str:
+    """Gemini's message in an error body ('' when there is none)."""
+    message = _error(body).get("message")
+    return message if isinstance(message, str) else ""
 
 
 def retry_delay(body: bytes) -> str | None:
