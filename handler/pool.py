@@ -13,7 +13,8 @@ The secret string is JSON `{"gemini_keys": [...], "access_tokens": [...]}` (each
 or a comma-separated string) or a plain comma-separated string of keys. It is read once
 per container, cached, and read again when it is older than `KEYS_REFRESH_SECONDS`: the
 request that finds it stale waits for the new value, while requests arriving during that
-read keep the last good pool (one read in flight at most). A read that fails keeps the
+read keep the last good pool (one read in flight at most; `KEYS_REFRESH_SECONDS=0` reads
+on every request that finds no read running). A read that fails keeps the
 last good pool and logs once; a secret never read successfully raises `PoolUnavailable`
 (a 503 for requests that need the pool), and is tried again after at most
 `RETRY_SECONDS`. Nothing of the secret's content goes into logs or errors.

@@ -82,7 +82,8 @@ class Outcome:
 
     `response` is open and unread on success (so it can be streamed) and already read
     into `body` on an upstream error status. When no answer came at all, `response` is
-    None and `status` is 502 (unreachable) or 504 (timed out).
+    None, `message` says why and `status` is 502 (unreachable) or 504 (timed out), or 503
+    when there was no key to try. `retry_after` is set only on a final 429.
     """
 
     status: int
