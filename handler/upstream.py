@@ -5,10 +5,17 @@ client per call is what makes the heavyweight Python proxies slow. Keying by loo
 the session survive hosts that run each invocation in a new loop (Mangum on a warm
 Lambda container, tests).
 
-Failover: a call that fails in a way another key may not (429, 403, 5xx, a 400 that
-says the key is invalid, a connection failure or a timeout) is sent again with the next
-key of the request's list, up to `MAX_ATTEMPTS`, as long as nothing has gone to the
-client yet. Callers only ever see the final outcome.
+Failover: a call that fails in a way another key may not (429, 403, 500, 502, 503,
+504, a 400 whose reason is API_KEY_INVALID, a connection failure or a timeout) is sent
+again with another key of the request's list that it has not tried, up to
+`MAX_ATTEMPTS` and never more than the number of keys. A plain 400 is a bad request and
+would fail with every key: it is returned at once. Failover happens before anything
+goes to the client: `send` returns only once an upstream answered with a status below
+400 (the answer is then the client's, streamed as it comes; a stream that breaks later
+is not retried) or the last attempt failed. Callers only ever see the final outcome.
+
+Keys that got a 429, an API_KEY_INVALID or a 403 cool down in memory (see the
+`*_COOLDOWN` constants): `keys.order` tries them last while other keys are available.
 """
 
 from __future__ import annotations
@@ -24,10 +31,19 @@ import aiohttp
 
 from . import keys as keyring
 from .config import Settings
+from .logs import logger
 
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
-PER_DAY_COOLDOWN = 3600.0  # a daily quota rarely comes back within the hour
-DEFAULT_429_COOLDOWN = 30.0
+
+# How long a key that failed is moved to the end of the order (seconds). A per-minute
+# 429 for as long as Gemini's RetryInfo says; a per-day quota comes back at midnight
+# Pacific time, so an hour (or RetryInfo, if longer) at least; an invalid key does not
+# heal; a 403 (suspended project, API not enabled) rarely heals quickly, but some 403s
+# concern one resource rather than the key, hence the shorter time.
+PER_MINUTE_COOLDOWN = 60.0  # a 429 without RetryInfo
+PER_DAY_COOLDOWN = 3600.0
+INVALID_KEY_COOLDOWN = 3600.0
+FORBIDDEN_COOLDOWN = 600.0
 
 _sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
     weakref.WeakKeyDictionary()
@@ -66,7 +82,8 @@ class Outcome:
 
     `response` is open and unread on success (so it can be streamed) and already read
     into `body` on an upstream error status. When no answer came at all, `response` is
-    None and `status` is 502 (unreachable) or 504 (timed out).
+    None, `message` says why and `status` is 502 (unreachable) or 504 (timed out), or 503
+    when there was no key to try. `retry_after` is set only on a final 429.
     """
 
     status: int
@@ -82,12 +99,27 @@ class Outcome:
         return self.response is not None and self.status < 400
 
 
-def _error_details(body: bytes) -> list[dict]:
+def _error(body: bytes) -> dict:
+    """The `error` object of a Gemini error body ({} when there is none)."""
     try:
-        details = json.loads(body)["error"].get("details") or []
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
-    return [d for d in details if isinstance(d, dict)]
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    if isinstance(data, list) and data:  # Google's OpenAI-compatible endpoint wraps errors in a list
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _error_details(body: bytes) -> list[dict]:
+    details = _error(body).get("details")
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def error_message(body: bytes) -> str:
+    """Gemini's message in an error body ('' when there is none)."""
+    message = _error(body).get("message")
+    return message if isinstance(message, str) else ""
 
 
 def retry_delay(body: bytes) -> str | None:
@@ -99,6 +131,7 @@ def retry_delay(body: bytes) -> str | None:
 
 
 def is_daily_quota(body: bytes) -> bool:
+    """A 429 whose QuotaFailure names a per-day quota (`...PerDay...`)."""
     for detail in _error_details(body):
         for violation in detail.get("violations") or []:
             if isinstance(violation, dict) and "perday" in str(violation.get("quotaId", "")).lower():
@@ -110,13 +143,33 @@ def is_invalid_key(body: bytes) -> bool:
     return any(d.get("reason") == "API_KEY_INVALID" for d in _error_details(body))
 
 
-def _seconds(delay: str | None, default: float) -> float:
-    match = re.fullmatch(r"\s*([\d.]+)s?\s*", delay or "")
+def seconds(delay: str | None, default: float) -> float:
+    """`"37s"` or `"1.5s"` as a number of seconds; `default` when absent or unreadable."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)s?\s*", delay or "")
     return float(match.group(1)) if match else default
 
 
-def _should_retry(status: int, body: bytes) -> bool:
+def should_retry(status: int, body: bytes) -> bool:
     return status in RETRY_STATUSES or (status == 400 and is_invalid_key(body))
+
+
+def cooldown(status: int, body: bytes) -> float:
+    """How long a key that got this answer should be tried last (0: not at all)."""
+    if status == 429:
+        delay = seconds(retry_delay(body), PER_MINUTE_COOLDOWN)
+        return max(PER_DAY_COOLDOWN, delay) if is_daily_quota(body) else delay
+    if status == 400 and is_invalid_key(body):
+        return INVALID_KEY_COOLDOWN
+    if status == 403:
+        return FORBIDDEN_COOLDOWN
+    return 0.0
+
+
+def remember(key: str, status: int, body: bytes) -> None:
+    """Cool `key` down after this answer, if it calls for it (see `cooldown`)."""
+    wait = cooldown(status, body)
+    if wait > 0:
+        keyring.cool_down(key, wait)
 
 
 async def send(
@@ -132,13 +185,15 @@ async def send(
     """Send one request to Gemini with failover; `path_qs` starts with '/'.
 
     A body that is not bytes (a large upload being streamed) cannot be replayed, so it
-    gets one attempt only.
+    gets one attempt only. After a final 429, `retry_after` is the soonest RetryInfo
+    delay any tried key was given (the earliest a retry can succeed).
     """
     client = session(settings)
     url = settings.base_url + path_qs
     tries = keyring.order(keys)
     limit = min(settings.max_attempts, len(tries)) if isinstance(body, (bytes, type(None))) else 1
-    outcome = Outcome(status=502, key="", attempts=0)
+    outcome = Outcome(status=503, key="", attempts=0, message="No Gemini key to use.")
+    soonest: tuple[float, str] | None = None
     for attempt, key in enumerate(tries[:limit], start=1):
         sent = dict(headers)
         if bearer:
@@ -150,13 +205,15 @@ async def send(
             response = await client.request(method, url, headers=sent, data=body)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             outcome.status, outcome.message = 504, "The Gemini API did not answer in time."
+            _note_failover(outcome, attempt < limit)
             continue
         except aiohttp.ClientError:
             outcome.message = "The Gemini API could not be reached."
+            _note_failover(outcome, attempt < limit)
             continue
         outcome.status = response.status
+        outcome.response = response
         if response.status < 400:
-            outcome.response = response
             return outcome
         try:
             outcome.body = await response.read()
@@ -164,12 +221,25 @@ async def send(
             outcome.body = b""
         finally:
             response.release()
-        outcome.response = response
+        remember(key, response.status, outcome.body)
         if response.status == 429:
             delay = retry_delay(outcome.body)
-            outcome.retry_after = delay
-            cooldown = PER_DAY_COOLDOWN if is_daily_quota(outcome.body) else _seconds(delay, DEFAULT_429_COOLDOWN)
-            keyring.cool_down(key, cooldown)
-        if not _should_retry(response.status, outcome.body):
+            if delay is not None:
+                wait = seconds(delay, 0.0)
+                if soonest is None or wait < soonest[0]:
+                    soonest = (wait, delay)
+        if not should_retry(response.status, outcome.body):
             return outcome
+        _note_failover(outcome, attempt < limit)
+    if outcome.status == 429 and soonest is not None:
+        outcome.retry_after = soonest[1]
     return outcome
+
+
+def _note_failover(outcome: Outcome, again: bool) -> None:
+    """One log line per failed attempt that is retried (masked key only)."""
+    if again:
+        logger.info(
+            "failover",
+            extra={"fields": {"key": keyring.mask(outcome.key), "upstream_status": outcome.status, "attempt": outcome.attempts}},
+        )

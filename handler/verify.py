@@ -1,19 +1,211 @@
-"""POST|GET /verify: check each key and stream one result per key.
+"""POST|GET /verify: check each key on its own and say what is wrong with it.
 
-STUB: to be written (see the keys issue).
+Keys come from any credential place (comma-separated); an access token checks the
+server-side pool. Each key gets exactly one call, without failover (a check is about
+that key), at most `CONCURRENCY` at a time, each bounded by a timeout (`?timeout=`
+seconds, default 10, or 30 for the generate probe; at most 60).
+
+Probes: by default `GET /v1beta/models/{model}` (one model's metadata), which costs no
+generation quota: it proves a key is valid and not suspended, but cannot see an
+exhausted generation quota. `?probe=generate` makes a one-token generateContent call on
+`?model=` (default gemini-2.5-flash) instead, which proves the key can generate and
+spends one request of its quota.
+
+Answer: server-sent events by default, one `data:` event per key as soon as its check
+ends (in completion order), then `data: {"summary": {...}}`, then `data: [DONE]`. With
+`Accept: application/json` or `?format=json`: `{"results": [...], "summary": {...}}`,
+results in the order the keys were given. Keys are always masked; Gemini messages that
+quote a key get it masked too. What a check learns about rate limits also feeds the
+in-memory cooldown that failover uses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import time
+from typing import AsyncIterator
+
+import aiohttp
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from .errors import gemini_error
+from . import keys as keyring
+from . import upstream
+from .config import Settings
+from .errors import gemini_error, json_response
+from .logs import note
+
+CONCURRENCY = 8
+MAX_KEYS = 256  # per request with the caller's own keys: a check is one upstream call per key
+DEFAULT_TIMEOUT = 10.0
+GENERATE_TIMEOUT = 30.0  # thinking models may take a while even for one token
+MAX_TIMEOUT = 60.0
+DEFAULT_MODEL = "gemini-2.5-flash"
+STATUSES = ("valid", "invalid", "rate_limited", "quota_exhausted", "permission_denied", "unavailable", "error")
+PROBES = ("metadata", "generate")
+GENERATE_BODY = json.dumps(
+    {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "generationConfig": {"maxOutputTokens": 1}}
+).encode()
+NOTE = (
+    "The default probe reads one model's metadata: it shows a key is valid and not suspended, "
+    "but cannot see an exhausted generation quota. Use ?probe=generate to check that "
+    "(it spends one request of each key's quota)."
+)
+_MODEL = re.compile(r"(?:models/)?([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+class Options:
+    """The query options of one check, validated."""
+
+    def __init__(self, request: Request) -> None:
+        query = request.query_params
+        self.probe = query.get("probe") or "metadata"
+        if self.probe not in PROBES:
+            raise ValueError(f"probe must be metadata (the default) or generate, not {self.probe!r}.")
+        match = _MODEL.fullmatch(query.get("model") or DEFAULT_MODEL)
+        if not match:
+            raise ValueError("model must be a Gemini model name such as gemini-2.5-flash.")
+        self.model = match.group(1)
+        default = GENERATE_TIMEOUT if self.probe == "generate" else DEFAULT_TIMEOUT
+        try:
+            self.timeout = float(query.get("timeout") or default)
+        except ValueError:
+            raise ValueError("timeout must be a number of seconds.") from None
+        if not 0.1 <= self.timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be between 0.1 and {MAX_TIMEOUT:g} seconds.")
+        fmt = query.get("format")
+        if fmt not in (None, "", "json", "sse"):
+            raise ValueError(f"format must be json or sse, not {fmt!r}.")
+        accept = request.headers.get("accept", "")
+        self.json = fmt == "json" or (not fmt and "application/json" in accept and "text/event-stream" not in accept)
+
+
+def classify(status: int, body: bytes, probe: str) -> tuple[str, str]:
+    """The verdict on a key from its answer, and a message saying why."""
+    message = upstream.error_message(body)
+    if status < 300:
+        return "valid", (
+            "The key works and generated a token." if probe == "generate"
+            else "The key is valid (model metadata read; generation quota not checked)."
+        )
+    if status == 429:
+        delay = upstream.retry_delay(body)
+        message += f" Retry in {delay}." if delay else ""
+        return ("quota_exhausted" if upstream.is_daily_quota(body) else "rate_limited"), message.strip()
+    if status == 401 or (status == 400 and upstream.is_invalid_key(body)):
+        return "invalid", message or "The key is not valid."
+    if status == 403:
+        return "permission_denied", message or "The key is not allowed to use the Gemini API."
+    if status in (500, 502, 503, 504):
+        return "unavailable", message or f"The Gemini API answered {status}."
+    return "error", message or f"The Gemini API answered {status}."
+
+
+async def check(settings: Settings, options: Options, key: str) -> dict:
+    """One call with one key (no failover): the result entry for that key."""
+    if options.probe == "generate":
+        method, path, body = "POST", f"/v1beta/models/{options.model}:generateContent", GENERATE_BODY
+        headers = {"x-goog-api-key": key, "content-type": "application/json"}
+    else:
+        method, path, body = "GET", f"/v1beta/models/{options.model}", None
+        headers = {"x-goog-api-key": key}
+    timeout = aiohttp.ClientTimeout(total=options.timeout, sock_connect=min(settings.connect_timeout, options.timeout))
+    started = time.perf_counter()
+    http_status: int | None = None
+    try:
+        async with upstream.session(settings).request(
+            method, settings.base_url + path, headers=headers, data=body, timeout=timeout
+        ) as response:
+            http_status = response.status
+            answer = await response.read()
+        status, message = classify(http_status, answer, options.probe)
+        upstream.remember(key, http_status, answer)
+    except asyncio.TimeoutError:
+        status, message = "unavailable", f"No answer within {options.timeout:g} s."
+    except aiohttp.ClientError:
+        status, message = "unavailable", "The Gemini API could not be reached."
+    return {
+        "key": keyring.mask(key),
+        "status": status,
+        "http_status": http_status,
+        "message": message.replace(key, keyring.mask(key)),
+        "latency_ms": round((time.perf_counter() - started) * 1000),
+    }
+
+
+async def results(settings: Settings, options: Options, keys: tuple[str, ...]) -> AsyncIterator[tuple[int, dict]]:
+    """(index, result) for every key, as each check ends; cancels the rest if abandoned."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(index: int, key: str) -> tuple[int, dict]:
+        async with gate:
+            return index, await check(settings, options, key)
+
+    tasks = [asyncio.ensure_future(one(i, key)) for i, key in enumerate(keys)]
+    try:
+        for done in asyncio.as_completed(tasks):
+            yield await done
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def summary(entries: list[dict], options: Options) -> dict:
+    counts: dict = {"total": len(entries), **dict.fromkeys(STATUSES, 0)}
+    for entry in entries:
+        counts[entry["status"]] += 1
+    counts.update(probe=options.probe, model=options.model)
+    if options.probe == "metadata":
+        counts["note"] = NOTE
+    return counts
+
+
+def _event(data: object) -> bytes:
+    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def _sse(settings: Settings, options: Options, keys: tuple[str, ...]) -> AsyncIterator[bytes]:
+    entries: list[dict] = []
+    async for _, entry in results(settings, options, keys):
+        entries.append(entry)
+        yield _event(entry)
+    yield _event({"summary": summary(entries, options)})
+    yield b"data: [DONE]\n\n"
 
 
 async def verify(request: Request) -> Response:
-    return gemini_error(501, "Key checks are not implemented yet.")
+    settings: Settings = request.app.state.settings
+    try:
+        options = Options(request)
+    except ValueError as exc:
+        return gemini_error(400, str(exc))
+    values = keyring.credentials(request.headers, request.query_params)
+    if not values:
+        return gemini_error(
+            400,
+            f"No keys to check. Send them comma-separated in {keyring.ACCEPTED}; "
+            "or send an access token to check the server's key pool.",
+        )
+    if len(values) > MAX_KEYS:
+        return gemini_error(400, f"Too many keys: at most {MAX_KEYS} per check.")
+    try:
+        keys = await keyring.resolve(settings, values)
+    except keyring.AuthError as exc:
+        return gemini_error(exc.status, exc.message)
+    note(request.scope, keys_checked=len(keys), probe=options.probe)
+    if options.json:
+        indexed = sorted([item async for item in results(settings, options, keys)], key=lambda item: item[0])
+        entries = [entry for _, entry in indexed]
+        return json_response({"results": entries, "summary": summary(entries, options)})
+    return StreamingResponse(
+        _sse(settings, options, keys),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
 
 
 routes: list[BaseRoute] = [Route("/verify", verify, methods=["GET", "POST"])]

@@ -4,7 +4,8 @@ records every request it receives.
 
 Behaviour per key (`fake.keys[key] = "..."`): "ok" (default), "invalid" (400
 API_KEY_INVALID), "rate_limited" (429 per minute, retryDelay 7s), "quota_exhausted"
-(429 per day), "forbidden" (403), "unavailable" (503), "slow" (waits `slow_seconds`).
+(429 per day), "forbidden" (403), "unavailable" (503), "slow" (waits `slow_seconds`; `slow_done` and
+`max_in_flight` record when those waits ended and how many overlapped).
 Tests may queue exact replies for the generate/embed calls with `fake.reply(...)`.
 """
 
@@ -168,12 +169,19 @@ class FakeGemini:
     stream_delay: float = 0.0
     slow_seconds: float = 5.0
     event_times: list[float] = field(default_factory=list)  # when each SSE event was sent
+    slow_done: list[float] = field(default_factory=list)  # when each "slow" key's wait ended
+    in_flight: int = 0  # "slow" requests waiting right now, and the most at once
+    max_in_flight: int = 0
+    generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
 
     def reset(self) -> None:
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
         self.event_times.clear()
+        self.slow_done.clear()
+        self.in_flight = self.max_in_flight = 0
+        self.generation += 1
         self.stream_delay = 0.0
         self.slow_seconds = 5.0
 
@@ -217,7 +225,15 @@ class FakeGemini:
             )
         behaviour = self.keys.get(item.key, "ok")
         if behaviour == "slow":
-            await asyncio.sleep(self.slow_seconds)
+            generation = self.generation
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.slow_seconds)
+            finally:
+                if generation == self.generation:
+                    self.in_flight -= 1
+                    self.slow_done.append(time.monotonic())
         if behaviour in KEY_ERRORS:
             status, body = KEY_ERRORS[behaviour]
             return JSONResponse(body, status)
