@@ -117,7 +117,7 @@ async def guarded_native(scope: Scope, receive: Receive, send: Send) -> None:
 def create_app(settings: Settings | None = None) -> Proxy:
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
-    if settings.api_keys and not settings.access_tokens:
+    if settings.api_keys and not settings.access_tokens and not settings.keys_secret_arn:
         logs.logger.warning(
             "GEMINI_API_KEYS is set but ACCESS_TOKENS is empty: the server key pool will not be used "
             "by anyone. Set ACCESS_TOKENS to let token holders use it."

@@ -2,7 +2,9 @@
 
 Only the credential changes: the client's `key` query parameter and credential headers
 are removed, and the one chosen key goes in `x-goog-api-key` (or `Authorization:
-Bearer` for Google's own OpenAI-compatible endpoint under `/v1beta/openai/`).
+Bearer` for Google's own OpenAI-compatible endpoint under `/v1beta/openai/`). Two more
+deliberate differences: `Accept-Encoding` is not forwarded, so answers come
+uncompressed, and an error body that quotes the key (Gemini's 403 does) gets it masked.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ FORWARD_HEADERS = frozenset(
     {
         "content-type",
         "accept",
-        "accept-encoding",
         "accept-language",
         "user-agent",
         "x-goog-api-client",
@@ -108,6 +109,9 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
 
     start = {"type": "http.response.start", "status": outcome.status, "headers": raw_headers}
     if not outcome.ok:
+        # The error body was read (and any key in it masked): its length is ours to say.
+        start["headers"] = [(n, v) for n, v in raw_headers if n != b"content-length"]
+        start["headers"].append((b"content-length", str(len(outcome.body)).encode()))
         await send(start)
         await send({"type": "http.response.body", "body": outcome.body})
         return

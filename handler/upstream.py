@@ -216,7 +216,8 @@ async def send(
         if response.status < 400:
             return outcome
         try:
-            outcome.body = await response.read()
+            # Gemini quotes the key in some errors ("Consumer 'api_key:AIza...'"): mask it.
+            outcome.body = (await response.read()).replace(key.encode(), keyring.mask(key).encode())
         except (asyncio.TimeoutError, aiohttp.ClientError):
             outcome.body = b""
         finally:

@@ -236,7 +236,8 @@ class FakeGemini:
                     self.slow_done.append(time.monotonic())
         if behaviour in KEY_ERRORS:
             status, body = KEY_ERRORS[behaviour]
-            return JSONResponse(body, status)
+            # Like the real API, a suspended key's 403 quotes the key itself.
+            return Response(json.dumps(body, indent=2).replace("api_key:x", f"api_key:{item.key}"), status, media_type="application/json")
         return None
 
     async def list_models(self, request: Request) -> Response:

@@ -252,3 +252,12 @@ def _line(record: logging.LogRecord) -> str:
     from handler.logs import JsonFormatter
 
     return JsonFormatter().format(record)
+
+
+def test_key_quoted_in_an_upstream_error_is_masked(proxy, fake):
+    fake.keys[KEY_A] = "forbidden"
+    r = httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": KEY_A, "accept-encoding": "gzip"})
+    assert r.status_code == 403
+    message = r.json()["error"]["message"]
+    assert "api_key:AIzaSy...1111" in message and KEY_A not in r.text
+    assert "accept-encoding" not in fake.received[0].headers

@@ -36,7 +36,7 @@ from .common import (
     BadRequest,
     bad_request_response,
     call_json,
-    gemini_message,
+    outcome_message,
     proxy_headers,
     read_json,
     request_keys_or_error,
@@ -89,8 +89,7 @@ def _error_event(status: int, message: str) -> bytes:
 
 
 def _outcome_error(outcome: Outcome) -> bytes:
-    status = outcome.status
-    return _error_event(status, outcome.message or gemini_message(outcome.body) or f"The Gemini API answered {status}.")
+    return _error_event(outcome.status, outcome_message(outcome))
 
 
 def _upstream_event_error(data: dict[str, Any]) -> bytes:

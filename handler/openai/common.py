@@ -20,7 +20,7 @@ from ..errors import openai_error, retry_after_seconds
 from ..keys import AuthError
 from ..proxy_io import header_map, note_outcome, outcome_headers, request_keys
 from ..config import Settings
-from ..upstream import Outcome, send as send_upstream
+from ..upstream import Outcome, error_message, send as send_upstream
 
 
 class BadRequest(Exception):
@@ -68,25 +68,16 @@ def proxy_headers(request: Request, outcome: Outcome) -> dict[str, str]:
     return headers
 
 
-def gemini_message(body: bytes) -> str:
-    """The message of a Gemini error body (which may be an object or a one-item list)."""
-    try:
-        data = json.loads(body)
-        if isinstance(data, list) and data:
-            data = data[0]
-        message = data["error"]["message"]
-        if isinstance(message, str) and message:
-            return message
-    except (ValueError, KeyError, TypeError, IndexError):
-        pass
-    return ""
+def outcome_message(outcome: Outcome) -> str:
+    """What went wrong upstream, in words: ours, Gemini's message, or the status."""
+    return outcome.message or error_message(outcome.body) or f"The Gemini API answered {outcome.status}."
 
 
 def upstream_error(request: Request, outcome: Outcome, not_found_code: str | None = None) -> Response:
     """The final upstream failure of `outcome` as an OpenAI error with the same status."""
     headers = proxy_headers(request, outcome)
     status = outcome.status
-    message = outcome.message or gemini_message(outcome.body) or f"The Gemini API answered {status}."
+    message = outcome_message(outcome)
     code = not_found_code if status == 404 else None
     return openai_error(status, message, code=code, headers=headers)
 
