@@ -74,4 +74,8 @@ class AccessLog:
                     "duration_ms": round((time.perf_counter() - start) * 1000, 2),
                 }
                 fields.update(scope.get("state", {}).get("log", {}))
-                logger.info("request", extra={"fields": fields})
+                # makeRecord + handle: logger.info would also walk the stack for the
+                # caller's file and line, which this line does not show.
+                record = logger.makeRecord(logger.name, logging.INFO, "", 0, "request", (), None)
+                record.fields = fields
+                logger.handle(record)
