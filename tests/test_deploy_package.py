@@ -145,15 +145,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_path):
-    """The adapter's view: start run.sh with PORT, wait for /healthz, then relay a streamed call."""
+@pytest.mark.parametrize("port_variable", ["AWS_LWA_PORT", "PORT"])
+def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_path, port_variable):
+    """The adapter's view: start run.sh with the port set, wait for /healthz, then relay a streamed call."""
     shim = tmp_path / "bin"
     shim.mkdir()
     # `python` on the Lambda PATH is the bare runtime; here, the test's Python without site-packages.
     (shim / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
     (shim / "python").chmod(0o755)
     port = free_port()
-    env = isolated_env(host_package, PORT=str(port), GEMINI_BASE_URL=fake_url, PATH=f"{shim}:{os.environ['PATH']}")
+    env = isolated_env(host_package, GEMINI_BASE_URL=fake_url, PATH=f"{shim}:{os.environ['PATH']}")
+    env[port_variable] = str(port)
     del env["PYTHONPATH"]  # run.sh sets it
     process = subprocess.Popen([str(host_package / "run.sh")], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -125,7 +125,7 @@ def test_stream_mode_essentials(arch):
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
-    assert env["PORT"] == "8080"
+    assert env["AWS_LWA_PORT"] == "8080" and "PORT" not in env
     assert env["ALLOW_CLIENT_KEYS"] == "true"
     secret_arn = {"Fn::If": ["CreateSecret", {"Ref": "KeysSecret"}, {"Ref": "ExistingKeysSecretArn"}]}
     assert env["KEYS_SECRET_ARN"] == secret_arn

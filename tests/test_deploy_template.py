@@ -182,7 +182,7 @@ def test_combination_transforms_lints_and_has_the_right_shape(template, monkeypa
         assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
         assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
         assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
-        assert env["PORT"] == "8080"
+        assert env["AWS_LWA_PORT"] == "8080" and "PORT" not in env
         layer = "LambdaAdapterLayerArm64" if arch == "arm64" else "LambdaAdapterLayerX86"
         assert fn["Layers"] == [f"arn:aws:lambda:{REGION}:753240598075:layer:{layer}:26"]
         url = res["StreamFunctionUrl"]["Properties"]
