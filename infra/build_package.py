@@ -138,7 +138,9 @@ def build(arch: str = "arm64", out: Path | None = None, zip_path: Path | None = 
     """Build into `out` (emptied first) and zip it; returns (directory, zip, zipped bytes)."""
     if arch == "host":
         python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    out = out or ROOT / "build" / f"lambda-{arch}"
+    out = (out or ROOT / "build" / f"lambda-{arch}").resolve()
+    if out in (ROOT, *ROOT.parents) or (out / ".git").exists():
+        raise SystemExit(f"refusing to empty {out}: give a build directory of its own")
     zip_path = zip_path or out.with_name(out.name + ".zip")
     if out.exists():
         for child in out.iterdir():

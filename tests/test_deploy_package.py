@@ -197,3 +197,10 @@ def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_pat
     assert "Uvicorn running" in err
     assert '"GET /healthz HTTP/1.1" 200' not in err  # no uvicorn access log: the app writes its own
     assert KEY_A not in err
+
+
+def test_build_refuses_to_empty_the_repository():
+    done = subprocess.run([sys.executable, str(ROOT / "infra" / "build_package.py"), "--arch", "host", "--out", str(ROOT)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "refusing to empty" in done.stderr
+    assert (ROOT / "template.yaml").exists() and (ROOT / "handler" / "app.py").exists()
