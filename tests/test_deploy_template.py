@@ -295,3 +295,21 @@ def test_a_wrong_sam_value_is_caught(template, monkeypatch, path, bad):
     params = params_for("stream", False, "arm64")
     errors = lint_errors(cloudformation(broken, params, monkeypatch), params)
     assert any(bad in e for e in errors), errors
+
+
+def test_sam_build_targets_exist_for_every_function(template, tmp_path):
+    """`sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR for makefile-built functions."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    functions = [n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions == ["StreamFunction", "BufferedFunction"]
+    for name in functions:
+        assert template["Resources"][name]["Metadata"] == {"BuildMethod": "makefile"}
+        for arch in ("arm64", "x86_64"):
+            done = subprocess.run(["make", "-n", f"build-{name}"], cwd=ROOT, capture_output=True, text=True,
+                                  env={"PATH": "/usr/bin:/bin", "ARTIFACTS_DIR": str(tmp_path), "ARCH": arch})
+            assert done.returncode == 0, done.stderr
+            assert f"infra/build_package.py --arch {arch} --out \"{tmp_path}\"" in done.stdout
