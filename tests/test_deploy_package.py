@@ -20,6 +20,7 @@ import sysconfig
 import time
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -34,12 +35,17 @@ BODY = {"contents": [{"role": "user", "parts": [{"text": "hi there"}]}]}
 ELF_MACHINE = {183: "aarch64", 62: "x86_64"}
 
 
-def build(arch: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
+def start_build(arch: str, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, str(ROOT / "infra" / "build_package.py"), "--arch", arch, "--out", str(out / "pkg"),
          "--zip", str(out / "pkg.zip")],
-        capture_output=True, text=True, timeout=180,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def finish(build: subprocess.Popen) -> tuple[int, str]:
+    _, stderr = build.communicate(timeout=180)
+    return build.returncode, stderr
 
 
 def unzip(zip_path: Path, dest: Path) -> Path:
@@ -52,22 +58,34 @@ def unzip(zip_path: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def host_package(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("host")
-    done = build("host", out)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "built " in done.stderr and "MB zipped" in done.stderr  # the size is reported
+def builds(tmp_path_factory) -> Iterator[dict[str, tuple[subprocess.Popen, Path]]]:
+    """Both builds at once (each is mostly pip waiting on the index)."""
+    outs = {arch: tmp_path_factory.mktemp(arch) for arch in ("host", "arm64")}
+    started = {arch: (start_build(arch, out), out) for arch, out in outs.items()}
+    yield started
+    for build, _ in started.values():  # a build no selected test waited for
+        if build.poll() is None:
+            build.kill()
+        build.communicate()
+
+
+@pytest.fixture(scope="module")
+def host_package(builds) -> Path:
+    build, out = builds["host"]
+    returncode, stderr = finish(build)
+    assert returncode == 0, stderr[-2000:]
+    assert "built " in stderr and "MB zipped" in stderr  # the size is reported
     return unzip(out / "pkg.zip", out / "unpacked")
 
 
 @pytest.fixture(scope="module")
-def arm64_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("arm64")
-    done = build("arm64", out)
-    if done.returncode != 0 and ("No matching distribution" in done.stderr or "Could not fetch" in done.stderr
-                                 or "NewConnectionError" in done.stderr):
-        pytest.skip(f"pip cannot fetch manylinux aarch64 wheels here (no package index?): {done.stderr[-300:]}")
-    assert done.returncode == 0, done.stderr[-2000:]
+def arm64_zip(builds) -> Path:
+    build, out = builds["arm64"]
+    returncode, stderr = finish(build)
+    if returncode != 0 and ("No matching distribution" in stderr or "Could not fetch" in stderr
+                            or "NewConnectionError" in stderr):
+        pytest.skip(f"pip cannot fetch manylinux aarch64 wheels here (no package index?): {stderr[-300:]}")
+    assert returncode == 0, stderr[-2000:]
     return out / "pkg.zip"
 
 

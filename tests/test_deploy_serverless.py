@@ -170,12 +170,11 @@ def find_cli() -> str | None:
 @pytest.mark.parametrize(
     "params",
     [
-        {},
         {"arch": "x86_64", "domainName": "gemini.example.com",
          "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc", "hostedZoneId": "Z0123456789"},
         {"mode": "buffered", "keysSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"},
     ],
-    ids=["stream", "stream-domain-x86", "buffered-existing-secret"],
+    ids=["stream-domain-x86", "buffered-existing-secret"],
 )
 def test_cli_packages_offline(tmp_path, params):
     cli = find_cli()
