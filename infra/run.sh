@@ -1,3 +1,20 @@
 #!/bin/sh
-# Start script for the Lambda Web Adapter (streaming deploy): uvicorn on $PORT.
-exec python -m uvicorn handler.app:app --host 0.0.0.0 --port "${PORT:-8080}" --no-access-log
+# Start script for the streaming deploy: the Lambda Web Adapter layer runs this as the
+# function's handler, waits until GET /healthz answers on $AWS_LWA_PORT (or the older
+# $PORT; 8080 by default), then relays each invocation to it as plain HTTP and streams
+# the response back.
+#
+# - The package's own directory comes first on the path, so its pinned libraries win;
+#   /opt/python (layers) and $LAMBDA_RUNTIME_DIR (boto3, used only when a Secrets
+#   Manager secret is configured) come after it.
+# - uvloop and httptools are named explicitly: a wheel built for the wrong architecture
+#   then fails the start loudly instead of silently falling back to the slow defaults.
+# - No access log: the app writes its own JSON line per request.
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here" || exit 1
+PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}:/opt/python${LAMBDA_RUNTIME_DIR:+:$LAMBDA_RUNTIME_DIR}"
+export PYTHONPATH
+exec python -m uvicorn handler.app:app \
+    --host 0.0.0.0 --port "${AWS_LWA_PORT:-${PORT:-8080}}" \
+    --loop uvloop --http httptools \
+    --no-access-log

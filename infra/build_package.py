@@ -1,0 +1,179 @@
+"""Build the AWS Lambda package: the app, its start script and Linux wheels for the target.
+
+    python infra/build_package.py                      # arm64, Python 3.13 -> build/lambda-arm64(.zip)
+    python infra/build_package.py --arch x86_64
+    python infra/build_package.py --arch host          # this machine's platform and Python (tests)
+
+Why not a plain `pip install`: uvloop, httptools, aiohttp and its helpers are compiled,
+and a package built on a Mac or an x86 laptop would carry the wrong binaries. pip's
+`--platform/--python-version/--implementation/--only-binary` options fetch the
+manylinux wheels of the Lambda runtime instead, on any build machine, without Docker.
+
+The same package serves both deploy modes: `run.sh` for the Lambda Web Adapter
+(stream) and `handler.lambda_function.handler` for Mangum (buffered). boto3 is not
+packaged: the Lambda Python runtime has it, and the app imports it only when a
+Secrets Manager secret is configured.
+
+Bytecode: /var/task is read-only on Lambda, so a package without `.pyc` files
+compiles every module at each cold start. When the building Python has the target's
+version, the build precompiles (unchecked-hash `.pyc`, valid whatever the file times
+in the zip); otherwise it says so, and building with that Python version (or
+`sam build --use-container`) gives the faster cold start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import py_compile
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+DEFAULT_PYTHON = "3.13"  # the template's runtime: python3.13
+ZIP_LIMIT = 50 * 1024 * 1024  # Lambda's limit for a directly uploaded zip
+# In the Lambda runtime already; never shipped even if something pulls them in.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
+# Build-time leftovers with no use at run time.
+JUNK_DIRS = ("__pycache__", "tests", "test")
+JUNK_SUFFIXES = (".pyc", ".pyi", ".pyx", ".pxd", ".pxi", ".c", ".h", ".cpp")
+JUNK_DIST_INFO = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips
+
+
+def pip_command(target: Path, arch: str, python_version: str) -> list[str]:
+    """The pip install that fetches the target's wheels (no compiling, no sdists)."""
+    command = [
+        sys.executable, "-m", "pip", "install",
+        "--requirement", str(ROOT / "requirements.txt"),
+        "--target", str(target),
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--quiet",
+    ]
+    if arch != "host":
+        command += [
+            "--platform", PLATFORMS[arch],
+            "--python-version", python_version,
+            "--implementation", "cp",
+            "--upgrade",
+        ]
+    return command
+
+
+def strip(target: Path) -> None:
+    """Remove what the runtime never reads: caches, tests, stubs, C sources, install records."""
+    for name in RUNTIME_PROVIDED:
+        for path in [target / name, *target.glob(f"{name}-*.dist-info")]:
+            shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts pointing at the build's Python
+    for path in sorted(target.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and path.name in JUNK_DIRS and path.parent != target / "handler":
+            shutil.rmtree(path)
+        elif path.is_file() and (
+            path.suffix in JUNK_SUFFIXES
+            or path.name.startswith("_testcapi")  # multidict's test helper
+            or (path.parent.name.endswith(".dist-info") and path.name in JUNK_DIST_INFO)
+        ):
+            path.unlink()
+
+
+def strip_debug_info(target: Path) -> int:
+    """Drop debug sections from compiled modules (uvloop ships 16 MB of them, 2 MB without).
+
+    `llvm-strip` handles every architecture; GNU `strip` only its own, so a cross build
+    without llvm keeps the debug info (bigger, still correct). Returns how many were stripped.
+    """
+    tools = [tool for tool in ("llvm-strip", "strip") if shutil.which(tool)]
+    stripped = 0
+    for library in target.rglob("*.so"):
+        for tool in tools:
+            if subprocess.run([tool, "--strip-debug", str(library)], capture_output=True).returncode == 0:
+                stripped += 1
+                break
+    return stripped
+
+
+def copy_app(target: Path) -> None:
+    """The app itself and the adapter's start script (executable)."""
+    shutil.copytree(ROOT / "handler", target / "handler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    run = target / "run.sh"
+    shutil.copyfile(ROOT / "infra" / "run.sh", run)
+    run.chmod(0o755)
+
+
+def precompile(target: Path) -> bool:
+    """Write `.pyc` files next to the sources (only a Python of the target's version can)."""
+    return compileall.compile_dir(
+        str(target),
+        quiet=1,
+        legacy=False,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        workers=0,
+    )
+
+
+def make_zip(target: Path, zip_path: Path) -> int:
+    """Zip the directory reproducibly, keeping the executable bit; returns the size in bytes."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(p for p in target.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(target).as_posix(), FIXED_TIME)
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    return zip_path.stat().st_size
+
+
+def build(arch: str = "arm64", out: Path | None = None, zip_path: Path | None = None,
+          python_version: str = DEFAULT_PYTHON) -> tuple[Path, Path, int]:
+    """Build into `out` (emptied first) and zip it; returns (directory, zip, zipped bytes)."""
+    if arch == "host":
+        python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    out = (out or ROOT / "build" / f"lambda-{arch}").resolve()
+    if out in (ROOT, *ROOT.parents) or (out / ".git").exists():
+        raise SystemExit(f"refusing to empty {out}: give a build directory of its own")
+    zip_path = zip_path or out.with_name(out.name + ".zip")
+    if out.exists():
+        for child in out.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(pip_command(out, arch, python_version), check=True)
+    strip(out)
+    stripped = strip_debug_info(out)
+    copy_app(out)
+    compiled = python_version == f"{sys.version_info.major}.{sys.version_info.minor}" and precompile(out)
+    size = make_zip(out, zip_path)
+    unpacked = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(
+        f"built {zip_path} for {arch}, Python {python_version}: "
+        f"{size / 1e6:.2f} MB zipped, {unpacked / 1e6:.2f} MB unzipped, "
+        f"debug info stripped from {stripped} libraries"
+        + ("" if compiled else f" (no .pyc: build with Python {python_version} to precompile)"),
+        file=sys.stderr,
+    )
+    if size > ZIP_LIMIT:
+        raise SystemExit(f"{zip_path} is {size / 1e6:.1f} MB: over Lambda's 50 MB zip limit")
+    return out, zip_path, size
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", choices=[*PLATFORMS, "host"], default=os.environ.get("ARCH", "arm64"))
+    parser.add_argument("--python-version", default=DEFAULT_PYTHON, help="target Python (default %(default)s)")
+    parser.add_argument("--out", type=Path, help="package directory (default build/lambda-ARCH)")
+    parser.add_argument("--zip", type=Path, help="zip file (default: the directory's name + .zip)")
+    args = parser.parse_args(argv)
+    build(args.arch, args.out, args.zip, args.python_version)
+
+
+if __name__ == "__main__":
+    main()
