@@ -47,8 +47,28 @@ JUNK_DIST_INFO = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips
 
 
-def pip_command(target: Path, arch: str, python_version: str) -> list[str]:
-    """The pip install that fetches the target's wheels (no compiling, no sdists)."""
+def platform_options(arch: str, python_version: str) -> list[str]:
+    if arch == "host":
+        return []
+    return ["--platform", PLATFORMS[arch], "--python-version", python_version, "--implementation", "cp"]
+
+
+def fetch_command(wheels: Path, arch: str, python_version: str) -> list[str]:
+    """The pip download that fills a wheelhouse for offline builds (`--fetch-wheels`)."""
+    return [
+        sys.executable, "-m", "pip", "download",
+        "--requirement", str(ROOT / "requirements.txt"),
+        "--dest", str(wheels / arch),
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        *platform_options(arch, python_version),
+    ]
+
+
+def pip_command(target: Path, arch: str, python_version: str, wheels: Path | None = None) -> list[str]:
+    """The pip install of the target's wheels (no compiling, no sdists); from the
+    wheelhouse `wheels` only, with no index, when one is given."""
     command = [
         sys.executable, "-m", "pip", "install",
         "--requirement", str(ROOT / "requirements.txt"),
@@ -58,6 +78,8 @@ def pip_command(target: Path, arch: str, python_version: str) -> list[str]:
         "--disable-pip-version-check",
         "--quiet",
     ]
+    if wheels is not None:
+        command += ["--no-index", "--find-links", str(wheels / arch)]
     if arch != "host":
         command += [
             "--platform", PLATFORMS[arch],
@@ -134,7 +156,7 @@ def make_zip(target: Path, zip_path: Path) -> int:
 
 
 def build(arch: str = "arm64", out: Path | None = None, zip_path: Path | None = None,
-          python_version: str = DEFAULT_PYTHON) -> tuple[Path, Path, int]:
+          python_version: str = DEFAULT_PYTHON, wheels: Path | None = None) -> tuple[Path, Path, int]:
     """Build into `out` (emptied first) and zip it; returns (directory, zip, zipped bytes)."""
     if arch == "host":
         python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -146,7 +168,7 @@ def build(arch: str = "arm64", out: Path | None = None, zip_path: Path | None = 
         for child in out.iterdir():
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(pip_command(out, arch, python_version), check=True)
+    subprocess.run(pip_command(out, arch, python_version, wheels), check=True)
     strip(out)
     stripped = strip_debug_info(out)
     copy_app(out)
@@ -171,8 +193,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--python-version", default=DEFAULT_PYTHON, help="target Python (default %(default)s)")
     parser.add_argument("--out", type=Path, help="package directory (default build/lambda-ARCH)")
     parser.add_argument("--zip", type=Path, help="zip file (default: the directory's name + .zip)")
+    parser.add_argument("--wheels", type=Path, help="build offline from this wheelhouse (filled by --fetch-wheels)")
+    parser.add_argument("--fetch-wheels", type=Path, metavar="DIR",
+                        help="only download the wheels of every target (arm64, x86_64, host) into DIR/ARCH")
     args = parser.parse_args(argv)
-    build(args.arch, args.out, args.zip, args.python_version)
+    if args.fetch_wheels:
+        for arch in (*PLATFORMS, "host"):
+            version = f"{sys.version_info.major}.{sys.version_info.minor}" if arch == "host" else args.python_version
+            subprocess.run(fetch_command(args.fetch_wheels.resolve(), arch, version), check=True)
+        return
+    build(args.arch, args.out, args.zip, args.python_version, args.wheels and args.wheels.resolve())
 
 
 if __name__ == "__main__":
