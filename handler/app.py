@@ -9,6 +9,7 @@ path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import AsyncIterator
 
@@ -20,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import logs, native, upstream
+from . import lazy, logs, native, upstream
 from .config import Settings
 from .errors import gemini_error, json_response
 
@@ -125,6 +126,9 @@ def create_app(settings: Settings | None = None) -> Proxy:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Load aiohttp (see lazy.py) a moment after start: after the server listens and
+        # has answered the readiness check, before the first proxied request, usually.
+        asyncio.get_running_loop().call_later(0.1, lazy.warm_up)
         yield
         await upstream.close_sessions()
 

@@ -27,7 +27,7 @@ import weakref
 from dataclasses import dataclass
 from typing import AsyncIterable, Mapping
 
-import aiohttp
+from .lazy import aiohttp
 
 from . import keys as keyring
 from .config import Settings

@@ -27,7 +27,7 @@ import re
 import time
 from typing import AsyncIterator
 
-import aiohttp
+from .lazy import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route

@@ -20,7 +20,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
+from ..lazy import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send

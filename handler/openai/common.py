@@ -11,7 +11,7 @@ import asyncio
 import json
 from typing import Any
 
-import aiohttp
+from ..lazy import aiohttp
 
 from starlette.requests import Request
 from starlette.responses import Response

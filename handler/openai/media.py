@@ -40,7 +40,7 @@ import socket
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-import aiohttp
+from ..lazy import aiohttp
 from yarl import URL
 
 from .. import upstream
