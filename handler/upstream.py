@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import AsyncIterable, Mapping
 
 from .lazy import aiohttp
-
 from . import keys as keyring
 from .config import Settings
 from .logs import logger

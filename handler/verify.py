@@ -27,11 +27,11 @@ import re
 import time
 from typing import AsyncIterator
 
-from .lazy import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from .lazy import aiohttp
 from . import keys as keyring
 from . import upstream
 from .config import Settings

@@ -20,11 +20,11 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from ..lazy import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..lazy import aiohttp
 from ..config import Settings
 from ..errors import openai_error, openai_error_body
 from ..logs import note

@@ -11,11 +11,10 @@ import asyncio
 import json
 from typing import Any
 
-from ..lazy import aiohttp
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..lazy import aiohttp
 from ..errors import openai_error, retry_after_seconds
 from ..keys import AuthError
 from ..proxy_io import header_map, note_outcome, outcome_headers, request_keys

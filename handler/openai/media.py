@@ -40,9 +40,9 @@ import socket
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from ..lazy import aiohttp
 from yarl import URL
 
+from ..lazy import aiohttp
 from .. import upstream
 from ..config import Settings
 from .common import BadRequest
