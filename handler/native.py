@@ -38,6 +38,7 @@ FORWARD_HEADERS = frozenset(
 )
 # Set by the server in front of the client (uvicorn, Mangum): ours, not Gemini's.
 DROP_RESPONSE_HEADERS = HOP_BY_HOP | {"server", "date", "set-cookie", "alt-svc"}
+_DROP = frozenset(name.encode() for name in DROP_RESPONSE_HEADERS)  # raw headers are bytes
 
 
 def forward_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -91,9 +92,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         return
 
     raw_headers = extra + [
-        (name.lower(), value)
-        for name, value in response.raw_headers
-        if name.decode("latin-1").lower() not in DROP_RESPONSE_HEADERS
+        (name, value) for name, value in ((n.lower(), v) for n, v in response.raw_headers) if name not in _DROP
     ]
     if outcome.status == 429 and outcome.retry_after:
         seconds = retry_after_seconds(outcome.retry_after)
