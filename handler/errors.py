@@ -7,10 +7,11 @@ carries a stack trace or a key.
 
 from __future__ import annotations
 
-import json
 import math
 
 from starlette.responses import Response
+
+from .encoding import json_bytes
 
 GEMINI_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -38,7 +39,7 @@ OPENAI_TYPE = {
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        json_bytes(body),
         status_code=status,
         headers=headers,
         media_type="application/json",

@@ -35,6 +35,7 @@ from .lazy import aiohttp
 from . import keys as keyring
 from . import upstream
 from .config import Settings
+from .encoding import DONE, sse_event
 from .errors import gemini_error, json_response
 from .logs import note
 
@@ -164,17 +165,13 @@ def summary(entries: list[dict], options: Options) -> dict:
     return counts
 
 
-def _event(data: object) -> bytes:
-    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-
-
 async def _sse(settings: Settings, options: Options, keys: tuple[str, ...]) -> AsyncIterator[bytes]:
     entries: list[dict] = []
     async for _, entry in results(settings, options, keys):
         entries.append(entry)
-        yield _event(entry)
-    yield _event({"summary": summary(entries, options)})
-    yield b"data: [DONE]\n\n"
+        yield sse_event(entry)
+    yield sse_event({"summary": summary(entries, options)})
+    yield DONE
 
 
 async def verify(request: Request) -> Response:

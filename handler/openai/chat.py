@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..lazy import aiohttp
 from ..config import Settings
+from ..encoding import json_bytes, sse_event
 from ..errors import openai_error, openai_error_body
 from ..logs import note
 from ..proxy_io import relay
@@ -43,7 +44,6 @@ from .common import (
     upstream_error,
 )
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 UPSTREAM_HEADERS = {"content-type": "application/json"}
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -66,7 +66,7 @@ async def create(request: Request) -> Any:
         call = await to_gemini(await read_json(request), settings)
     except BadRequest as exc:
         return bad_request_response(exc)
-    body = _dumps(call.payload).encode()
+    body = json_bytes(call.payload)
     model = quote(call.model, safe="")
     if call.stream:
         path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
@@ -85,7 +85,7 @@ async def create(request: Request) -> Any:
 
 def _error_event(status: int, message: str) -> bytes:
     code = NOT_FOUND_CODE if status == 404 else None
-    return b"data: " + _dumps(openai_error_body(status, message, code=code)).encode() + b"\n\n"
+    return sse_event(openai_error_body(status, message, code=code))
 
 
 def _outcome_error(outcome: Outcome) -> bytes:

@@ -8,12 +8,11 @@ that the client can send it back. `finish_reason` is always one of OpenAI's valu
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+from ..encoding import DONE, dumps
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -25,7 +24,6 @@ FINISH_REASONS = {
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
 }
-DONE = b"data: [DONE]\n\n"
 
 
 def finish_reason(reason: str | None, called: bool) -> str:
@@ -69,7 +67,7 @@ def _tool_call(part: dict[str, Any]) -> dict[str, Any]:
     out = {
         "id": call.get("id") or "call_" + os.urandom(12).hex(),
         "type": "function",
-        "function": {"name": call.get("name", ""), "arguments": _dumps(call.get("args") or {})},
+        "function": {"name": call.get("name", ""), "arguments": dumps(call.get("args") or {})},
     }
     signature = part.get("thoughtSignature")
     if signature:
@@ -123,7 +121,7 @@ def completion(data: dict[str, Any], model: str) -> bytes:
                 "finish_reason": "content_filter" if blocked else "stop",
             }
         )
-    return _dumps(
+    return dumps(
         {
             "id": completion_id(data),
             "object": "chat.completion",
@@ -155,13 +153,13 @@ class ChunkStream:
 
     def _start(self, data: dict[str, Any]) -> None:
         self.head = (
-            'data: {"id":' + _dumps(completion_id(data)) + ',"object":"chat.completion.chunk","created":'
-            + str(int(time.time())) + ',"model":' + _dumps(data.get("modelVersion") or self.model) + ',"choices":'
+            'data: {"id":' + dumps(completion_id(data)) + ',"object":"chat.completion.chunk","created":'
+            + str(int(time.time())) + ',"model":' + dumps(data.get("modelVersion") or self.model) + ',"choices":'
         ).encode()
 
     def _chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]
-        return self.head + _dumps(choice).encode() + self.tail
+        return self.head + dumps(choice).encode() + self.tail
 
     def _open(self, index: int, out: list[bytes]) -> None:
         if index not in self.tools:
@@ -216,6 +214,6 @@ class ChunkStream:
             if index not in self.finished:
                 out.append(self._chunk(index, {}, finish_reason("STOP", called > 0)))
         if self.include_usage:
-            out.append(self.head + b'[],"usage":' + _dumps(usage(self.meta)).encode() + b"}\n\n")
+            out.append(self.head + b'[],"usage":' + dumps(usage(self.meta)).encode() + b"}\n\n")
         out.append(DONE)
         return b"".join(out)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import array
 import asyncio
 import base64
-import json
 import re
 import sys
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..encoding import json_bytes
 from ..errors import json_response, openai_error
 from ..proxy_io import settings_of
 from .common import BadRequest, bad_request_response, call_json, proxy_headers, read_json, request_keys_or_error, upstream_error
@@ -97,7 +97,7 @@ def as_base64(values: list[float]) -> str:
 def batch_body(model: str, inputs: list[str], size: int | None) -> bytes:
     extra = {"outputDimensionality": size} if size else {}
     requests = [{"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra} for text in inputs]
-    return json.dumps({"requests": requests}, ensure_ascii=False, separators=(",", ":")).encode()
+    return json_bytes({"requests": requests})
 
 
 def _usage(answers: list[dict]) -> dict[str, int]:
