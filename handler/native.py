@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope, Send
 
-from .errors import gemini_error, retry_after_seconds
+from .errors import gemini_error
 from .keys import AuthError
 from .proxy_io import (
     HOP_BY_HOP,
@@ -94,10 +94,6 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     raw_headers = extra + [
         (name, value) for name, value in ((n.lower(), v) for n, v in response.raw_headers) if name not in _DROP
     ]
-    if outcome.status == 429 and outcome.retry_after:
-        seconds = retry_after_seconds(outcome.retry_after)
-        if seconds is not None:
-            raw_headers.append((b"retry-after", seconds.encode()))
     if response.headers.get("x-goog-upload-url"):
         # Resumable uploads continue through the proxy, not straight to Google.
         own = _own_base(scope, headers).encode()

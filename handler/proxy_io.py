@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope
 
 from . import keys as keyring
 from .config import Settings
+from .errors import retry_after_seconds
 from .logs import logger, note
 from .upstream import Outcome
 
@@ -83,11 +84,16 @@ async def _rest(head: list[bytes], receive: Receive) -> AsyncIterator[bytes]:
 
 
 def outcome_headers(outcome: Outcome) -> list[tuple[bytes, bytes]]:
-    """The proxy's own response headers: which masked key served, after how many tries."""
+    """The proxy's own response headers: which masked key served, after how many tries,
+    and `Retry-After` (whole seconds) when a final 429 said when to retry."""
     headers = [
         (b"x-proxy-key", keyring.mask(outcome.key).encode()),
         (b"x-proxy-attempts", str(outcome.attempts).encode()),
     ]
+    if outcome.status == 429 and outcome.retry_after:
+        seconds = retry_after_seconds(outcome.retry_after)
+        if seconds is not None:
+            headers.append((b"retry-after", seconds.encode()))
     return headers
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..lazy import aiohttp
-from ..errors import openai_error, retry_after_seconds
+from ..errors import openai_error
 from ..keys import AuthError
 from ..proxy_io import header_map, note_outcome, outcome_headers, request_keys
 from ..config import Settings
@@ -59,12 +59,7 @@ async def request_keys_or_error(request: Request) -> tuple[str, ...] | Response:
 def proxy_headers(request: Request, outcome: Outcome) -> dict[str, str]:
     """Note the outcome in the access log; the x-proxy-* headers for the response."""
     note_outcome(request.scope, outcome)
-    headers = {k.decode(): v.decode() for k, v in outcome_headers(outcome)}
-    if outcome.status == 429 and outcome.retry_after:
-        seconds = retry_after_seconds(outcome.retry_after)
-        if seconds is not None:
-            headers["retry-after"] = seconds
-    return headers
+    return {k.decode(): v.decode() for k, v in outcome_headers(outcome)}
 
 
 def outcome_message(outcome: Outcome) -> str:
