@@ -2,7 +2,8 @@
 
 Routing, in order: `/`, `/healthz`, `/verify`, the OpenAI routes (`/chat/completions`,
 `/embeddings`, `/models`, bare or under `/v1/` and `/openai/v1/`), then every other
-path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is.
+path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is,
+through `Proxy`, a fast path past Starlette's router.
 `GET /v1/models[/{id}]` is Gemini's own list when the caller sends `x-goog-api-key` or
 `?key=` (as Gemini clients do) and OpenAI's otherwise.
 """
@@ -18,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import lazy, logs, native, upstream
@@ -51,29 +52,44 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return gemini_error(404, f"No route for {request.method} {request.url.path}.")
 
 
-async def server_error(request: Request, exc: Exception) -> Response:
-    logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": request.url.path}})
+def internal_error(path: str, exc: Exception) -> Response:
+    """Log the error's type (never its text, which may quote a request) and answer a JSON 500."""
+    logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": path}})
     return gemini_error(500, "The proxy hit an internal error.")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    return internal_error(request.url.path, exc)
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return gemini_error(405, f"{request.method} is not allowed on {request.url.path}.")
 
 
-def native_routes() -> list[BaseRoute]:
-    return [Mount(prefix, app=native.proxy) for prefix in ("/v1beta", "/v1", "/v1alpha", "/upload")]
-
-
 def extra_routes() -> list[BaseRoute]:
-    """Routes of the other modules (OpenAI, /verify), which must come before the native mounts."""
+    """Routes of the other modules (OpenAI, /verify)."""
     from . import verify
     from .openai import routes as openai_routes
 
     return [*verify.routes, *openai_routes.routes]
 
 
-OPENAI_UNDER_V1 = ("/v1/chat/", "/v1/embeddings", "/v1/models")
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
+
+
+def is_native(scope: Scope, path: str) -> bool:
+    """Whether a path is Gemini's, not one of the OpenAI routes that live under /v1/.
+
+    `/v1/models` and `/v1/models/{id}` (GET, no `:method`) go to the OpenAI routes,
+    which send Gemini clients on to the native pass-through themselves.
+    """
+    if not path.startswith(NATIVE_PREFIXES):
+        return False
+    if path.startswith(("/v1/chat/", "/v1/embeddings")):
+        return False
+    if path == "/v1/models" or path.startswith("/v1/models/"):
+        return scope["method"] != "GET" or ":" in path
+    return True
 
 
 class Proxy:
@@ -91,7 +107,7 @@ class Proxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(NATIVE_PREFIXES) and not path.startswith(OPENAI_UNDER_V1):
+        if scope["type"] == "http" and is_native(scope, path):
             scope["app"] = self.app
             await self.native(scope, receive, send)
             return
@@ -110,9 +126,9 @@ async def guarded_native(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         await native.proxy(scope, receive, send_wrapper)
     except Exception as exc:
-        logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": scope["path"]}})
+        response = internal_error(scope["path"], exc)
         if not started:
-            await gemini_error(500, "The proxy hit an internal error.")(scope, receive, send)
+            await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Proxy:
@@ -144,7 +160,7 @@ def create_app(settings: Settings | None = None) -> Proxy:
         ),
     ]
     app = Starlette(
-        routes=[Route("/", landing), Route("/healthz", healthz), *extra_routes(), *native_routes()],
+        routes=[Route("/", landing), Route("/healthz", healthz), *extra_routes()],
         middleware=middleware,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
         lifespan=lifespan,

@@ -261,3 +261,19 @@ def test_key_quoted_in_an_upstream_error_is_masked(proxy, fake):
     message = r.json()["error"]["message"]
     assert "api_key:AIzaSy...1111" in message and KEY_A not in r.text
     assert "accept-encoding" not in fake.received[0].headers
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_other_api_versions_pass_through_even_under_openai_paths(proxy, fake, version):
+    # /v1/models/... is shared with the OpenAI routes: a Gemini call there is still Gemini's.
+    r = httpx.post(proxy + f"/{version}/models/gemini-2.5-flash:generateContent", json=BODY, headers={"x-goog-api-key": KEY_A})
+    assert r.status_code == 200
+    assert r.json()["candidates"][0]["content"]["parts"][0]["text"] == "echo: hi there"
+    with httpx.stream(
+        "POST", proxy + f"/{version}/models/gemini-2.5-flash:streamGenerateContent?alt=sse", json=BODY, headers={"x-goog-api-key": KEY_A}
+    ) as s:
+        assert s.read().count(b"\r\n\r\n") == 3
+    assert [x.path for x in fake.received] == [
+        f"/{version}/models/gemini-2.5-flash:generateContent",
+        f"/{version}/models/gemini-2.5-flash:streamGenerateContent",
+    ]

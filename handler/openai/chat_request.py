@@ -249,16 +249,21 @@ def _text_of(part: dict[str, Any], param: str) -> str:
     return text
 
 
+def _listed(content: Any, param: str) -> list[Any]:
+    """Message content as a list of OpenAI parts: a string is one text part."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
+    return content
+
+
 def _text_parts(content: Any, param: str) -> list[dict[str, Any]]:
     """Text-only content (system, developer, assistant): a string or a list of text parts."""
     if content is None:
         return []
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
     parts = []
-    for j, part in enumerate(content):
+    for j, part in enumerate(_listed(content, param)):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             text = _text_of(part, f"{param}[{j}]")
@@ -272,12 +277,8 @@ def _text_parts(content: Any, param: str) -> list[dict[str, Any]]:
 
 
 async def _user_parts(content: Any, settings: Settings, param: str) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
     parts = []
-    for j, part in enumerate(content):
+    for j, part in enumerate(_listed(content, param)):
         where = f"{param}[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
