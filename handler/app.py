@@ -20,13 +20,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import lazy, logs, native, upstream
 from .config import Settings
-from .errors import gemini_error, json_response
+from .cooldown import Cooldown
+from .errors import ProxyError, json_response, render, shape_for
 
-EXPOSED_HEADERS = ["x-proxy-key", "x-proxy-attempts", "retry-after", "x-goog-upload-url", "x-goog-upload-status"]
+EXPOSED_HEADERS = ["x-proxy-key", "x-proxy-attempts", "x-proxy-model", "retry-after", "x-goog-upload-url", "x-goog-upload-status"]
 
 
 def landing(request: Request) -> Response:
@@ -48,22 +49,26 @@ def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+async def proxy_error(request: Request, exc: Exception) -> Response:
+    """Every ProxyError raised below a route, in the shape of the API that was called."""
+    assert isinstance(exc, ProxyError)
+    return render(shape_for(request.url.path), exc)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
-    return gemini_error(404, f"No route for {request.method} {request.url.path}.")
-
-
-def internal_error(path: str, exc: Exception) -> Response:
-    """Log the error's type (never its text, which may quote a request) and answer a JSON 500."""
-    logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": path}})
-    return gemini_error(500, "The proxy hit an internal error.")
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    return internal_error(request.url.path, exc)
+    return render(shape_for(request.url.path), ProxyError(f"No route for {request.method} {request.url.path}.", status=404))
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return gemini_error(405, f"{request.method} is not allowed on {request.url.path}.")
+    message = f"{request.method} is not allowed on {request.url.path}."
+    return render(shape_for(request.url.path), ProxyError(message, status=405))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """Starlette's last resort: log the error's type (never its text or traceback, which
+    may quote a request; see logs.NoTraceback) and answer a JSON 500."""
+    logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": request.url.path}})
+    return render(shape_for(request.url.path), ProxyError("The proxy hit an internal error."))
 
 
 def extra_routes() -> list[BaseRoute]:
@@ -92,46 +97,25 @@ def is_native(scope: Scope, path: str) -> bool:
     return True
 
 
-class Proxy:
-    """The ASGI app: native calls take a fast path, everything else goes to Starlette.
+class NativeDispatch:
+    """Native calls go straight to `native.proxy`, past Starlette's router.
 
-    Native pass-through is nearly all of the traffic; sending it straight to
-    `native.proxy` (with the same CORS and access-log middleware) skips Starlette's
-    route matching and exception layers, a good part of the proxy's CPU per request.
+    Native pass-through is nearly all of the traffic; the router and its exception layer
+    are a good part of the CPU of a request. This middleware sits inside Starlette's own
+    stack (after the access log and CORS, under its last-resort error handler).
     """
 
-    def __init__(self, app: Starlette, native_app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.state = app.state
-        self.native = native_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and is_native(scope, path):
-            scope["app"] = self.app
-            await self.native(scope, receive, send)
+        if scope["type"] == "http" and is_native(scope, scope["path"]):
+            await native.proxy(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
-async def guarded_native(scope: Scope, receive: Receive, send: Send) -> None:
-    """native.proxy with Starlette's last-resort error handling: a JSON 500, no trace."""
-    started = False
-
-    async def send_wrapper(message: Message) -> None:
-        nonlocal started
-        started = True
-        await send(message)
-
-    try:
-        await native.proxy(scope, receive, send_wrapper)
-    except Exception as exc:
-        response = internal_error(scope["path"], exc)
-        if not started:
-            await response(scope, receive, send)
-
-
-def create_app(settings: Settings | None = None) -> Proxy:
+def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
     if settings.api_keys and not settings.access_tokens and not settings.keys_secret_arn:
@@ -158,18 +142,17 @@ def create_app(settings: Settings | None = None) -> Proxy:
             expose_headers=EXPOSED_HEADERS,
             max_age=86400,
         ),
+        Middleware(NativeDispatch),
     ]
     app = Starlette(
         routes=[Route("/", landing), Route("/healthz", healthz), *extra_routes()],
         middleware=middleware,
-        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+        exception_handlers={ProxyError: proxy_error, 404: not_found, 405: method_not_allowed, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
-    native_app: ASGIApp = guarded_native
-    for cls, args, kwargs in reversed(middleware):
-        native_app = cls(native_app, *args, **kwargs)
-    return Proxy(app, native_app)
+    app.state.cooldown = Cooldown()
+    return app
 
 
 app = create_app()

@@ -79,6 +79,7 @@ class Settings:
     log_level: str = "INFO"
     max_attempts: int = 3
     replay_limit: int = 8 * 1024 * 1024
+    max_body_bytes: int = 6 * 1024 * 1024
     heartbeat_seconds: float = 15.0
     default_model: str = "gemini-2.5-flash"
     model_aliases: dict[str, str] = field(default_factory=dict)
@@ -105,6 +106,7 @@ class Settings:
             log_level=log_level,
             max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, minimum=1)),
             replay_limit=int(_number(env, "REPLAY_LIMIT_BYTES", 8 * 1024 * 1024)),
+            max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 6 * 1024 * 1024, minimum=1024)),
             heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.1),
             default_model=(env.get("DEFAULT_MODEL") or "gemini-2.5-flash").strip(),
             model_aliases=_aliases(env.get("MODEL_ALIASES")),

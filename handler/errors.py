@@ -1,17 +1,27 @@
-"""Error bodies in the shape of the API that was called.
+"""One error convention: a small exception family, rendered in the shape of the API called.
 
-Native routes answer like Gemini (`{"error": {"code", "message", "status"}}`), OpenAI
-routes like OpenAI (`{"error": {"message", "type", "param", "code"}}`). Neither ever
-carries a stack trace or a key.
+Anything below the routes raises a `ProxyError` (status, message, param, code); the app's
+exception handler renders it as Gemini (`{"error": {"code", "message", "status"}}`),
+OpenAI (`{"error": {"message", "type", "param", "code"}}`) or Anthropic
+(`{"type": "error", "error": {"type", "message"}}`), chosen by the path that was called
+(`shape_for`). No route repeats a try/except preamble, and no error body ever carries
+a stack trace or an unmasked key.
+
+Statuses follow decision 9 for OpenAI and Anthropic's own table for Anthropic; an
+invalid Gemini key (Gemini's 400 API_KEY_INVALID) is a 401 on the OpenAI and Anthropic
+routes (their SDKs raise AuthenticationError for it), and Gemini's 503 "overloaded" is
+Anthropic's 529 `overloaded_error`, which Claude Code retries.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any, Literal, Mapping
 
 from starlette.responses import Response
 
 from .encoding import json_bytes
+
+Shape = Literal["gemini", "openai", "anthropic"]
 
 GEMINI_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -27,54 +37,142 @@ GEMINI_STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
-
 OPENAI_TYPE = {
     400: ("invalid_request_error", None),
     401: ("authentication_error", "invalid_api_key"),
     403: ("permission_error", None),
     404: ("not_found_error", None),
+    405: ("invalid_request_error", None),
+    413: ("invalid_request_error", "request_too_large"),
     429: ("rate_limit_error", "rate_limit_exceeded"),
 }
+ANTHROPIC_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+ANTHROPIC_PATHS = ("/v1/messages", "/messages")
+OPENAI_PATHS = (
+    "/openai/",
+    "/hf/",
+    "/chat/",
+    "/v1/chat/",
+    "/embeddings",
+    "/v1/embeddings",
+    "/responses",
+    "/v1/responses",
+    "/images/",
+    "/v1/images/",
+    "/audio/",
+    "/v1/audio/",
+    "/models",
+    "/v1/models",
+)
 
 
-def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json_bytes(body),
-        status_code=status,
-        headers=headers,
-        media_type="application/json",
-    )
+def shape_for(path: str) -> Shape:
+    """Which API a path belongs to, for the shape of its errors (404 and 405 included).
+    A model path with a `:method` is Gemini's; without one, OpenAI's model lookup."""
+    if path.startswith(ANTHROPIC_PATHS):
+        return "anthropic"
+    if path.startswith(("/v1/models/", "/models/")):
+        return "gemini" if ":" in path else "openai"
+    if path.startswith(OPENAI_PATHS):
+        return "openai"
+    return "gemini"
 
 
-def gemini_error_body(status: int, message: str) -> dict:
-    return {"error": {"code": status, "message": message, "status": GEMINI_STATUS.get(status, "UNKNOWN")}}
+class ProxyError(Exception):
+    """An answer the proxy gives instead of (or about) an upstream call."""
+
+    status = 500
+
+    def __init__(
+        self,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        invalid_key: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+        self.invalid_key = invalid_key
 
 
-def gemini_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_response(gemini_error_body(status, message), status, headers)
+class BadRequest(ProxyError):
+    """Bad input: answered before anything goes upstream."""
+
+    status = 400
 
 
-def openai_error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict:
-    kind, default_code = OPENAI_TYPE.get(status, ("api_error" if status >= 500 else "invalid_request_error", None))
-    return {"error": {"message": message, "type": kind, "param": param, "code": code or default_code}}
+class Unauthorized(ProxyError):
+    status = 401
 
 
-def openai_error(
-    status: int,
-    message: str,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    return json_response(openai_error_body(status, message, param, code), status, headers)
+class NotFound(ProxyError):
+    status = 404
 
 
-def retry_after_seconds(delay: str | float | None) -> str | None:
-    """`Retry-After` in whole seconds, rounded up, from Gemini's `"37.5s"` or a number."""
-    if delay is None:
-        return None
-    try:
-        seconds = float(str(delay).strip().rstrip("s"))
-    except ValueError:
-        return None
-    return str(max(0, math.ceil(seconds)))
+class TooLarge(ProxyError):
+    status = 413
+
+
+class Unavailable(ProxyError):
+    status = 503
+
+
+class UpstreamFailed(ProxyError):
+    """The Gemini API failed (its own status) or could not be reached (502, 504)."""
+
+    status = 502
+
+
+def status_for(shape: Shape, exc: ProxyError) -> int:
+    if shape == "gemini":
+        return exc.status
+    if exc.invalid_key:
+        return 401
+    if shape == "anthropic" and exc.status == 503:
+        return 529
+    return exc.status
+
+
+def body_for(shape: Shape, exc: ProxyError) -> dict[str, Any]:
+    """The error body in `shape` (also what a stream's final error event carries)."""
+    status = status_for(shape, exc)
+    if shape == "openai":
+        kind, code = OPENAI_TYPE.get(status, ("api_error" if status >= 500 else "invalid_request_error", None))
+        return {"error": {"message": exc.message, "type": kind, "param": exc.param, "code": exc.code or code}}
+    if shape == "anthropic":
+        kind = ANTHROPIC_TYPE.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": exc.message}}
+    return {"error": {"code": status, "message": exc.message, "status": GEMINI_STATUS.get(status, "UNKNOWN")}}
+
+
+def json_response(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json_bytes(body), status_code=status, headers=dict(headers or {}), media_type="application/json")
+
+
+def render(shape: Shape, exc: ProxyError) -> Response:
+    return json_response(body_for(shape, exc), status_for(shape, exc), exc.headers)
+
+
+def gemini_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A Gemini-shaped error response (native routes, /verify)."""
+    return render("gemini", ProxyError(message, status=status, headers=headers))

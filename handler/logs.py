@@ -26,6 +26,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"))
 
 
+class NoTraceback(logging.Filter):
+    """Keep an exception's type in a server's log line, never its text or traceback:
+    either may quote a request (a key in a URL, a prompt). uvicorn and Mangum log
+    unhandled errors with the traceback; this filter trims those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            kind = record.exc_info[0]
+            record.msg = f"{record.getMessage()} ({kind.__name__ if kind else 'error'}; traceback withheld)"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+TRIMMED_LOGGERS = ("uvicorn.error", "uvicorn.asgi", "mangum", "mangum.http", "mangum.lifespan")
+
+
 def setup(level: str) -> None:
     """Send our logger's lines to stderr as JSON, whatever the host configured."""
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
@@ -37,6 +55,10 @@ def setup(level: str) -> None:
     # uvicorn's own access log prints the query string, where `?key=` callers put their
     # keys: it is replaced by ours, however the server was started.
     logging.getLogger("uvicorn.access").disabled = True
+    for name in TRIMMED_LOGGERS:
+        trimmed = logging.getLogger(name)
+        if not any(isinstance(f, NoTraceback) for f in trimmed.filters):
+            trimmed.addFilter(NoTraceback())
 
 
 def note(scope: Scope, **fields: Any) -> None:

@@ -31,16 +31,19 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from .lazy import aiohttp
-from . import keys as keyring
-from . import upstream
+from . import credentials, upstream
+from .calls import cooldown_of
 from .config import Settings
-from .encoding import DONE, sse_event
-from .errors import gemini_error, json_response
+from .cooldown import Cooldown
+from .errors import ProxyError, gemini_error, json_response, render
+from .gemini_error import parse
 from .logs import note
+from .masking import mask, mask_text
+from .sse import DONE, frame
 
 CONCURRENCY = 8
-MAX_KEYS = 256  # per request with the caller's own keys: a check is one upstream call per key
+MAX_KEYS = 256
+MAX_ANSWER = 1024 * 1024  # bytes of a check's answer read at most  # per request with the caller's own keys: a check is one upstream call per key
 DEFAULT_TIMEOUT = 10.0
 GENERATE_TIMEOUT = 30.0  # thinking models may take a while even for one token
 MAX_TIMEOUT = 60.0
@@ -86,17 +89,17 @@ class Options:
 
 def classify(status: int, body: bytes, probe: str) -> tuple[str, str]:
     """The verdict on a key from its answer, and a message saying why."""
-    message = upstream.error_message(body)
+    error = parse(status, body)
+    message = error.message
     if status < 300:
         return "valid", (
             "The key works and generated a token." if probe == "generate"
             else "The key is valid (model metadata read; generation quota not checked)."
         )
     if status == 429:
-        delay = upstream.retry_delay(body)
-        message += f" Retry in {delay}." if delay else ""
-        return ("quota_exhausted" if upstream.is_daily_quota(body) else "rate_limited"), message.strip()
-    if status == 401 or (status == 400 and upstream.is_invalid_key(body)):
+        message += f" Retry in {error.retry_delay:g}s." if error.retry_delay is not None else ""
+        return ("quota_exhausted" if error.per_day else "rate_limited"), message.strip()
+    if status == 401 or error.invalid_key:
         return "invalid", message or "The key is not valid."
     if status == 403:
         return "permission_denied", message or "The key is not allowed to use the Gemini API."
@@ -105,7 +108,7 @@ def classify(status: int, body: bytes, probe: str) -> tuple[str, str]:
     return "error", message or f"The Gemini API answered {status}."
 
 
-async def check(settings: Settings, options: Options, key: str) -> dict:
+async def check(settings: Settings, cooldown: Cooldown, options: Options, key: str, owned: bool) -> dict:
     """One call with one key (no failover): the result entry for that key."""
     if options.probe == "generate":
         method, path, body = "POST", f"/v1beta/models/{options.model}:generateContent", GENERATE_BODY
@@ -113,39 +116,41 @@ async def check(settings: Settings, options: Options, key: str) -> dict:
     else:
         method, path, body = "GET", f"/v1beta/models/{options.model}", None
         headers = {"x-goog-api-key": key}
-    timeout = aiohttp.ClientTimeout(total=options.timeout, sock_connect=min(settings.connect_timeout, options.timeout))
     started = time.perf_counter()
     http_status: int | None = None
     try:
-        async with upstream.session(settings).request(
-            method, settings.base_url + path, headers=headers, data=body, timeout=timeout
-        ) as response:
-            http_status = response.status
-            answer = await response.read()
+        response = await upstream.request(
+            settings, method, settings.base_url + path, headers, body, timeout=options.timeout
+        )
+        http_status = response.status
+        answer = await response.read(MAX_ANSWER)
         status, message = classify(http_status, answer, options.probe)
-        upstream.remember(key, http_status, answer)
-    except asyncio.TimeoutError:
+        if http_status >= 400:
+            cooldown.remember(key, parse(http_status, answer), options.model, owned=owned)
+    except upstream.UpstreamTimeout:
         status, message = "unavailable", f"No answer within {options.timeout:g} s."
-    except aiohttp.ClientError:
+    except upstream.UpstreamError:
         status, message = "unavailable", "The Gemini API could not be reached."
     return {
-        "key": keyring.mask(key),
+        "key": mask(key),
         "status": status,
         "http_status": http_status,
-        "message": message.replace(key, keyring.mask(key)),
+        "message": mask_text(message, (key,)),
         "latency_ms": round((time.perf_counter() - started) * 1000),
     }
 
 
-async def results(settings: Settings, options: Options, keys: tuple[str, ...]) -> AsyncIterator[tuple[int, dict]]:
+async def results(
+    settings: Settings, cooldown: Cooldown, options: Options, creds: credentials.Credentials
+) -> AsyncIterator[tuple[int, dict]]:
     """(index, result) for every key, as each check ends; cancels the rest if abandoned."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(index: int, key: str) -> tuple[int, dict]:
         async with gate:
-            return index, await check(settings, options, key)
+            return index, await check(settings, cooldown, options, key, creds.pooled)
 
-    tasks = [asyncio.ensure_future(one(i, key)) for i, key in enumerate(keys)]
+    tasks = [asyncio.ensure_future(one(i, key)) for i, key in enumerate(creds.keys)]
     try:
         for done in asyncio.as_completed(tasks):
             yield await done
@@ -165,41 +170,44 @@ def summary(entries: list[dict], options: Options) -> dict:
     return counts
 
 
-async def _sse(settings: Settings, options: Options, keys: tuple[str, ...]) -> AsyncIterator[bytes]:
+async def _sse(
+    settings: Settings, cooldown: Cooldown, options: Options, creds: credentials.Credentials
+) -> AsyncIterator[bytes]:
     entries: list[dict] = []
-    async for _, entry in results(settings, options, keys):
+    async for _, entry in results(settings, cooldown, options, creds):
         entries.append(entry)
-        yield sse_event(entry)
-    yield sse_event({"summary": summary(entries, options)})
+        yield frame(entry)
+    yield frame({"summary": summary(entries, options)})
     yield DONE
 
 
 async def verify(request: Request) -> Response:
     settings: Settings = request.app.state.settings
+    cooldown = cooldown_of(request.scope)
     try:
         options = Options(request)
     except ValueError as exc:
         return gemini_error(400, str(exc))
-    values = keyring.credentials(request.headers, request.query_params)
+    values = credentials.credentials(request.headers, credentials.query_map(request.scope["query_string"]))
     if not values:
         return gemini_error(
             400,
-            f"No keys to check. Send them comma-separated in {keyring.ACCEPTED}; "
+            f"No keys to check. Send them comma-separated in {credentials.ACCEPTED}; "
             "or send an access token to check the server's key pool.",
         )
     if len(values) > MAX_KEYS:
         return gemini_error(400, f"Too many keys: at most {MAX_KEYS} per check.")
     try:
-        keys = await keyring.resolve(settings, values)
-    except keyring.AuthError as exc:
-        return gemini_error(exc.status, exc.message)
-    note(request.scope, keys_checked=len(keys), probe=options.probe)
+        creds = await credentials.resolve(settings, values)
+    except ProxyError as exc:
+        return render("gemini", exc)
+    note(request.scope, keys_checked=len(creds.keys), probe=options.probe)
     if options.json:
-        indexed = sorted([item async for item in results(settings, options, keys)], key=lambda item: item[0])
+        indexed = sorted([item async for item in results(settings, cooldown, options, creds)], key=lambda item: item[0])
         entries = [entry for _, entry in indexed]
         return json_response({"results": entries, "summary": summary(entries, options)})
     return StreamingResponse(
-        _sse(settings, options, keys),
+        _sse(settings, cooldown, options, creds),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )

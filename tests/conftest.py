@@ -6,9 +6,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from handler import keys
 from handler.app import create_app
 from handler.config import Settings
+from handler.cooldown import Cooldown
 
 from .fake_gemini import FakeGemini
 from .servers import ServerThread
@@ -39,19 +39,40 @@ def fake_url(fake_server) -> str:
     return fake_server[1].url
 
 
-@pytest.fixture(autouse=True)
-def _forget_cooldowns() -> Iterator[None]:
-    keys._cooling.clear()
-    yield
-    keys._cooling.clear()
-
-
 @pytest.fixture(scope="session")
 def _proxies(fake_server) -> Iterator[dict]:
     started: dict[tuple, ServerThread] = {}
     yield started
     for server in started.values():
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _forget_cooldowns(_proxies) -> Iterator[None]:
+    """Each test starts with proxies that remember no failed key."""
+    for server in _proxies.values():
+        server.app.state.cooldown.clear()
+    yield
+
+
+def cooldown_of(url: str, proxies: dict) -> Cooldown:
+    """The cooldown memory of the proxy serving `url`."""
+    for server in proxies.values():
+        if server.url == url:
+            return server.app.state.cooldown
+    raise KeyError(url)
+
+
+@pytest.fixture
+def cooldown(proxy, _proxies) -> Cooldown:
+    """The default proxy's cooldown memory (to make keys be tried last, as a warm container would)."""
+    return cooldown_of(proxy, _proxies)
+
+
+@pytest.fixture
+def cooldown_for(_proxies) -> Callable[[str], Cooldown]:
+    """The cooldown memory of the proxy at a URL that `start_proxy` gave."""
+    return lambda url: cooldown_of(url, _proxies)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ class ServerThread:
     """Serve an ASGI app with uvicorn on 127.0.0.1 and an ephemeral port."""
 
     def __init__(self, app, **config) -> None:
+        self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))

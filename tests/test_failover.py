@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from handler import keys
+from handler.cooldown import Cooldown
 from handler.logs import JsonFormatter
 
 from .conftest import KEY_A, KEY_B, KEY_C
@@ -26,15 +26,15 @@ ALL = f"{KEY_A},{KEY_B},{KEY_C}"
 MASK = {KEY_A: "AIzaSy...1111", KEY_B: "AIzaSy...2222", KEY_C: "AIzaSy...3333"}
 
 
-def last(*keys_: str) -> None:
+def last(cooldown: Cooldown, *keys_: str) -> None:
     """Make these keys be tried after the others (as if they had just failed)."""
     for key in keys_:
-        keys.cool_down(key, 60)
+        cooldown.cool(key, 60)
 
 
-def test_rate_limited_keys_then_a_good_one(proxy, fake):
+def test_rate_limited_keys_then_a_good_one(cooldown, proxy, fake):
     fake.keys[KEY_A] = fake.keys[KEY_B] = "rate_limited"
-    last(KEY_C)
+    last(cooldown, KEY_C)
     r = httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": ALL})
     assert r.status_code == 200
     assert r.json()["candidates"][0]["content"]["parts"][0]["text"] == "echo: hi"
@@ -47,16 +47,16 @@ def test_rate_limited_keys_then_a_good_one(proxy, fake):
     assert "retry-after" not in r.headers
 
     # A warm container remembers: the next request tries the good key first.
-    keys._cooling.pop(KEY_C)
+    cooldown.forget(KEY_C)
     fake.received.clear()
     r = httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": ALL})
     assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1"
     assert [x.key for x in fake.received] == [KEY_C]
 
 
-def test_all_keys_rate_limited_gives_last_429_with_retry_after(proxy, fake):
+def test_all_keys_rate_limited_gives_last_429_with_retry_after(cooldown, proxy, fake):
     fake.keys.update({KEY_A: "rate_limited", KEY_B: "quota_exhausted", KEY_C: "rate_limited"})
-    last(KEY_B)
+    last(cooldown, KEY_B)
     r = httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": ALL})
     assert r.status_code == 429
     seen = [x.key for x in fake.received]
@@ -109,20 +109,21 @@ def test_statuses_that_fail_over(proxy, fake, status, body):
         (404, error_body(404, "NOT_FOUND", "models/nope is not found for API version v1beta")),
     ],
 )
-def test_client_mistakes_are_never_retried(proxy, fake, status, body):
+def test_client_mistakes_are_never_retried(cooldown, proxy, fake, status, body):
     fake.reply(body, status=status)
     r = httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": ALL})
     assert r.status_code == status and r.json() == body
     assert len(fake.received) == 1  # it would fail the same way with every key
     assert r.headers["x-proxy-attempts"] == "1" and r.headers["x-proxy-key"] == MASK[fake.received[0].key]
-    assert not keys._cooling  # and the key is not blamed for it
+    assert not cooldown.snapshot()  # and the key is not blamed for it
 
 
-def test_timeout_fails_over(start_proxy, fake):
+def test_timeout_fails_over(cooldown_for, start_proxy, fake):
     url = start_proxy(READ_TIMEOUT="0.3")
+    cooldown = cooldown_for(url)
     fake.keys[KEY_A] = "slow"
     fake.slow_seconds = 1.0
-    last(KEY_B)
+    last(cooldown, KEY_B)
     r = httpx.post(url + GENERATE, json=BODY, headers={"x-goog-api-key": f"{KEY_A},{KEY_B}"}, timeout=10)
     assert r.status_code == 200
     assert [x.key for x in fake.received] == [KEY_A, KEY_B]
@@ -138,9 +139,9 @@ def test_connection_failures_fail_over_then_502(start_proxy, fake):
     assert r.headers["x-proxy-key"] in (MASK[KEY_A], MASK[KEY_B])
 
 
-def test_stream_fails_over_before_the_first_event(proxy, fake):
+def test_stream_fails_over_before_the_first_event(cooldown, proxy, fake):
     fake.keys[KEY_A] = "rate_limited"
-    last(KEY_B)
+    last(cooldown, KEY_B)
     with httpx.stream("POST", proxy + STREAM, json=BODY, headers={"x-goog-api-key": f"{KEY_A},{KEY_B}"}) as r:
         assert r.status_code == 200
         assert r.headers["x-proxy-attempts"] == "2" and r.headers["x-proxy-key"] == MASK[KEY_B]
@@ -180,10 +181,11 @@ def _chunks_of(data: bytes, size: int):
         time.sleep(0.02)
 
 
-def test_body_over_replay_limit_is_sent_once(start_proxy, fake):
+def test_body_over_replay_limit_is_sent_once(cooldown_for, start_proxy, fake):
     url = start_proxy(REPLAY_LIMIT_BYTES="1024")
+    cooldown = cooldown_for(url)
     fake.keys[KEY_A] = "rate_limited"
-    last(KEY_B)
+    last(cooldown, KEY_B)
     payload = json.dumps(BODY).encode()
     body = payload + b" " * 4000  # trailing spaces: still valid JSON
     headers = {"x-goog-api-key": f"{KEY_A},{KEY_B}", "content-type": "application/json"}
@@ -194,7 +196,7 @@ def test_body_over_replay_limit_is_sent_once(start_proxy, fake):
 
     # Under the limit, the same request fails over.
     fake.received.clear()
-    last(KEY_B)
+    last(cooldown, KEY_B)
     r = httpx.post(url + GENERATE, content=_chunks_of(payload, 10), headers=headers)
     assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "2"
     assert [x.key for x in fake.received] == [KEY_A, KEY_B]

@@ -8,7 +8,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from handler import keys, upstream
+from handler import cooldown as policy
+from handler.cooldown import Cooldown
+from handler.masking import mask
 
 from .conftest import KEY_A, KEY_B, KEY_C
 
@@ -26,13 +28,14 @@ BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     ],
 )
 def test_mask(key, masked):
-    assert keys.mask(key) == masked
+    assert mask(key) == masked
 
 
 def test_order_is_uniform_among_keys_not_cooling():
     pool = ("k1", "k2", "k3", "k4")
-    keys.cool_down("k4", 60)
-    keys.cool_down("k2", 30)
+    keys = Cooldown()
+    keys.cool("k4", 60)
+    keys.cool("k2", 30)
     firsts: Counter[str] = Counter()
     for _ in range(3000):
         picked = keys.order(pool)
@@ -44,43 +47,45 @@ def test_order_is_uniform_among_keys_not_cooling():
 
 
 def test_cooldown_expires():
-    keys.cool_down(KEY_A, 0.05)
+    keys = Cooldown()
+    keys.cool(KEY_A, 0.05)
     assert keys.order((KEY_A, KEY_B))[-1] == KEY_A
     time.sleep(0.06)
     keys.order((KEY_A, KEY_B))
-    assert KEY_A not in keys._cooling
+    assert keys.snapshot() == [] and keys.until(KEY_A) == 0.0
 
 
 def test_cooling_memory_is_bounded(monkeypatch):
-    monkeypatch.setattr(keys, "MAX_COOLING", 3)
-    for key in ("k1", "k2", "k3", "k4"):
-        keys.cool_down(key, 60)
-    assert set(keys._cooling) == {"k1", "k2", "k3"}
+    monkeypatch.setattr(policy, "MAX_FOREIGN", 3)
+    keys = Cooldown()
+    for key in ("key1", "key2", "key3", "key4"):
+        keys.cool(key, 60)
+    assert {entry["key"] for entry in keys.snapshot()} == {"...y2", "...y3", "...y4"}  # the oldest went
 
 
 @pytest.mark.parametrize(
     "behaviour, low, high",
     [
         ("rate_limited", 6, 7),  # Gemini's RetryInfo: 7s
-        ("quota_exhausted", upstream.PER_DAY_COOLDOWN - 1, upstream.PER_DAY_COOLDOWN),
-        ("invalid", upstream.INVALID_KEY_COOLDOWN - 1, upstream.INVALID_KEY_COOLDOWN),
-        ("forbidden", upstream.FORBIDDEN_COOLDOWN - 1, upstream.FORBIDDEN_COOLDOWN),
+        ("quota_exhausted", policy.PER_DAY - 1, policy.PER_DAY),
+        ("invalid", policy.INVALID_KEY - 1, policy.INVALID_KEY),
+        ("forbidden", policy.FORBIDDEN - 1, policy.FORBIDDEN),
     ],
 )
-def test_failed_keys_cool_down_for_what_their_answer_says(proxy, fake, behaviour, low, high):
+def test_failed_keys_cool_down_for_what_their_answer_says(cooldown, proxy, fake, behaviour, low, high):
     fake.keys[KEY_A] = behaviour
     httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": KEY_A})
-    assert low <= keys._cooling[KEY_A] - time.monotonic() <= high
+    assert low <= cooldown.until(KEY_A, "gemini-2.5-flash") - time.monotonic() <= high
 
 
-def test_overload_does_not_blame_the_key(proxy, fake):
+def test_overload_does_not_blame_the_key(cooldown, proxy, fake):
     fake.keys[KEY_A] = "unavailable"
     assert httpx.post(proxy + GENERATE, json=BODY, headers={"x-goog-api-key": KEY_A}).status_code == 503
-    assert KEY_A not in keys._cooling
+    assert cooldown.until(KEY_A, "gemini-2.5-flash") == 0.0
 
 
-def test_cooling_key_is_avoided_over_http(proxy, fake):
-    keys.cool_down(KEY_C, 60)
+def test_cooling_key_is_avoided_over_http(cooldown, proxy, fake):
+    cooldown.cool(KEY_C, 60)
     with httpx.Client(base_url=proxy) as client:
         for _ in range(30):
             r = client.post(GENERATE, json=BODY, headers={"x-goog-api-key": f"{KEY_A},{KEY_B},{KEY_C}"})

@@ -688,10 +688,13 @@ def test_upstream_error_statuses(proxy, fake, status, gstatus, exc, kind, code):
     assert caught.value.body == {"message": f"upstream says {status}", "type": kind, "param": None, "code": code}
 
 
-def test_invalid_key_is_an_openai_error(proxy, fake):
+def test_invalid_key_is_an_authentication_error(proxy, fake):
+    """Gemini's 400 API_KEY_INVALID is OpenAI's 401, so the SDKs raise AuthenticationError."""
     fake.keys[KEY_A] = "invalid"
-    with pytest.raises(openai.BadRequestError) as caught:
+    with pytest.raises(openai.AuthenticationError) as caught:
         client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER)
+    assert caught.value.status_code == 401
+    assert caught.value.body["type"] == "authentication_error" and caught.value.body["code"] == "invalid_api_key"
     assert "API key not valid" in caught.value.message and KEY_A not in caught.value.response.text
 
 

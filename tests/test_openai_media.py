@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from handler import upstream
 from handler.config import Settings
-from handler.openai import media
-from handler.openai.common import BadRequest
+from handler.translate import media
+from handler.errors import BadRequest
 
 from .servers import ServerThread
 

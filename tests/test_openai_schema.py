@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from handler.openai.schema import ALLOWED_KEYS, FORMATS, MAX_DEPTH, enum_values, to_gemini_schema
+from handler.translate.schema import ALLOWED_KEYS, FORMATS, MAX_DEPTH, enum_values, to_gemini_schema
 
 TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 

@@ -135,7 +135,7 @@ def test_rotation_takes_effect_after_the_refresh_interval(secrets, start_proxy, 
     assert len(reads) == 2
 
 
-def test_missing_secret_gives_503_but_own_keys_work(secrets, start_proxy, fake, reads, clock, caplog):
+def test_missing_secret_gives_503_to_every_credential(secrets, start_proxy, fake, reads, clock, caplog):
     caplog.set_level(logging.INFO)
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf"
     url = start_proxy(KEYS_SECRET_ARN=arn, ACCESS_TOKENS=TOKEN)
@@ -147,9 +147,10 @@ def test_missing_secret_gives_503_but_own_keys_work(secrets, start_proxy, fake, 
             "message": "The server-side key pool cannot be read right now. Try again later.",
             "status": "UNAVAILABLE",
         }
-    assert fake.received == []  # an access token never goes upstream as a key
+    # No key format tells a key from a token the secret may hold, so nothing goes upstream.
     r = call(url, KEY_A)
-    assert r.status_code == 200 and [x.key for x in fake.received] == [KEY_A]
+    assert r.status_code == 503
+    assert fake.received == []  # an access token never goes upstream as a key
     assert len(reads) == 1  # not read again on every request: retried after a pause
     clock.now += pool.RETRY_SECONDS + 1
     assert call(url, TOKEN).status_code == 503
@@ -183,7 +184,9 @@ def test_malformed_secret_gives_503_and_a_log_without_content(secrets, start_pro
     assert reason in line.fields["reason"]
     logged = line.getMessage() + json.dumps(line.fields)
     assert KEY_B not in logged and KEY_C not in logged and KEY_B not in r.text
-    assert call(url, KEY_A).status_code == 200  # callers' own keys keep working
+    # Until the secret is readable, its tokens are unknown and no key format tells a key
+    # from a token: nothing is forwarded.
+    assert call(url, KEY_A).status_code == 503 and fake.received == []
 
 
 def test_failed_refresh_keeps_the_last_good_keys(secrets, start_proxy, fake, reads, clock, caplog):
@@ -257,11 +260,11 @@ def test_boto3_is_not_imported_without_a_secret():
         "import sys, asyncio\n"
         "from handler.app import create_app\n"
         "from handler.config import Settings\n"
-        "from handler import keys\n"
+        "from handler import credentials\n"
         "for env in ({}, {'KEYS_SECRET_ARN': 'arn:aws:secretsmanager:us-east-1:1:secret:x'}):\n"
         "    create_app(Settings.from_env(env))\n"
         "s = Settings.from_env({'GEMINI_API_KEYS': 'k1', 'ACCESS_TOKENS': 't1'})\n"
-        "assert asyncio.run(keys.resolve(s, ('t1',))) == ('k1',)\n"
+        "assert asyncio.run(credentials.resolve(s, ('t1',))).keys == ('k1',)\n"
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)

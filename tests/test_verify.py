@@ -8,7 +8,6 @@ import time
 import httpx
 import pytest
 
-from handler import keys
 
 from .conftest import KEY_A, KEY_B, KEY_C, TOKEN
 from .fake_gemini import error_body
@@ -56,7 +55,7 @@ EXPECTED = {
 }
 
 
-def test_sse_one_event_per_key_then_summary(proxy, fake):
+def test_sse_one_event_per_key_then_summary(cooldown, proxy, fake):
     per_key_fake(fake)
     r = httpx.post(proxy + "/verify", params={"timeout": "0.4"}, headers={"x-goog-api-key": ",".join(ALL)}, timeout=10)
     assert r.status_code == 200
@@ -86,7 +85,8 @@ def test_sse_one_event_per_key_then_summary(proxy, fake):
     for key in ALL:
         assert key not in r.text
     # What the checks learned feeds failover's cooldown.
-    assert {KEY_B, KEY_C, KEY_D, KEY_E} <= set(keys._cooling) and KEY_A not in keys._cooling
+    assert all(cooldown.until(k, "gemini-2.5-flash") > 0 for k in (KEY_B, KEY_C, KEY_D, KEY_E))
+    assert cooldown.until(KEY_A, "gemini-2.5-flash") == 0.0
 
 
 def test_sse_is_streamed_as_checks_end(proxy, fake):

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
-from . import media, schema
-from .common import BadRequest
+from ..errors import BadRequest
+from ..translate import media, schema
+from ..translate.models import resolve_model
+from ..translate.thinking import SKIP_SIGNATURE, needs_signatures, thinking_config
 
-NATIVE_PREFIXES = ("gemini-", "gemma-", "learnlm-")
-SEARCH_SUFFIXES = (":search", "-search")
 SEARCH_TOOL_NAME = "googleSearch"
-# Google's documented sentinel for a function call that Gemini 3 did not sign (history
-# from another model, or a client that dropped `extra_content`): without a signature
-# Gemini 3 refuses the whole request with 400.
-SKIP_SIGNATURE = "skip_thought_signature_validator"
-
 # Least blocking thresholds; `extra_body.google.safety_settings` replaces them.
 DEFAULT_SAFETY = [
     {"category": category, "threshold": "OFF"}
@@ -39,14 +33,6 @@ DEFAULT_SAFETY = [
 ]
 
 TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
-
-# reasoning_effort -> thinkingBudget for Gemini 2.5, as Google's OpenAI compatibility does.
-EFFORT_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-PRO_25_MIN_BUDGET = 128  # 2.5 Pro cannot turn thinking off: its smallest budget instead
-# reasoning_effort -> the Gemini 3 thinkingLevel it asks for ("none" is the least thinking).
-EFFORT_LEVEL = {"none": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
-LEVEL_ORDER = ("minimal", "low", "medium", "high")
-_GEMINI_VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 
 THINKING_KEYS = {
     "thinking_budget": "thinkingBudget",
@@ -63,76 +49,6 @@ class GeminiCall:
     payload: dict[str, Any]
     stream: bool
     include_usage: bool
-
-
-def resolve_model(name: Any, settings: Settings) -> tuple[str, bool]:
-    """The Gemini model for an OpenAI model name, and whether Google Search was asked for.
-
-    `models/X` -> X; `gemini-`, `gemma-` and `learnlm-` names pass as they are; other
-    names go through MODEL_ALIASES, else to DEFAULT_MODEL. A `:search` / `-search`
-    suffix asks for the googleSearch tool.
-    """
-    model = name.strip() if isinstance(name, str) else ""
-    if model.startswith("models/"):
-        model = model[7:]
-    search = model.endswith(SEARCH_SUFFIXES)
-    if search:
-        model = model[:-7]
-    if not model.startswith(NATIVE_PREFIXES):
-        model = settings.model_aliases.get(model) or settings.default_model
-        if model.startswith("models/"):
-            model = model[7:]
-    return model, search
-
-
-def gemini_version(model: str) -> tuple[int, int] | None:
-    match = _GEMINI_VERSION.match(model)
-    return (int(match[1]), int(match[2] or 0)) if match else None
-
-
-def thinking_config(effort: Any, model: str) -> dict[str, Any] | None:
-    """`reasoning_effort` -> thinkingConfig, following Google's OpenAI compatibility layer.
-
-    Gemini 2.5: a thinking budget (none 0, minimal/low 1024, medium 8192, high 24576;
-    2.5 Pro cannot switch thinking off, so `none` gives its smallest budget, 128).
-    Gemini 3 and later: a thinking level, the nearest one the model accepts (3 Pro has
-    only low and high; Pro models have no minimal). Models without thinking (Gemma,
-    LearnLM, Gemini before 2.5) get none: Gemini would refuse the field.
-    """
-    if effort is None:
-        return None
-    if not isinstance(effort, str) or effort not in EFFORT_LEVEL:
-        raise BadRequest(
-            f"reasoning_effort must be one of none, minimal, low, medium, high, not {effort!r}.",
-            "reasoning_effort",
-        )
-    version = gemini_version(model)
-    if version is None or version < (2, 5):
-        return None
-    config: dict[str, Any] = {}
-    if version < (3, 0):
-        budget = EFFORT_BUDGET.get(effort, 24576)
-        if budget == 0 and "-pro" in model:
-            budget = PRO_25_MIN_BUDGET
-        config["thinkingBudget"] = budget
-    else:
-        if "-pro" in model:
-            allowed = ("low", "high") if version == (3, 0) else ("low", "medium", "high")
-        else:
-            allowed = LEVEL_ORDER
-        config["thinkingLevel"] = nearest_level(EFFORT_LEVEL[effort], allowed)
-    if effort != "none":
-        config["includeThoughts"] = True
-    return config
-
-
-def nearest_level(wanted: str, allowed: tuple[str, ...]) -> str:
-    """The allowed level closest to `wanted`; on a tie the higher one (as Google maps
-    `medium` to `high` on Gemini 3 Pro)."""
-    if wanted in allowed:
-        return wanted
-    rank = LEVEL_ORDER.index(wanted)
-    return min(allowed, key=lambda level: (abs(LEVEL_ORDER.index(level) - rank), -LEVEL_ORDER.index(level)))
 
 
 def _google_extra(body: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +109,7 @@ async def _contents(
     after the assistant message that made the calls, in the order of its calls."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
-    sign = (gemini_version(model) or (0, 0)) >= (3, 0)
+    sign = needs_signatures(model)
     calls: dict[str, tuple[int, str]] = {}  # tool_call_id -> (position, name) of the last assistant turn
     results: list[tuple[int, dict[str, Any]]] | None = None  # the tool results being grouped
 

@@ -12,7 +12,9 @@ import os
 import time
 from typing import Any
 
-from ..encoding import DONE, dumps
+from ..encoding import dumps
+from ..errors import ProxyError, body_for
+from ..sse import DONE, frame
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -165,6 +167,12 @@ class ChunkStream:
         if index not in self.tools:
             self.tools[index] = 0
             out.append(self._chunk(index, {"role": "assistant", "content": ""}))
+
+    def start(self) -> bytes:
+        return b""
+
+    def error(self, exc: ProxyError) -> bytes:
+        return frame(body_for("openai", exc))
 
     def event(self, data: dict[str, Any]) -> bytes:
         """The SSE bytes for one upstream event (possibly empty)."""

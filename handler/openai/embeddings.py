@@ -26,10 +26,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import calls
 from ..encoding import json_bytes
-from ..errors import json_response, openai_error
-from ..proxy_io import settings_of
-from .common import BadRequest, bad_request_response, call_json, proxy_headers, read_json, request_keys_or_error, upstream_error
+from ..errors import BadRequest, ProxyError, UpstreamFailed, json_response
 
 DEFAULT_MODEL = "gemini-embedding-001"
 BATCH = 100  # Gemini's limit of requests per batchEmbedContents call
@@ -110,33 +109,32 @@ def _usage(answers: list[dict]) -> dict[str, int]:
 
 
 async def create(request: Request) -> Response:
-    keys = await request_keys_or_error(request)
-    if isinstance(keys, Response):
-        return keys
-    settings = settings_of(request.scope)
-    try:
-        body = await read_json(request)
-        inputs = texts(body.get("input"))
-        size = dimensions(body.get("dimensions"))
-        fmt = encoding(body.get("encoding_format"))
-    except BadRequest as exc:
-        return bad_request_response(exc)
+    creds = await calls.credentials_of(request)
+    settings = calls.settings_of(request.scope)
+    body = await calls.read_json(request)
+    inputs = texts(body.get("input"))
+    size = dimensions(body.get("dimensions"))
+    fmt = encoding(body.get("encoding_format"))
     model = embedding_model(body.get("model"), settings.model_aliases)
     path = f"/v1beta/models/{model}:batchEmbedContents"
 
     chunks = [inputs[i : i + BATCH] for i in range(0, len(inputs), BATCH)]
-    results = await asyncio.gather(*(call_json(settings, "POST", path, batch_body(model, c, size), keys) for c in chunks))
-    for outcome, _ in results:
-        if not outcome.ok:
-            return upstream_error(request, outcome, not_found_code="model_not_found")
-
+    results = await asyncio.gather(
+        *(calls.call_json(request, "POST", path, batch_body(model, c, size), creds, model) for c in chunks),
+        return_exceptions=True,
+    )
     vectors: list[list[float]] = []
     answers = []
-    for (_, data), chunk in zip(results, chunks):
+    headers: dict[str, str] = {}
+    for result, chunk in zip(results, chunks):
+        if isinstance(result, ProxyError):
+            raise result
+        if isinstance(result, BaseException):
+            raise result
+        data, headers = result
         got = data.get("embeddings") if isinstance(data, dict) else None
-        if not isinstance(got, list) or len(got) != len(chunk):
-            headers = proxy_headers(request, results[0][0])
-            return openai_error(502, "The Gemini API answered with an unexpected embeddings body.", headers=headers)
+        if not isinstance(got, list) or len(got) != len(chunk) or not all(_is_vector(item) for item in got):
+            raise UpstreamFailed("The Gemini API answered with an unexpected embeddings body.", headers=headers)
         answers.append(data)
         vectors += [item.get("values") or [] for item in got]
 
@@ -148,5 +146,10 @@ async def create(request: Request) -> Response:
             "model": model,
             "usage": _usage(answers),
         },
-        headers=proxy_headers(request, results[-1][0]),
+        headers=headers,
     )
+
+
+def _is_vector(item: Any) -> bool:
+    values = item.get("values", []) if isinstance(item, dict) else None
+    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)

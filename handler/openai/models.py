@@ -15,10 +15,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import json_response, openai_error
-from ..proxy_io import settings_of
-from ..upstream import Outcome
-from .common import call_json, proxy_headers, request_keys_or_error, upstream_error
+from .. import calls
+from ..errors import NotFound, UpstreamFailed, json_response
 
 PAGE_SIZE = 1000
 MAX_PAGES = 20  # a guard against an upstream that never stops paging
@@ -34,40 +32,32 @@ def openai_model(model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bad_upstream(request: Request, outcome: Outcome) -> Response:
-    return openai_error(502, "The Gemini API answered with an unexpected model list.", headers=proxy_headers(request, outcome))
+BAD_LIST = "The Gemini API answered with an unexpected model list."
 
 
 async def list_models(request: Request) -> Response:
-    keys = await request_keys_or_error(request)
-    if isinstance(keys, Response):
-        return keys
+    creds = await calls.credentials_of(request)
     data: list[dict[str, Any]] = []
     token = ""
+    headers: dict[str, str] = {}
     for _ in range(MAX_PAGES):
         path = f"/v1beta/models?pageSize={PAGE_SIZE}" + (f"&pageToken={quote(token, safe='')}" if token else "")
-        outcome, page = await call_json(settings_of(request.scope), "GET", path, None, keys)
-        if not outcome.ok:
-            return upstream_error(request, outcome)
+        page, headers = await calls.call_json(request, "GET", path, None, creds)
         if not isinstance(page, dict) or not isinstance(page.get("models", []), list):
-            return _bad_upstream(request, outcome)
+            raise UpstreamFailed(BAD_LIST, headers=headers)
         data += [openai_model(m) for m in page.get("models", []) if isinstance(m, dict)]
         token = page.get("nextPageToken") or ""
         if not isinstance(token, str) or not token:
             break
-    return json_response({"object": "list", "data": data}, headers=proxy_headers(request, outcome))
+    return json_response({"object": "list", "data": data}, headers=headers)
 
 
 async def get_model(request: Request) -> Response:
-    keys = await request_keys_or_error(request)
-    if isinstance(keys, Response):
-        return keys
+    creds = await calls.credentials_of(request)
     model_id = request.path_params["model"].removeprefix("models/")
     if not MODEL_ID.fullmatch(model_id):
-        return openai_error(404, f"The model '{model_id[:100]}' does not exist.", code="model_not_found")
-    outcome, model = await call_json(settings_of(request.scope), "GET", f"/v1beta/models/{model_id}", None, keys)
-    if not outcome.ok:
-        return upstream_error(request, outcome, not_found_code="model_not_found")
+        raise NotFound(f"The model '{model_id[:100]}' does not exist.", code="model_not_found")
+    model, headers = await calls.call_json(request, "GET", f"/v1beta/models/{model_id}", None, creds)
     if not isinstance(model, dict) or not model.get("name"):
-        return _bad_upstream(request, outcome)
-    return json_response(openai_model(model), headers=proxy_headers(request, outcome))
+        raise UpstreamFailed(BAD_LIST, headers=headers)
+    return json_response(openai_model(model), headers=headers)

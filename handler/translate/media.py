@@ -42,10 +42,10 @@ from urllib.parse import unquote_to_bytes
 
 from yarl import URL
 
-from ..lazy import aiohttp
 from .. import upstream
 from ..config import Settings
-from .common import BadRequest
+from ..errors import BadRequest
+from ..upstream import UpstreamError, UpstreamTimeout, UpstreamTLSError, UpstreamTooLarge
 
 MAX_BYTES = 20 * 1024 * 1024  # Gemini's own limit for a whole inline request
 TIMEOUT = 15.0  # seconds for the whole fetch: DNS, connect, redirects, body
@@ -215,40 +215,46 @@ async def fetch(url: URL, settings: Settings, param: str) -> tuple[str, bytes]:
     try:
         async with asyncio.timeout(TIMEOUT):
             return await _fetch(url, settings, param)
-    except TimeoutError:
+    except (TimeoutError, UpstreamTimeout):
         raise _failed(param, f"it did not answer within {TIMEOUT:g} seconds") from None
-    except aiohttp.ClientSSLError:
+    except UpstreamTooLarge:
+        raise _failed(param, f"it is larger than {MAX_BYTES // (1024 * 1024)} MB") from None
+    except UpstreamTLSError:
         raise _failed(param, "its TLS certificate could not be verified") from None
-    except (aiohttp.ClientError, OSError):
+    except UpstreamError:
         raise _failed(param, "the connection failed") from None
 
 
+def _pinned(url: URL, address: str) -> tuple[URL, dict[str, str], str | None]:
+    """The URL with its host replaced by the vetted address, the headers that name the
+    host, and the TLS server name to check."""
+    scheme = url.scheme.lower()
+    host = url.raw_host or ""
+    host_header = f"[{host}]" if ":" in host else host
+    if url.explicit_port is not None and url.explicit_port != (443 if scheme == "https" else 80):
+        host_header += f":{url.explicit_port}"
+    headers = {
+        "Host": host_header,
+        "User-Agent": USER_AGENT,
+        "Accept": "image/*, audio/*, video/*, application/pdf",
+        "Accept-Encoding": "identity",
+    }
+    tls_name = host if scheme == "https" and host.strip("[]") != address else None
+    return url.with_user(None).with_fragment(None).with_host(address), headers, tls_name
+
+
 async def _fetch(url: URL, settings: Settings, param: str) -> tuple[str, bytes]:
-    client = upstream.session(settings)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=TIMEOUT)
     for _ in range(MAX_REDIRECTS + 1):
         scheme = url.scheme.lower()
-        host = url.raw_host or ""
-        if scheme not in ("http", "https") or not host:
+        if scheme not in ("http", "https") or not url.raw_host:
             raise _failed(param, "it redirects to a URL that is not http(s)")
         port = url.port or (443 if scheme == "https" else 80)
-        address = await vetted_address(host, port, param)
-        pinned = url.with_user(None).with_fragment(None).with_host(address)
-        host_header = f"[{host}]" if ":" in host else host
-        if url.explicit_port is not None and url.explicit_port != (443 if scheme == "https" else 80):
-            host_header += f":{url.explicit_port}"
-        headers = {
-            "Host": host_header,
-            "User-Agent": USER_AGENT,
-            "Accept": "image/*, audio/*, video/*, application/pdf",
-            "Accept-Encoding": "identity",
-        }
-        tls_name = host if scheme == "https" and host.strip("[]") != address else None
-        async with client.get(
-            pinned, headers=headers, allow_redirects=False, server_hostname=tls_name, timeout=timeout
-        ) as response:
+        address = await vetted_address(url.raw_host, port, param)
+        pinned, headers, tls_name = _pinned(url, address)
+        response = await upstream.request(settings, "GET", pinned, headers, timeout=TIMEOUT, server_hostname=tls_name)
+        try:
             if response.status in REDIRECTS:
-                location = response.headers.get("Location")
+                location = response.header("Location")
                 if not location:
                     raise _failed(param, f"the server answered {response.status} without a Location")
                 try:
@@ -258,18 +264,16 @@ async def _fetch(url: URL, settings: Settings, param: str) -> tuple[str, bytes]:
                 continue
             if not 200 <= response.status < 300:
                 raise _failed(param, f"the server answered {response.status}")
-            mime = media_type(response.headers.get("Content-Type", ""), url)
+            content_type = response.header("Content-Type") or ""
+            mime = media_type(content_type, url)
             if mime is None:
-                shown = response.headers.get("Content-Type", "").split(";", 1)[0].strip()[:80] or "missing"
+                shown = content_type.split(";", 1)[0].strip()[:80] or "missing"
                 raise _failed(param, f"its content type is {shown!r}; only images, audio, video and PDF are accepted")
-            if response.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
+            if (response.header("Content-Encoding") or "identity").lower() not in ("identity", ""):
                 raise _failed(param, "the server sent a compressed body")
             if (response.content_length or 0) > MAX_BYTES:
-                raise _failed(param, f"it is larger than {MAX_BYTES // (1024 * 1024)} MB")
-            body = bytearray()
-            async for chunk in response.content.iter_any():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise _failed(param, f"it is larger than {MAX_BYTES // (1024 * 1024)} MB")
-            return mime, bytes(body)
+                raise UpstreamTooLarge()
+            return mime, await response.read(MAX_BYTES)
+        finally:
+            response.close()
     raise _failed(param, f"it redirects more than {MAX_REDIRECTS} times")

@@ -1,0 +1,153 @@
+"""What every translated route (OpenAI, Responses, Messages) does around its translator:
+credentials, the JSON body, one upstream call (whole or streamed), the proxy's headers.
+
+Routes raise `errors.ProxyError`; the app renders it in the called API's shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import Scope
+
+from .config import Settings
+from .cooldown import Cooldown
+from .credentials import Credentials, from_request
+from .encoding import json_bytes
+from .errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
+from .failover import Outcome, send
+from .gemini_error import whole_seconds
+from .logs import note
+from .masking import mask
+from .streaming import TranslatedStream, Translator, failure
+from .upstream import UpstreamError
+
+JSON_HEADERS = {"content-type": "application/json"}
+UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a JSON answer that translated routes read whole
+
+
+def settings_of(scope: Scope) -> Settings:
+    return scope["app"].state.settings
+
+
+def cooldown_of(scope: Scope) -> Cooldown:
+    return scope["app"].state.cooldown
+
+
+async def credentials_of(request: Request) -> Credentials:
+    return await from_request(settings_of(request.scope), request.headers, request.scope["query_string"])
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (never read whole first)."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ProxyError(f"Content-Encoding {encoding[:40]!r} is not supported; send the body uncompressed.", status=415)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is wrong."""
+    raw = await read_body(request, settings_of(request.scope).max_body_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not UTF-8 text.") from None
+    try:
+        body = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
+    except ValueError as exc:  # NaN, Infinity, a number of thousands of digits
+        raise BadRequest(f"The request body is not valid JSON: {str(exc)[:120]}.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    if "\\ud" in text or "\\uD" in text:
+        try:  # a lone surrogate cannot be sent on as UTF-8
+            json_bytes(body)
+        except UnicodeEncodeError:
+            raise BadRequest("The request body holds a lone UTF-16 surrogate (\\ud800-\\udfff).") from None
+    return body
+
+
+def outcome_headers(outcome: Outcome) -> dict[str, str]:
+    """The proxy's own response headers: which masked key served, after how many tries,
+    and `Retry-After` (whole seconds) when a final 429 said when to retry."""
+    headers = {"x-proxy-key": mask(outcome.key), "x-proxy-attempts": str(outcome.attempts)}
+    if outcome.status == 429 and outcome.retry_after is not None:
+        headers["retry-after"] = whole_seconds(outcome.retry_after)
+    return headers
+
+
+def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
+    """Note the outcome in the access log; the proxy's headers for the response."""
+    note(scope, upstream_status=outcome.status, key=mask(outcome.key), attempts=outcome.attempts)
+    return outcome_headers(outcome)
+
+
+async def call(
+    request: Request, method: str, path: str, body: bytes | None, creds: Credentials, model: str | None = None
+) -> Outcome:
+    headers = JSON_HEADERS if body is not None else {}
+    scope = request.scope
+    return await send(settings_of(scope), cooldown_of(scope), method, path, headers, body, creds, model=model)
+
+
+async def call_json(
+    request: Request, method: str, path: str, body: bytes | None, creds: Credentials, model: str | None = None
+) -> tuple[Any, dict[str, str]]:
+    """One upstream call answered by one JSON document: (the parsed answer, the proxy's
+    headers). An upstream failure raises it with its own status; a body that broke off
+    or is not JSON is a 502."""
+    outcome = await call(request, method, path, body, creds, model)
+    headers = note_outcome(request.scope, outcome)
+    if not outcome.ok:
+        raise failure(outcome, headers)
+    assert outcome.response is not None
+    try:
+        return json.loads(await outcome.response.read(MAX_ANSWER_BYTES)), headers
+    except UpstreamError as exc:
+        raise UpstreamFailed(exc.message, status=exc.status, headers=headers) from None
+    except (ValueError, RecursionError):
+        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
+
+
+def stream(
+    request: Request,
+    path: str,
+    body: bytes,
+    creds: Credentials,
+    translator: Translator,
+    shape: Shape,
+    heartbeat: bytes,
+    model: str | None = None,
+) -> TranslatedStream:
+    """The streamed answer to a translated call (see streaming.TranslatedStream)."""
+    settings = settings_of(request.scope)
+    return TranslatedStream(
+        lambda: call(request, "POST", path, body, creds, model),
+        translator,
+        shape,
+        heartbeat,
+        settings.heartbeat_seconds,
+        lambda outcome: note_outcome(request.scope, outcome),
+        creds,
+    )

@@ -1,0 +1,125 @@
+"""One call to Gemini, tried with the request's keys one after another until one answers.
+
+A call that fails in a way another key may not (429, 403, 500, 502, 503, 504, a 400
+whose reason is API_KEY_INVALID, a 401, a connection failure or a timeout) is sent
+again with a key of the request's list that it has not tried, up to `MAX_ATTEMPTS` and
+never more than the number of keys. A plain 400 is a bad request and would fail with
+every key: it is returned at once. Failover ends before anything goes to the client:
+`send` returns once an upstream answered below 400 (the answer is then the client's,
+streamed as it comes; a stream that breaks later is not retried) or the last attempt
+failed. Keys are tried in `Cooldown.order`; what an answer says about a key goes back
+into the cooldown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AsyncIterable, Mapping
+
+from . import upstream
+from .cooldown import Cooldown
+from .config import Settings
+from .credentials import Credentials
+from .gemini_error import GeminiError, parse
+from .logs import logger
+from .masking import mask, mask_in
+from .upstream import UpstreamError, UpstreamResponse
+
+RETRY_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
+MAX_ERROR_BODY = 1024 * 1024  # an upstream error body larger than this is not read whole
+
+
+@dataclass
+class Outcome:
+    """The final answer of a call after failover.
+
+    `response` is open and unread on success (so it can be streamed); on an upstream
+    error status its body was read into `body` (any key masked) and parsed into
+    `error`. When no answer came at all, `response` is None, `message` says why and
+    `status` is 502 (unreachable) or 504 (timed out), or 503 when there was no key.
+    `retry_after` (seconds) is set only on a final 429 that said when to retry.
+    """
+
+    status: int
+    key: str = ""
+    attempts: int = 0
+    response: UpstreamResponse | None = None
+    body: bytes = b""
+    error: GeminiError | None = None
+    message: str = ""
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None and self.status < 400
+
+    def text(self) -> str:
+        """What went wrong, in words: ours, Gemini's message, or the status."""
+        return self.message or (self.error.message if self.error else "") or f"The Gemini API answered {self.status}."
+
+
+def should_retry(error: GeminiError) -> bool:
+    return error.status in RETRY_STATUSES or error.invalid_key
+
+
+async def send(
+    settings: Settings,
+    cooldown: Cooldown,
+    method: str,
+    path_qs: str,
+    headers: Mapping[str, str],
+    body: bytes | AsyncIterable[bytes] | None,
+    creds: Credentials,
+    *,
+    bearer: bool = False,
+    model: str | None = None,
+) -> Outcome:
+    """Send one request to Gemini with failover; `path_qs` starts with '/'.
+
+    A body that is not bytes (a large upload being streamed) cannot be replayed, so it
+    gets one attempt only. After a final 429, `retry_after` is the soonest RetryInfo
+    delay any tried key was given (the earliest a retry can succeed).
+    """
+    url = settings.base_url + path_qs
+    tries = cooldown.order(creds.keys, model)
+    limit = min(settings.max_attempts, len(tries)) if isinstance(body, (bytes, type(None))) else 1
+    outcome = Outcome(status=503, message="No Gemini key to use.")
+    soonest: float | None = None
+    for attempt, key in enumerate(tries[:limit], start=1):
+        sent = dict(headers)
+        if bearer:
+            sent["Authorization"] = f"Bearer {key}"
+        else:
+            sent["x-goog-api-key"] = key
+        outcome = Outcome(status=502, key=key, attempts=attempt)
+        try:
+            response = await upstream.request(settings, method, url, sent, body)
+        except UpstreamError as exc:
+            outcome.status, outcome.message = exc.status, exc.message
+            _note_failover(outcome, attempt < limit)
+            continue
+        outcome.status = response.status
+        outcome.response = response
+        if response.status < 400:
+            return outcome
+        try:
+            outcome.body = mask_in(await response.read(MAX_ERROR_BODY), creds.keys)
+        except UpstreamError:
+            outcome.body = b""
+        outcome.error = error = parse(response.status, outcome.body)
+        cooldown.remember(key, error, model, owned=creds.pooled)
+        if error.status == 429 and error.retry_delay is not None:
+            soonest = error.retry_delay if soonest is None else min(soonest, error.retry_delay)
+        if not should_retry(error):
+            return outcome
+        _note_failover(outcome, attempt < limit)
+    if outcome.status == 429:
+        outcome.retry_after = soonest
+    return outcome
+
+
+def _note_failover(outcome: Outcome, again: bool) -> None:
+    """One log line per failed attempt that is retried (masked key only)."""
+    if again:
+        fields = {"key": mask(outcome.key), "upstream_status": outcome.status, "attempt": outcome.attempts}
+        logger.info("failover", extra={"fields": fields})

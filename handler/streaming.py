@@ -1,0 +1,190 @@
+"""The stream component every translated stream uses (OpenAI chat, Responses, Messages).
+
+What it does, so that no protocol does it again:
+- commits to a 200 event stream only once Gemini answered 200, or once
+  HEARTBEAT_SECONDS pass with no answer (decision 11). Until then failover and real
+  error statuses (429 with Retry-After, 400, ...) apply, rendered in the protocol's shape;
+- sends the protocol's heartbeat whenever HEARTBEAT_SECONDS pass without an upstream
+  event (decision 12): idle timeouts in front of the proxy must not cut long thinking;
+- parses Gemini's SSE incrementally and hands each event to the protocol's
+  `Translator`, sending what it returns as soon as it returns it;
+- ends with the translator's error event when Gemini fails after the commit (an error
+  event inside the stream, a broken connection, an event of an unexpected shape), with
+  any key masked;
+- stops the upstream call at once when the client goes away (`relay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Awaitable, Callable, Protocol
+
+from starlette.types import Receive, Scope, Send
+
+from .credentials import Credentials
+from .errors import ProxyError, Shape, UpstreamFailed, render
+from .failover import Outcome
+from .logs import logger, note
+from .masking import mask_text
+from .sse import EventParser
+from .upstream import UpstreamError, UpstreamResponse
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+
+
+class Translator(Protocol):
+    """A client protocol's view of one Gemini stream."""
+
+    def start(self) -> bytes:
+        """What opens the client's stream (sent at the commit)."""
+
+    def event(self, data: dict) -> bytes:
+        """The client's events for one Gemini event (possibly none)."""
+
+    def end(self) -> bytes:
+        """What closes the client's stream after Gemini's last event."""
+
+    def error(self, exc: ProxyError) -> bytes:
+        """The final event for a failure after the commit."""
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
+    """Run `pump` (which sends the response) until it ends or the client goes away.
+
+    uvicorn drops writes to a closed connection silently, so without this watch a
+    stream whose client left would keep the upstream call open to its end.
+    """
+    task = asyncio.ensure_future(pump())
+    watch = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, watch):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, watch, return_exceptions=True)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        # The response has started, so the status cannot change: end the stream, log why.
+        logger.warning("stream ended early", extra={"fields": {"error": type(task.exception()).__name__}})
+
+
+def failure(outcome: Outcome, headers: dict[str, str] | None = None) -> UpstreamFailed:
+    """The final upstream failure of `outcome` as a ProxyError with the same status."""
+    code = "model_not_found" if outcome.status == 404 else None
+    invalid = bool(outcome.error and outcome.error.invalid_key)
+    return UpstreamFailed(outcome.text(), code=code, status=outcome.status, headers=headers, invalid_key=invalid)
+
+
+class TranslatedStream:
+    """The ASGI answer to a streamed call: `send_upstream` with failover, then the
+    translator's events. `on_outcome` notes the outcome and gives the proxy's headers."""
+
+    def __init__(
+        self,
+        call: Callable[[], Awaitable[Outcome]],
+        translator: Translator,
+        shape: Shape,
+        heartbeat: bytes,
+        beat_seconds: float,
+        on_outcome: Callable[[Outcome], dict[str, str]],
+        creds: Credentials,
+    ) -> None:
+        self.call = call
+        self.translator = translator
+        self.shape = shape
+        self.heartbeat = heartbeat
+        self.beat = beat_seconds
+        self.on_outcome = on_outcome
+        self.creds = creds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await relay(receive, lambda: self._pump(scope, receive, send))
+
+    async def _pump(self, scope: Scope, receive: Receive, send: Send) -> None:
+        upstream = asyncio.ensure_future(self.call())
+        started = False
+        try:
+            while not (await asyncio.wait((upstream,), timeout=self.beat))[0]:
+                if not started:
+                    await self._commit(send, {})
+                    started = True
+                await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
+            outcome = upstream.result()
+            headers = self.on_outcome(outcome)
+            if not outcome.ok:
+                exc = failure(outcome, headers)
+                if not started:
+                    await render(self.shape, exc)(scope, receive, send)
+                    return
+                note(scope, stream_error=outcome.status)
+                await send({"type": "http.response.body", "body": self.translator.error(exc)})
+                return
+            if not started:
+                await self._commit(send, headers)
+            assert outcome.response is not None
+            await send({"type": "http.response.body", "body": await self._events(outcome.response, send, scope)})
+        finally:
+            if not upstream.done():
+                upstream.cancel()
+            elif not upstream.cancelled() and upstream.exception() is None:
+                response = upstream.result().response
+                if response is not None:
+                    response.close()
+
+    async def _commit(self, send: Send, headers: dict[str, str]) -> None:
+        extra = [(k.encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + extra})
+        opening = self.translator.start()
+        if opening:
+            await send({"type": "http.response.body", "body": opening, "more_body": True})
+
+    async def _events(self, response: UpstreamResponse, send: Send, scope: Scope) -> bytes:
+        """Translate and send each upstream event as it arrives; return the last bytes
+        to send (the translator's end, or an error event)."""
+        parser = EventParser()
+        translator = self.translator
+        while True:
+            try:
+                chunk = await response.next_chunk(self.beat)
+            except UpstreamError as exc:
+                note(scope, stream_error=exc.status)
+                return translator.error(ProxyError(exc.message, status=exc.status))
+            if chunk is None:
+                await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
+                continue
+            out = []
+            for payload in parser.feed(chunk) if chunk else parser.close():
+                try:
+                    data = json.loads(payload)
+                    if "error" in data:  # Gemini reports a failure inside the stream
+                        note(scope, stream_error="upstream")
+                        out.append(translator.error(self._event_error(data)))
+                        return b"".join(out)
+                    out.append(translator.event(data))
+                except (ValueError, AttributeError, TypeError, KeyError, IndexError, RecursionError):
+                    note(scope, stream_error=502)
+                    out.append(translator.error(ProxyError(UNEXPECTED, status=502)))
+                    return b"".join(out)
+            if not chunk:
+                out.append(translator.end())
+                return b"".join(out)
+            if out:
+                await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+
+    def _event_error(self, data: dict) -> ProxyError:
+        """A Gemini error sent inside the stream, any key in it masked."""
+        error = data["error"] if isinstance(data["error"], dict) else {}
+        status = error.get("code") if isinstance(error.get("code"), int) and 400 <= error["code"] < 600 else 500
+        message = str(error.get("message") or f"The Gemini API failed with {status}.")
+        return ProxyError(mask_text(message, self.creds.keys), status=status)
