@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from . import fake_rules as rules
+
 MODELS = [
     {
         "name": f"models/{name}",
@@ -270,6 +272,10 @@ class FakeGemini:
             payload = json.loads(item.body or b"{}")
         except ValueError:
             return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
+        if method in ("generateContent", "streamGenerateContent", "countTokens"):
+            refused = rules.problem(model, payload.get("generateContentRequest", payload) if method == "countTokens" else payload)
+            if refused is not None:
+                return JSONResponse(error_body(400, "INVALID_ARGUMENT", refused), 400)
         reply = self._next_reply(method)
         if reply is not None and reply.status != 200:
             if reply.delay:  # an error that takes its time (a long think that fails)
