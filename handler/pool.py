@@ -69,7 +69,7 @@ def parse_secret(text: str) -> KeyPool:
     if text[0] in "{[":
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ValueError(f"the secret is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
         if not isinstance(data, dict):
             raise ValueError('the secret must be a JSON object {"gemini_keys": [...], "access_tokens": [...]}')

@@ -31,7 +31,7 @@ class EventParser:
         end = pending.rfind(b"\n") + 1
         lines = pending[:end].split(b"\n")
         del pending[:end]
-        return [line[5:].strip() for line in lines if line.startswith(b"data:")]
+        return [bytes(line[5:].strip()) for line in lines if line.startswith(b"data:")]
 
     def close(self) -> list[bytes]:
         """What is left when the stream ends (a last event without its blank line)."""

@@ -58,6 +58,7 @@ def fetch_command(wheels: Path, arch: str, python_version: str) -> list[str]:
     return [
         sys.executable, "-m", "pip", "download",
         "--requirement", str(ROOT / "requirements.txt"),
+        "--no-deps",  # the lock lists every package: nothing else comes in
         "--dest", str(wheels / arch),
         "--only-binary=:all:",
         "--disable-pip-version-check",
@@ -72,6 +73,7 @@ def pip_command(target: Path, arch: str, python_version: str, wheels: Path | Non
     command = [
         sys.executable, "-m", "pip", "install",
         "--requirement", str(ROOT / "requirements.txt"),
+        "--no-deps",  # the lock lists every package: nothing else comes in
         "--target", str(target),
         "--only-binary=:all:",
         "--no-compile",

@@ -267,7 +267,7 @@ def _assistant_parts(
         where = f"messages[{i}].tool_calls[{j}]"
         function = call.get("function") if isinstance(call, dict) else None
         name = function.get("name") if isinstance(function, dict) else None
-        if not isinstance(name, str) or not name:
+        if not isinstance(function, dict) or not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
         part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
         extra = call.get("extra_content")
@@ -408,7 +408,7 @@ def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any])
     if isinstance(given, dict):
         thinking = dict(thinking or {})
         for key, value in given.items():
-            thinking[THINKING_KEYS.get(key, key)] = value
+            thinking[THINKING_KEYS.get(key, str(key))] = value
         if "thinkingLevel" in thinking and "thinkingBudget" in thinking:
             # Gemini refuses both at once; the caller's explicit setting wins.
             drop = "thinkingBudget" if "thinkingLevel" in {THINKING_KEYS.get(k, k) for k in given} else "thinkingLevel"

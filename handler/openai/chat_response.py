@@ -99,7 +99,7 @@ def completion(data: dict[str, Any], model: str) -> bytes:
     """A whole (non-streamed) chat.completion, as JSON bytes."""
     choices = []
     for position, candidate in enumerate(data.get("candidates") or ()):
-        texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or ())
+        texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or [])
         message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
         if thoughts:
             message["reasoning_content"] = "".join(thoughts)
@@ -183,7 +183,7 @@ class ChunkStream:
         for position, candidate in enumerate(candidates or ()):
             index = candidate.get("index", position)
             self._open(index, out)
-            texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or ())
+            texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or [])
             if thoughts:
                 out.append(self._chunk(index, {"reasoning_content": "".join(thoughts)}))
             if texts:
