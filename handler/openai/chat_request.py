@@ -19,7 +19,8 @@ from . import media, schema
 from .common import BadRequest
 
 NATIVE_PREFIXES = ("gemini-", "gemma-", "learnlm-")
-SEARCH_SUFFIXES = (":search", "-search")
+VIRTUAL_SUFFIXES = ((":search", "search"), ("-search", "search"), ("-image", "image"), ("-non-thinking", "non-thinking"))
+REAL_IMAGE_MODEL = re.compile(r"gemini-\d+(\.\d+)?-(flash|pro)(-lite)?-image")
 SEARCH_TOOL_NAME = "googleSearch"
 # Google's documented sentinel for a function call that Gemini 3 did not sign (history
 # from another model, or a client that dropped `extra_content`): without a signature
@@ -65,24 +66,31 @@ class GeminiCall:
     include_usage: bool
 
 
-def resolve_model(name: Any, settings: Settings) -> tuple[str, bool]:
-    """The Gemini model for an OpenAI model name, and whether Google Search was asked for.
+def resolve_model(name: Any, settings: Settings) -> tuple[str, set[str]]:
+    """The Gemini model for an OpenAI model name, and the virtual suffixes it carried.
 
     `models/X` -> X; `gemini-`, `gemma-` and `learnlm-` names pass as they are; other
-    names go through MODEL_ALIASES, else to DEFAULT_MODEL. A `:search` / `-search`
-    suffix asks for the googleSearch tool.
+    names go through MODEL_ALIASES, else to DEFAULT_MODEL. Suffixes, in any order:
+    `:search` / `-search` (the googleSearch tool), `-image` (text and image output, as
+    the peers' `gemini-2.0-flash-exp-image`), `-non-thinking` (the least thinking the
+    model allows). A real image model's own `-image` (`gemini-2.5-flash-image`) stays.
     """
     model = name.strip() if isinstance(name, str) else ""
     if model.startswith("models/"):
         model = model[7:]
-    search = model.endswith(SEARCH_SUFFIXES)
-    if search:
-        model = model[:-7]
+    found: set[str] = set()
+    stripped = model not in settings.model_aliases  # an alias's own name is never split
+    while stripped:
+        stripped = False
+        for suffix, flag in VIRTUAL_SUFFIXES:
+            if model.endswith(suffix) and not (flag == "image" and REAL_IMAGE_MODEL.fullmatch(model)):
+                model, stripped = model[: -len(suffix)], True
+                found.add(flag)
     if not model.startswith(NATIVE_PREFIXES):
         model = settings.model_aliases.get(model) or settings.default_model
         if model.startswith("models/"):
             model = model[7:]
-    return model, search
+    return model, found
 
 
 def gemini_version(model: str) -> tuple[int, int] | None:
@@ -146,7 +154,10 @@ def _google_extra(body: dict[str, Any]) -> dict[str, Any]:
 
 async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
     """Translate a chat completions request body (already parsed JSON)."""
-    model, search = resolve_model(body.get("model"), settings)
+    model, virtual = resolve_model(body.get("model"), settings)
+    search = "search" in virtual
+    if "non-thinking" in virtual and body.get("reasoning_effort") is None:
+        body = {**body, "reasoning_effort": "none"}
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("messages is required and must be a non-empty list of messages.", "messages")
@@ -174,6 +185,8 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
         payload["cachedContent"] = cached
 
     config = _generation_config(body, model, google)
+    if "image" in virtual:
+        config["responseModalities"] = ["TEXT", "IMAGE"]
     if config:
         payload["generationConfig"] = config
 
