@@ -82,8 +82,6 @@ def _ratio(size: Any, imagen: bool) -> str | None:
 def _n(value: Any) -> int:
     if value is None:
         return 1
-    if isinstance(value, str) and value.strip().isdigit():  # a form field
-        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_N:
         raise BadRequest(f"n must be an integer from 1 to {MAX_N}.", "n")
     return value
@@ -134,7 +132,9 @@ def _upload(item: Field, param: str) -> dict[str, Any]:
 def parse_edit(fields: list[Field], settings: Settings) -> ImageRequest:
     """An edits request from its multipart fields: `image` or `image[]` (one or more
     files), optional `mask`, and the text fields of a generations request."""
-    text = {f.name: f.text for f in fields if f.filename is None and f.name not in ("image", "image[]", "mask")}
+    text: dict[str, Any] = {f.name: f.text for f in fields if f.filename is None and f.name not in ("image", "image[]", "mask")}
+    if isinstance(text.get("n"), str) and text["n"].strip().isdigit():  # form fields are text
+        text["n"] = int(text["n"])
     request = parse(text, settings)
     if request.imagen:
         raise BadRequest(
