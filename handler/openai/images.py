@@ -33,7 +33,15 @@ from ..upstream import Outcome
 from . import multipart
 from .chat_request import DEFAULT_SAFETY, gemini_version
 from .chat_response import blocked_text
-from .common import BadRequest, bad_request_response, call_json, proxy_headers, read_json, request_keys_or_error, upstream_error
+from .common import (
+    BadRequest,
+    bad_request_response,
+    call_json,
+    proxy_headers,
+    read_json,
+    request_keys_or_error,
+    upstream_error,
+)
 from .images_request import ImageRequest, parse, parse_edit
 
 IMAGEN_BATCH = 4  # Imagen's most images per :predict call

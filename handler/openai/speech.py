@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,15 @@ from ..encoding import json_bytes
 from ..errors import openai_error
 from ..proxy_io import settings_of
 from .chat_response import blocked_text
-from .common import BadRequest, bad_request_response, call_json, proxy_headers, read_json, request_keys_or_error, upstream_error
+from .common import (
+    BadRequest,
+    bad_request_response,
+    call_json,
+    proxy_headers,
+    read_json,
+    request_keys_or_error,
+    upstream_error,
+)
 
 MAX_INPUT = 4096  # characters, OpenAI's own limit
 
@@ -153,7 +160,8 @@ def pcm_of(data: Any) -> tuple[bytes, int] | None:
         for part in (candidate.get("content") or {}).get("parts") or []:
             blob = part.get("inlineData") if isinstance(part, dict) else None
             if isinstance(blob, dict) and str(blob.get("mimeType", "")).startswith("audio/"):
-                chunks.append(base64.b64decode(blob.get("data") or ""))
+                # a2b_base64 reads the str in place (b64decode would copy it to bytes first).
+                chunks.append(binascii.a2b_base64(blob.get("data") or ""))
                 rate = audio.sample_rate(blob["mimeType"])
     return (b"".join(chunks), rate) if chunks else None
 
