@@ -145,6 +145,10 @@ def test_upstream_failures(proxy, fake):
     with pytest.raises(openai.RateLimitError) as info:
         speak(proxy)
     assert info.value.response.headers["retry-after"] == "7"
+    fake.keys[KEY_A] = "forbidden"  # Gemini quotes the key in this 403: the client sees it masked
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        speak(proxy)
+    assert KEY_A not in denied.value.response.text and "AIzaSy...1111" in denied.value.response.text
     fake.keys.clear()
     fake.reply(text_response("I cannot speak"), method="generateContent")
     with pytest.raises(openai.InternalServerError) as failed:
