@@ -235,5 +235,42 @@ def test_edit_bad_input(proxy, fake):
     assert edit_error(proxy, files={"image": ("a.png", png(1, 1))}, data={"prompt": "x", "n": "12"})["param"] == "n"
     imagen = edit_error(proxy, files={"image": ("a.png", png(1, 1))}, data={"prompt": "x", "model": "imagen-3.0-generate-002"})
     assert imagen["param"] == "model" and "Gemini image model" in imagen["message"]
-    assert "multipart/form-data" in edit_error(proxy, json={"prompt": "x"})["message"]
+    assert "multipart/form-data" in edit_error(proxy, data={"prompt": "x"})["message"]  # url-encoded
+    assert edit_error(proxy, json={"prompt": "x"})["param"] == "images"
+    assert fake.received == []
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def test_edit_as_json_with_image_urls(proxy, fake):
+    first, mask = png(2, 2), png(2, 2)
+    body = {
+        "prompt": "add snow",
+        "images": [{"image_url": data_url(JPEG, "application/octet-stream")}, {"image_url": {"url": data_url(first)}}],
+        "mask": {"image_url": data_url(mask)},
+        "size": "1024x1024",
+    }
+    r = httpx.post(proxy + "/v1/images/edits", json=body, headers={"authorization": f"Bearer {KEY_A}"})
+    assert r.status_code == 200, r.text
+    assert png_size(base64.b64decode(r.json()["data"][0]["b64_json"])) == (1, 1)
+    parts = image_parts(fake.generate_calls[0])
+    assert parts[1] == {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(JPEG).decode()}}  # by its bytes
+    assert parts[2]["inlineData"]["data"] == base64.b64encode(first).decode()
+    assert parts[4] == {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(mask).decode()}}
+
+
+@pytest.mark.parametrize(
+    "images, param, words",
+    [
+        ([{"image_url": data_url(b"plain text, no picture", "image/png")}], "images[0]", "not an image"),
+        ([{"image_url": "http://127.0.0.1:9/cat.png"}], "images[0].image_url", "not allowed"),  # media.py's guard
+        ([{"file_id": "file-abc"}], "images[0]", "image_url"),
+        ("cat.png", "images", "images is required"),
+    ],
+)
+def test_edit_json_bad_images(proxy, fake, images, param, words):
+    error = edit_error(proxy, json={"prompt": "x", "images": images})
+    assert error["param"] == param and words in error["message"]
     assert fake.received == []

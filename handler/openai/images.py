@@ -11,7 +11,8 @@ is Imagen's enhanced prompt when it sends one. Gemini's text beside an image is
 commentary, not a revised prompt, so it is not returned. A prompt that Gemini blocks,
 or answers that hold no image at all, give OpenAI's 400 `content_policy_violation`
 with Gemini's reason; if only some of the `n` calls give an image, those are returned.
-Edits go to a Gemini image model with the uploads as image parts; a `mask` (which
+Edits (multipart uploads, or JSON with image URLs) go to a Gemini image model with the
+images as parts; a `mask` (which
 Gemini has no field for) follows them as one more image, introduced by a sentence
 that says what it marks.
 """
@@ -42,7 +43,7 @@ from .common import (
     request_keys_or_error,
     upstream_error,
 )
-from .images_request import ImageRequest, parse, parse_edit
+from .images_request import ImageRequest, parse, parse_edit, parse_edit_json
 
 IMAGEN_BATCH = 4  # Imagen's most images per :predict call
 MASK_NOTE = (
@@ -67,9 +68,13 @@ async def edits(request: Request) -> Response:
     keys = await request_keys_or_error(request)
     if isinstance(keys, Response):
         return keys
+    settings = settings_of(request.scope)
+    content_type = request.headers.get("content-type", "")
     try:
-        fields = multipart.parse(request.headers.get("content-type", ""), await request.body())
-        call = parse_edit(fields, settings_of(request.scope))
+        if content_type.startswith("application/json"):
+            call = await parse_edit_json(await read_json(request), settings)
+        else:
+            call = parse_edit(multipart.parse(content_type, await request.body()), settings)
     except BadRequest as exc:
         return bad_request_response(exc)
     return await _answer(request, call, keys)

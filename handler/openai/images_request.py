@@ -12,8 +12,11 @@
 - `response_format`: `b64_json` (the default, as gpt-image models answer) or `url`,
   answered with a data URL: a stateless proxy has nowhere to host a file, and the
   clients that ask for URLs (Cherry Studio, LobeChat, Open WebUI) show a data URL as well.
-- Uploads (edits): PNG, JPEG, WebP, HEIC/HEIF, recognised by their bytes, not by the
-  declared type (SDKs often send application/octet-stream); anything else is a 400.
+- Edits: multipart uploads (`image` / `image[]`, `mask`), or JSON with `images:
+  [{"image_url": url}]` and `mask: {"image_url": url}` (OpenAI's newer form), the URLs
+  data URLs or http(s) URLs fetched under media.py's guard. Images must be PNG, JPEG,
+  WebP or HEIC/HEIF, recognised by their bytes, not by the declared type (SDKs often
+  send application/octet-stream); anything else is a 400.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
+from . import media
 from .common import BadRequest
 from .multipart import Field
 
@@ -121,12 +125,56 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
+def _not_image(param: str, shown: str = "") -> BadRequest:
+    return BadRequest(f"{param}{shown} is not an image Gemini can read: send PNG, JPEG, WebP or HEIC.", param)
+
+
 def _upload(item: Field, param: str) -> dict[str, Any]:
     mime = image_type(item.data)
     if mime is None:
-        shown = f" ({item.filename[:60]!r})" if item.filename else ""
-        raise BadRequest(f"{param}{shown} is not an image Gemini can read: send PNG, JPEG, WebP or HEIC.", param)
+        raise _not_image(param, f" ({item.filename[:60]!r})" if item.filename else "")
     return {"inlineData": {"mimeType": mime, "data": base64.b64encode(item.data).decode("ascii")}}
+
+
+async def _url_image(item: Any, settings: Settings, param: str) -> dict[str, Any]:
+    """`{"image_url": url}` -> an inlineData image part (data URL, or fetched under the guard)."""
+    url = item.get("image_url") if isinstance(item, dict) else None
+    if isinstance(url, dict):  # {"image_url": {"url": ...}}, as in chat content parts
+        url = url.get("url")
+    if not isinstance(url, str) or not url:
+        raise BadRequest(f"{param}.image_url must be a data URL or an http(s) URL.", param)
+    blob = (await media.url_part(url, settings, f"{param}.image_url")).get("inlineData")
+    data = blob.get("data", "") if isinstance(blob, dict) else ""
+    head = data[:16].replace("-", "+").replace("_", "/")  # 12 bytes: enough to tell the type
+    try:
+        mime = image_type(base64.b64decode(head + "=" * (-len(head) % 4)))
+    except ValueError:  # binascii.Error
+        mime = None
+    if mime is None:
+        raise _not_image(param)
+    return {"inlineData": {"mimeType": mime, "data": data}}
+
+
+def _editable(request: ImageRequest, settings: Settings) -> ImageRequest:
+    if request.imagen:
+        raise BadRequest(
+            f"{request.model} cannot edit images through the Gemini API; use a Gemini image model "
+            f"(for example {settings.image_model}).",
+            "model",
+        )
+    return request
+
+
+async def parse_edit_json(body: dict[str, Any], settings: Settings) -> ImageRequest:
+    """A JSON edits request: `images: [{"image_url": url}, ...]`, optional `mask`."""
+    request = _editable(parse(body, settings), settings)
+    images = body.get("images")
+    if not isinstance(images, list) or not images:
+        raise BadRequest('images is required: a list of {"image_url": url} to edit.', "images")
+    request.images = [await _url_image(item, settings, f"images[{i}]") for i, item in enumerate(images)]
+    if body.get("mask") is not None:
+        request.mask = await _url_image(body["mask"], settings, "mask")
+    return request
 
 
 def parse_edit(fields: list[Field], settings: Settings) -> ImageRequest:
@@ -135,13 +183,7 @@ def parse_edit(fields: list[Field], settings: Settings) -> ImageRequest:
     text: dict[str, Any] = {f.name: f.text for f in fields if f.filename is None and f.name not in ("image", "image[]", "mask")}
     if isinstance(text.get("n"), str) and text["n"].strip().isdigit():  # form fields are text
         text["n"] = int(text["n"])
-    request = parse(text, settings)
-    if request.imagen:
-        raise BadRequest(
-            f"{request.model} cannot edit images through the Gemini API; use a Gemini image model "
-            f"(for example {settings.image_model}).",
-            "model",
-        )
+    request = _editable(parse(text, settings), settings)
     uploads = [f for f in fields if f.name in ("image", "image[]")]
     if not uploads:
         raise BadRequest("image is required: one or more image files to edit.", "image")
