@@ -19,6 +19,7 @@ import pytest
 
 from .conftest import KEY_A
 from .fake_gemini import SPEECH_RATE, SPEECH_SECONDS, pcm, text_response
+from .test_lambda_events import Context, body_of, function_url, lambda_handler  # noqa: F401 (a fixture)
 
 DEFAULT_PATH = "/v1beta/models/gemini-3.8-flash-tts:generateContent"
 
@@ -158,3 +159,14 @@ def test_upstream_failures(proxy, fake):
     with pytest.raises(openai.BadRequestError) as blocked:
         speak(proxy)
     assert blocked.value.body["code"] == "content_policy_violation"
+
+
+def test_binary_audio_through_mangum(lambda_handler, fake):
+    """Buffered Lambda (Mangum): the MP3 comes back base64-encoded, as API Gateway needs."""
+    body = '{"model": "tts-1", "voice": "coral", "input": "hi"}'
+    headers = {"content-type": "application/json", "authorization": f"Bearer {KEY_A}"}
+    result = lambda_handler(function_url("POST", "/v1/audio/speech", headers=headers, body=body), Context())
+    assert result["statusCode"] == 200 and result["isBase64Encoded"] is True
+    decoded = miniaudio.mp3_read_s16(body_of(result))
+    assert decoded.duration == pytest.approx(SPEECH_SECONDS, abs=0.1)
+    assert fake.generate_calls[0].json == expected_body("hi", "Aoede")
