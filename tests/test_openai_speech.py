@@ -161,7 +161,7 @@ def test_upstream_failures(proxy, fake):
     assert blocked.value.body["code"] == "content_policy_violation"
 
 
-def test_binary_audio_through_mangum(lambda_handler, fake):
+def test_binary_audio_through_mangum(lambda_handler, fake):  # noqa: F811 (the imported fixture)
     """Buffered Lambda (Mangum): the MP3 comes back base64-encoded, as API Gateway needs."""
     body = '{"model": "tts-1", "voice": "coral", "input": "hi"}'
     headers = {"content-type": "application/json", "authorization": f"Bearer {KEY_A}"}
