@@ -1,7 +1,8 @@
 """The Starlette app: routes, CORS and the access log. `uvicorn handler.app:app` runs it.
 
 Routing, in order: `/`, `/healthz`, `/verify`, the OpenAI routes (`/chat/completions`,
-`/embeddings`, `/models`, bare or under `/v1/` and `/openai/v1/`), then every other
+`/embeddings`, `/models`, `/images/...`, `/audio/speech`, bare or under `/v1/` and
+`/openai/v1/`; images and speech also under `/hf/v1/`), then every other
 path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is,
 through `Proxy`, a fast path past Starlette's router.
 `GET /v1/models[/{id}]` is Gemini's own list when the caller sends `x-goog-api-key` or
@@ -80,6 +81,8 @@ def extra_routes() -> list[BaseRoute]:
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
+# The translated routes that share Gemini's /v1/ prefix.
+TRANSLATED_UNDER_V1 = ("/v1/chat/", "/v1/embeddings", "/v1/images/", "/v1/audio/", "/v1/responses", "/v1/messages")
 
 
 def is_native(scope: Scope, path: str) -> bool:
@@ -90,7 +93,7 @@ def is_native(scope: Scope, path: str) -> bool:
     """
     if not path.startswith(NATIVE_PREFIXES):
         return False
-    if path.startswith(("/v1/chat/", "/v1/embeddings")):
+    if path.startswith(TRANSLATED_UNDER_V1):
         return False
     if path == "/v1/models" or path.startswith("/v1/models/"):
         return scope["method"] != "GET" or ":" in path

@@ -6,6 +6,7 @@ Routes raise `errors.ProxyError`; the app renders it in the called API's shape.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -128,6 +129,20 @@ async def call_json(
         raise UpstreamFailed(exc.message, status=exc.status, headers=headers) from None
     except (ValueError, RecursionError):
         raise UpstreamFailed(UNEXPECTED, headers=headers) from None
+
+
+async def call_many(
+    request: Request, posts: list[tuple[str, bytes]], creds: Credentials, model: str | None = None
+) -> tuple[list[Any], dict[str, str]]:
+    """Several POST calls at once (a batch split in parts): the answers in order and the
+    last call's headers; the first failure is raised (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(call_json(request, "POST", path, body, creds, model)) for path, body in posts]
+    try:
+        results = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [data for data, _ in results], results[-1][1]
 
 
 def stream(

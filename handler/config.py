@@ -83,6 +83,8 @@ class Settings:
     heartbeat_seconds: float = 15.0
     default_model: str = "gemini-2.5-flash"
     model_aliases: dict[str, str] = field(default_factory=dict)
+    image_model: str = "gemini-nano-banana-2.1"  # for OpenAI image model names (docs/images-and-speech.md)
+    tts_model: str = "gemini-3.8-flash-tts"  # for OpenAI speech model names
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -110,4 +112,6 @@ class Settings:
             heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.1),
             default_model=(env.get("DEFAULT_MODEL") or "gemini-2.5-flash").strip(),
             model_aliases=_aliases(env.get("MODEL_ALIASES")),
+            image_model=(env.get("IMAGE_MODEL") or cls.image_model).strip(),
+            tts_model=(env.get("TTS_MODEL") or cls.tts_model).strip(),
         )

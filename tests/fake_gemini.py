@@ -7,13 +7,22 @@ API_KEY_INVALID), "rate_limited" (429 per minute, retryDelay 7s), "quota_exhaust
 (429 per day), "forbidden" (403), "unavailable" (503), "slow" (waits `slow_seconds`; `slow_done` and
 `max_in_flight` record when those waits ended and how many overlapped).
 Tests may queue exact replies for the generate/embed calls with `fake.reply(...)`.
+Media: `:predict` (Imagen) answers `sampleCount` real PNGs; generateContent answers a
+real PNG when `responseModalities` has IMAGE and real 24 kHz PCM (SPEECH_SECONDS long)
+when it has AUDIO. An image for aspect ratio "W:H" is W x H pixels, so tests can check
+which ratio was asked for by decoding it.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
+import base64
 import json
+import math
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,7 +291,7 @@ class FakeGemini:
                 await asyncio.sleep(reply.delay)
             return JSONResponse(reply.body, reply.status)
         if method == "generateContent":
-            body = reply.body if reply else text_response(f"echo: {last_text(payload)}", model)
+            body = reply.body if reply else media_response(payload, model) or text_response(f"echo: {last_text(payload)}", model)
             return Response(json.dumps(body, indent=2), media_type="application/json")
         if method == "streamGenerateContent":
             events = (reply.events if reply and reply.events is not None else None) or [
@@ -294,6 +303,13 @@ class FakeGemini:
             if request.query_params.get("alt") != "sse":
                 return Response(json.dumps(events, indent=2), media_type="application/json")
             return StreamingResponse(self._sse(events, delay, fail_after), media_type="text/event-stream")
+        if method == "predict":  # Imagen
+            if reply:
+                return JSONResponse(reply.body)
+            parameters = payload.get("parameters") or {}
+            image = png_b64(*ratio_pixels(parameters.get("aspectRatio")))
+            count = parameters.get("sampleCount", 1)
+            return JSONResponse({"predictions": [{"bytesBase64Encoded": image, "mimeType": "image/png"}] * count})
         if method == "countTokens":
             return JSONResponse({"totalTokens": len(last_text(payload).split()) or 1})
         if method == "embedContent":
@@ -348,6 +364,56 @@ class FakeGemini:
         if (denied := await self._check_key(item)) is not None:
             return denied
         return JSONResponse({"files": []})
+
+
+SPEECH_SECONDS = 1.5  # how long the fake's speech lasts
+SPEECH_RATE = 24000
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG (8-bit RGB, a gradient) that any decoder reads."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes(v for x in range(width) for v in (x * 40 % 256, y * 40 % 256, 128)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def png_b64(width: int, height: int) -> str:
+    return base64.b64encode(png(width, height)).decode()
+
+
+def ratio_pixels(ratio: str | None) -> tuple[int, int]:
+    """The fake draws an aspect ratio "W:H" as a W x H pixel image (1:1 when not given)."""
+    width, _, height = (ratio or "1:1").partition(":")
+    return int(width), int(height)
+
+
+def pcm(seconds: float = SPEECH_SECONDS, rate: int = SPEECH_RATE) -> bytes:
+    """Real 16-bit little-endian mono samples: a 440 Hz tone."""
+    samples = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(int(seconds * rate))))
+    return samples.tobytes()
+
+
+def media_response(payload: dict, model: str) -> dict | None:
+    """Gemini's answer when generationConfig.responseModalities asks for IMAGE or AUDIO."""
+    config = payload.get("generationConfig") or {}
+    modalities = config.get("responseModalities") or []
+    if "AUDIO" in modalities:
+        parts = [{"inlineData": {"mimeType": f"audio/L16;codec=pcm;rate={SPEECH_RATE}", "data": base64.b64encode(pcm()).decode()}}]
+    elif "IMAGE" in modalities:
+        size = ratio_pixels((config.get("imageConfig") or {}).get("aspectRatio"))
+        parts = [{"text": "Here is your image."}, {"inlineData": {"mimeType": "image/png", "data": png_b64(*size)}}]
+    else:
+        return None
+    return {
+        "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": usage(),
+        "modelVersion": model,
+        "responseId": "fake-response-id",
+    }
 
 
 def last_text(payload: dict) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media, schema
-from ..translate.models import resolve_model
+from ..translate.models import resolve_virtual
 from ..translate.thinking import SKIP_SIGNATURE, needs_signatures, thinking_config
 
 SEARCH_TOOL_NAME = "googleSearch"
@@ -62,7 +62,10 @@ def _google_extra(body: dict[str, Any]) -> dict[str, Any]:
 
 async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
     """Translate a chat completions request body (already parsed JSON)."""
-    model, search = resolve_model(body.get("model"), settings)
+    model, virtual = resolve_virtual(body.get("model"), settings)
+    search = "search" in virtual
+    if "non-thinking" in virtual and body.get("reasoning_effort") is None:
+        body = {**body, "reasoning_effort": "none"}
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("messages is required and must be a non-empty list of messages.", "messages")
@@ -90,6 +93,8 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
         payload["cachedContent"] = cached
 
     config = _generation_config(body, model, google)
+    if "image" in virtual:
+        config["responseModalities"] = ["TEXT", "IMAGE"]
     if config:
         payload["generationConfig"] = config
 

@@ -1,4 +1,5 @@
-"""The OpenAI routes, bare and under /v1 and /openai/v1.
+"""The OpenAI routes, bare and under /v1 and /openai/v1; images and speech also under
+/hf/v1 (where the heavyweight peer documents its image route, so configs copied from it work).
 
 `GET /v1/models[/{id}]` stays Gemini's own list for Gemini clients: a caller that sends
 `x-goog-api-key` or `?key=` gets the native pass-through.
@@ -12,9 +13,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from .. import native
-from . import chat, embeddings, models
+from . import chat, embeddings, images, models, speech
 
 PREFIXES = ("", "/v1", "/openai/v1")
+MEDIA_PREFIXES = (*PREFIXES, "/hf/v1")
 
 
 def _gemini_client(scope: Scope) -> bool:
@@ -44,4 +46,10 @@ for prefix in PREFIXES:
         Route(f"{prefix}/embeddings", embeddings.create, methods=["POST"]),
         Route(f"{prefix}/models", _ModelsOrNative(models.list_models), methods=["GET"]),
         Route(f"{prefix}/models/{{model:path}}", _ModelsOrNative(models.get_model), methods=["GET"]),
+    ]
+for prefix in MEDIA_PREFIXES:
+    routes += [
+        Route(f"{prefix}/images/generations", images.generations, methods=["POST"]),
+        Route(f"{prefix}/images/edits", images.edits, methods=["POST"]),
+        Route(f"{prefix}/audio/speech", speech.create, methods=["POST"]),
     ]

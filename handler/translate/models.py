@@ -1,18 +1,26 @@
 """Client model names -> Gemini models: `models/` dropped, Gemini names as they are,
 everything else through MODEL_ALIASES (exact names first, then `*` wildcards in the
 order given: `claude-*haiku*=gemini-2.5-flash,claude-*=gemini-2.5-pro`), else
-DEFAULT_MODEL. A `:search` / `-search` suffix asks for Google Search.
+DEFAULT_MODEL.
+
+Virtual suffixes, in any order, as the seed systems' users write them in client
+configs: `:search` / `-search` (Google Search), `-image` (text and image output, as
+`gemini-2.0-flash-exp-image`), `-non-thinking` (the least thinking the model allows).
+A real image model's own `-image` (`gemini-2.5-flash-image`) stays, and an alias's own
+name is never split.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Any
 
 from ..config import Settings
 
 NATIVE_PREFIXES = ("gemini-", "gemma-", "learnlm-", "imagen-", "veo-")
-SEARCH_SUFFIXES = (":search", "-search")
+VIRTUAL_SUFFIXES = ((":search", "search"), ("-search", "search"), ("-image", "image"), ("-non-thinking", "non-thinking"))
+REAL_IMAGE_MODEL = re.compile(r"gemini-\d+(\.\d+)?-(flash|pro)(-lite)?-image")
 
 
 def alias(name: str, settings: Settings) -> str | None:
@@ -27,12 +35,23 @@ def alias(name: str, settings: Settings) -> str | None:
     return target.removeprefix("models/") if target else None
 
 
-def resolve_model(name: Any, settings: Settings) -> tuple[str, bool]:
-    """(the Gemini model for a client's model name, whether Google Search was asked for)."""
+def resolve_virtual(name: Any, settings: Settings) -> tuple[str, set[str]]:
+    """(the Gemini model for a client's model name, the virtual suffixes it carried)."""
     model = name.strip().removeprefix("models/") if isinstance(name, str) else ""
-    search = model.endswith(SEARCH_SUFFIXES)
-    if search:
-        model = model[:-7]
+    found: set[str] = set()
+    stripped = model not in settings.model_aliases
+    while stripped:
+        stripped = False
+        for suffix, flag in VIRTUAL_SUFFIXES:
+            if model.endswith(suffix) and not (flag == "image" and REAL_IMAGE_MODEL.fullmatch(model)):
+                model, stripped = model[: -len(suffix)], True
+                found.add(flag)
     if not model.startswith(NATIVE_PREFIXES):
         model = alias(model, settings) or settings.default_model.removeprefix("models/")
-    return model, search
+    return model, found
+
+
+def resolve_model(name: Any, settings: Settings) -> tuple[str, bool]:
+    """(the Gemini model for a client's model name, whether Google Search was asked for)."""
+    model, found = resolve_virtual(name, settings)
+    return model, "search" in found
