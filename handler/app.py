@@ -67,11 +67,11 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 
 
 def extra_routes() -> list[BaseRoute]:
-    """Routes of the other modules (OpenAI, /verify)."""
-    from . import verify
+    """Routes of the other modules (OpenAI, /verify, /status)."""
+    from . import status, verify
     from .openai import routes as openai_routes
 
-    return [*verify.routes, *openai_routes.routes]
+    return [*verify.routes, *status.routes, *openai_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")

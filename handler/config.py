@@ -8,6 +8,7 @@ inside a request.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -65,6 +66,13 @@ def _aliases(raw: str | None) -> dict[str, str]:
     return aliases
 
 
+def _namespace(raw: str | None) -> str:
+    value = (raw or "GeminiEdgeProxy").strip()
+    if not re.fullmatch(r"[A-Za-z0-9._/#:-]{1,255}", value) or value.startswith("AWS/"):
+        raise ConfigError(f"METRICS_NAMESPACE must be a CloudWatch namespace such as GeminiEdgeProxy, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str = DEFAULT_BASE_URL
@@ -82,6 +90,9 @@ class Settings:
     heartbeat_seconds: float = 15.0
     default_model: str = "gemini-2.5-flash"
     model_aliases: dict[str, str] = field(default_factory=dict)
+    metrics: bool = True  # EMF records in the access log (handler/metrics.py)
+    metrics_namespace: str = "GeminiEdgeProxy"
+    fleet_metrics: bool = False  # the status page reads CloudWatch (handler/fleet.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -108,4 +119,7 @@ class Settings:
             heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.1),
             default_model=(env.get("DEFAULT_MODEL") or "gemini-2.5-flash").strip(),
             model_aliases=_aliases(env.get("MODEL_ALIASES")),
+            metrics=_bool(env, "METRICS", True),
+            metrics_namespace=_namespace(env.get("METRICS_NAMESPACE")),
+            fleet_metrics=_bool(env, "FLEET_METRICS", False),
         )

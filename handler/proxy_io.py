@@ -99,6 +99,8 @@ def outcome_headers(outcome: Outcome) -> list[tuple[bytes, bytes]]:
 
 def note_outcome(scope: Scope, outcome: Outcome) -> None:
     note(scope, upstream_status=outcome.status, key=keyring.mask(outcome.key), attempts=outcome.attempts)
+    if outcome.model:
+        note(scope, model=outcome.model)
 
 
 async def _wait_disconnect(receive: Receive) -> None:

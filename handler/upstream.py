@@ -31,6 +31,7 @@ from .lazy import aiohttp
 from . import keys as keyring
 from .config import Settings
 from .logs import logger
+from .metrics import model_of
 
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
 
@@ -92,6 +93,7 @@ class Outcome:
     body: bytes = b""
     message: str = ""
     retry_after: str | None = None
+    model: str = ""  # the Gemini model of the upstream path, for the access log and metrics
 
     @property
     def ok(self) -> bool:
@@ -191,7 +193,8 @@ async def send(
     url = settings.base_url + path_qs
     tries = keyring.order(keys)
     limit = min(settings.max_attempts, len(tries)) if isinstance(body, (bytes, type(None))) else 1
-    outcome = Outcome(status=503, key="", attempts=0, message="No Gemini key to use.")
+    model = model_of(path_qs)
+    outcome = Outcome(status=503, key="", attempts=0, message="No Gemini key to use.", model=model)
     soonest: tuple[float, str] | None = None
     for attempt, key in enumerate(tries[:limit], start=1):
         sent = dict(headers)
@@ -199,7 +202,7 @@ async def send(
             sent["Authorization"] = f"Bearer {key}"
         else:
             sent["x-goog-api-key"] = key
-        outcome = Outcome(status=502, key=key, attempts=attempt)
+        outcome = Outcome(status=502, key=key, attempts=attempt, model=model)
         try:
             response = await client.request(method, url, headers=sent, data=body)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
