@@ -29,7 +29,7 @@ form,.card{background:var(--card);border:1px solid var(--line);border-radius:10p
 label{display:block;font-weight:600;margin-bottom:6px}.row{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center}
 .row label{font-weight:400;margin:0}input[type=password],select{font:inherit;width:100%;padding:10px;
 border:1px solid var(--line);border-radius:8px;background:var(--bg);color:var(--fg)}
-select{width:auto}button{font:inherit;font-weight:600;padding:10px 18px;border:0;border-radius:8px;
+select{width:auto;max-width:100%}button{font:inherit;font-weight:600;padding:10px 18px;border:0;border-radius:8px;
 background:var(--info);color:#fff;cursor:pointer}button.plain{background:transparent;color:var(--info);padding:10px 4px}
 .hint{color:var(--mute);font-size:.85rem;margin:6px 0 10px}#msg{margin:8px 0;font-weight:600}
 #msg.error{color:var(--bad)}.chips{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 12px}
@@ -215,8 +215,8 @@ BODY = """<main>
 <p class="hint">Sent only in a request header, never in a URL. Kept in this browser only if you tick:</p>
 <div class="row">
 <label><input type="checkbox" id="remember"> remember on this device</label>
-<label>check <select id="probe"><option value="metadata">metadata (free)</option>
-<option value="generate">one-token generation (spends 1 request per key)</option></select></label>
+<label>check: <select id="probe"><option value="metadata">key only (free)</option>
+<option value="generate">generation (1 request per key)</option></select></label>
 </div>
 <div class="row" style="margin-top:12px"><button type="submit" id="go">Check keys</button>
 <button type="button" class="plain" id="forget">Forget</button></div>
