@@ -42,7 +42,7 @@ background:var(--info);color:#fff;cursor:pointer}button.plain{background:transpa
 .detail,.cool{grid-column:1/-1;color:var(--mute);font-size:.85rem;overflow-wrap:anywhere}.cool{color:var(--warn)}
 .charts{grid-column:1/-1;display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:8px}
 .chart{font-size:.8rem;color:var(--mute)}.chart svg{display:block;width:100%;height:56px}
-.c-calls{fill:var(--bar)}.c-rl{fill:var(--bad)}.note{color:var(--mute);font-size:.85rem}
+.c-calls{fill:var(--bar)}.c-base{fill:var(--line)}.c-rl{fill:var(--bad)}.note{color:var(--mute);font-size:.85rem}
 """
 
 SCRIPT = """
@@ -139,6 +139,9 @@ function bars(series, limited, label) {
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 " + n * 10 + " 50"); svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img"); svg.setAttribute("aria-label", label);
+  const base = document.createElementNS(ns, "rect");
+  base.setAttribute("x", 0); base.setAttribute("y", 49); base.setAttribute("width", n * 10);
+  base.setAttribute("height", 1); base.setAttribute("class", "c-base"); svg.append(base);
   series.forEach((v, i) => {
     for (const [value, cls] of [[v, "c-calls"], [limited[i], "c-rl"]]) {
       if (!value) continue;
