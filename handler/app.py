@@ -1,7 +1,8 @@
 """The Starlette app: routes, CORS and the access log. `uvicorn handler.app:app` runs it.
 
-Routing, in order: `/`, `/healthz`, `/verify`, the OpenAI routes (`/chat/completions`,
-`/embeddings`, `/models`, bare or under `/v1/` and `/openai/v1/`), then every other
+Routing, in order: `/`, `/healthz`, `/verify`, `/status` (and `/status/data`,
+`/status/metrics`), the OpenAI routes (`/chat/completions`, `/embeddings`, `/models`,
+bare or under `/v1/` and `/openai/v1/`), then every other
 path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is,
 through `Proxy`, a fast path past Starlette's router.
 `GET /v1/models[/{id}]` is Gemini's own list when the caller sends `x-goog-api-key` or
@@ -37,7 +38,8 @@ def landing(request: Request) -> Response:
         "OpenAI API: use this URL (or this URL + /v1) as the base URL of an OpenAI client.\n"
         "Send your Gemini key(s), comma-separated, in x-goog-api-key, ?key=, Authorization: Bearer\n"
         "or x-api-key, or an access token to use the server's key pool.\n"
-        "Check keys: curl -X POST <this URL>/verify -H 'x-goog-api-key: k1,k2'\n\n"
+        "Check keys: curl -X POST <this URL>/verify -H 'x-goog-api-key: k1,k2'\n"
+        "Key health page (for a browser): <this URL>/status\n\n"
         f"Server key pool: {len(settings.api_keys)} key(s) from the environment"
         f"{' plus a Secrets Manager secret' if settings.keys_secret_arn else ''}; "
         f"client keys {'accepted' if settings.allow_client_keys else 'not accepted'}.\n"
