@@ -194,3 +194,39 @@ def test_page_is_self_contained(browser, start_proxy, fake):
     assert errors == [] and [r.url for r in requests] == [url + "/status"]
     context.close()
 
+
+
+def test_cooldown_view_reads_the_cooldown_object_when_the_app_has_one(fake_url):
+    """The adapter: `app.state.cooldown.snapshot()` when present (the per-model cooldown), else keys.py's table."""
+    import httpx
+
+    from handler.app import create_app
+    from handler.config import Settings
+
+    from .servers import ServerThread
+
+    class Cooldown:
+        def snapshot(self) -> list[dict]:
+            return [
+                {"key": mask(KEY_B), "model": "gemini-2.5-pro", "seconds_left": 42.5, "reason": "rate_limited"},
+                {"key": "AIzaSy...9999", "model": None, "seconds_left": 10.0, "reason": "invalid"},  # not the caller's
+            ]
+
+    app = create_app(Settings.from_env({"GEMINI_BASE_URL": fake_url, "GEMINI_API_KEYS": f"{KEY_A},{KEY_B}",
+                                        "ACCESS_TOKENS": TOKEN}))
+    server = ServerThread(app).start()
+    try:
+        keyring.cool_down(KEY_A, 30)
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        legacy = httpx.get(server.url + "/status/data?as=token", headers=auth).json()
+        assert [(c["key"], c["model"]) for c in legacy["cooldowns"]] == [(mask(KEY_A), None)]
+        assert 0 < legacy["cooldowns"][0]["seconds_left"] <= 30
+        app.state.cooldown = Cooldown()
+        data = httpx.get(server.url + "/status/data?as=token", headers=auth).json()
+        assert data["cooldowns"] == [{"key": mask(KEY_B), "model": "gemini-2.5-pro", "seconds_left": 42.5,
+                                      "reason": "rate_limited"}]
+        assert data["keys"] == [mask(KEY_A), mask(KEY_B)] and data["scope"] == "pool"
+        own = httpx.get(server.url + "/status/data", headers={"x-goog-api-key": KEY_C}).json()
+        assert own["scope"] == "own" and own["keys"] == [mask(KEY_C)] and own["cooldowns"] == []
+    finally:
+        server.stop()
