@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import Settings
-from .metrics import NAMESPACE
 
 WINDOWS = {"hour": (300, 12), "day": (3600, 24)}  # name: (period in seconds, number of bins)
 SERIES = {"calls": "Requests", "rate_limited": "Upstream429"}  # page name: metric name
@@ -128,7 +127,7 @@ async def figures(settings: Settings, masked: list[str]) -> dict:
     if not settings.fleet_metrics:
         return {"enabled": False, "reason": "Fleet figures are off (set FLEET_METRICS=true; see docs/status-and-metrics.md)."}
     masked = list(dict.fromkeys(masked))[:MAX_KEYS]
-    ident = (settings.metrics_namespace or NAMESPACE, tuple(masked))
+    ident = (settings.metrics_namespace, tuple(masked))
     cached = _cache.get(ident)
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
