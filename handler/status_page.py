@@ -176,7 +176,7 @@ async function check(event) {
   say("Loading...");
   const as = cred.token ? "?as=token" : "";
   const res = await fetch("/status/data" + as, {headers: cred.headers, cache: "no-store"});
-  if (!res.ok) { $("keys").replaceChildren(); say(await refusal(res), true); return; }
+  if (!res.ok) { clear(); say(await refusal(res), true); return; }
   const data = await res.json();
   render(data);
   say("Checking " + data.keys.length + " key(s)...");
@@ -190,6 +190,10 @@ async function check(event) {
   if (!verify.ok) { say(await refusal(verify), true); return; }
   await readEvents(verify, (entry) => { if (mine === run) onResult(entry); });
   if (mine === run) say("Checked " + data.keys.length + " key(s).");
+}
+function clear() {
+  rows = []; counts = {};
+  for (const id of ["keys", "counts", "scope", "probe-note", "fleet"]) $(id).replaceChildren();
 }
 function forget() {
   try { localStorage.removeItem(STORE); } catch (e) { /* nothing stored */ }

@@ -177,6 +177,14 @@ def test_a_wrong_token_gets_a_clear_refusal(browser, start_proxy, fake, tmp_path
     assert fake.received == []
     assert not any("not-the-token" in r.url for r in requests)
     page.screenshot(path=str(tmp_path / "status-refused.png"))
+    # The right token next: the keys appear; a wrong one again clears them.
+    page.fill("#secret", TOKEN)
+    page.click("#go")
+    wait_checked(page, 1)
+    page.fill("#secret", "still-not-the-token-0123")
+    page.click("#go")
+    page.wait_for_selector("#msg.error")
+    assert page.locator(".key").count() == 0 and page.locator("#counts").inner_text() == ""
     context.close()
 
 
