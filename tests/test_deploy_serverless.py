@@ -218,7 +218,7 @@ def test_cli_packages_offline(tmp_path, params):
     assert fn["Environment"]["Variables"]["FLEET_METRICS"] == ("true" if fleet else "false")
     assert res["FleetMetricsPolicy"]["Condition"] == "HasFleetMetrics"
     assert res["FleetMetricsPolicy"]["Properties"]["Roles"] == [{"Ref": "IamRoleLambdaExecution"}]
-    assert "{GeminiEdgeProxy,Key}" in res["KeyHealthDashboard"]["Properties"]["DashboardBody"]
+    assert '{\\"GeminiEdgeProxy\\",Key}' in res["KeyHealthDashboard"]["Properties"]["DashboardBody"]
     statements = res["IamRoleLambdaExecution"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     secret = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
     assert secret == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
@@ -250,9 +250,9 @@ def test_fleet_figures_and_dashboard_are_optional(mode):
     assert dashboard["Condition"] == "HasDashboard"
     widgets = json.loads(dashboard["Properties"]["DashboardBody"])["widgets"]
     expressions = [m[0]["expression"] for w in widgets for m in w["properties"]["metrics"]]
-    assert "SEARCH('{GeminiEdgeProxy,Key} MetricName=\"Upstream429\"', 'Sum', 300)" in expressions
+    assert "SEARCH('{\"GeminiEdgeProxy\",Key} MetricName=\"Upstream429\"', 'Sum', 300)" in expressions
     for expression in expressions:  # the names the EMF records write
-        assert [re.search(r"\{GeminiEdgeProxy,(\w+)\}", expression)[1]] in metrics.DIMENSION_SETS
+        assert [re.search(r'\{"GeminiEdgeProxy",(\w+)\}', expression)[1]] in metrics.DIMENSION_SETS
         assert re.search(r'MetricName="(\w+)"', expression)[1] in {m["Name"] for m in metrics.METRICS}
     assert all(w["properties"]["region"] == "us-east-1" for w in widgets)
 
@@ -263,5 +263,5 @@ def test_fleet_figures_on_with_own_namespace():
     assert service["provider"]["environment"]["FLEET_METRICS"] == "true"
     assert resources["Parameters"]["FleetMetrics"]["Default"] == "true"
     body = resources["Resources"]["KeyHealthDashboard"]["Properties"]["DashboardBody"]
-    assert "{Team/Gemini,Key}" in body and "GeminiEdgeProxy," not in body
+    assert '{\\"Team/Gemini\\",Key}' in body and "GeminiEdgeProxy" not in body
     json.loads(body)

@@ -364,10 +364,10 @@ def test_fleet_figures_and_dashboard_when_asked(template, monkeypatch, mode):
     widgets = dashboard_widgets(stack)
     expressions = [m[0]["expression"] for w in widgets for m in w["properties"]["metrics"]]
     assert all(w["properties"]["region"] == REGION for w in widgets)
-    assert "SEARCH('{Team/Gemini,Key} MetricName=\"Requests\"', 'Sum', 300)" in expressions
-    assert "SEARCH('{Team/Gemini,Key} MetricName=\"Upstream429\"', 'Sum', 300)" in expressions
+    assert "SEARCH('{\"Team/Gemini\",Key} MetricName=\"Requests\"', 'Sum', 300)" in expressions
+    assert "SEARCH('{\"Team/Gemini\",Key} MetricName=\"Upstream429\"', 'Sum', 300)" in expressions
     for expression in expressions:
-        dimension = re.search(r"\{Team/Gemini,(\w+)\}", expression)[1]
+        dimension = re.search(r'\{"Team/Gemini",(\w+)\}', expression)[1]
         metric = re.search(r'MetricName="(\w+)"', expression)[1]
         assert [dimension] in metrics.DIMENSION_SETS and metric in {m["Name"] for m in metrics.METRICS}
     assert stack.outputs["DashboardUrl"]["Fn::Sub"].endswith("#dashboards:name=${KeyHealthDashboard}")
@@ -377,4 +377,5 @@ def test_dashboard_alone_grants_nothing(template, monkeypatch):
     params = params_for("stream", False, "arm64", MetricsDashboard="true")
     stack = Stack(cloudformation(template, params, monkeypatch), params)
     assert "KeyHealthDashboard" in stack.resources and "FleetMetricsPolicy" not in stack.resources
-    assert "SEARCH('{GeminiEdgeProxy,Key}" in json.dumps(dashboard_widgets(stack))
+    expressions = [m[0]["expression"] for w in dashboard_widgets(stack) for m in w["properties"]["metrics"]]
+    assert "SEARCH('{\"GeminiEdgeProxy\",Key} MetricName=\"Requests\"', 'Sum', 300)" in expressions
