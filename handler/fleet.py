@@ -90,7 +90,7 @@ def read(namespace: str, masked: list[str], now: float | None = None) -> dict:
     figures: dict[str, dict] = {key: {} for key in masked}
     windows: dict[str, dict] = {}
     for window, (period, bins) in WINDOWS.items():
-        end = math.ceil(now / period) * period  # whole bins, as CloudWatch aligns them
+        end = (math.floor(now / period) + 1) * period  # whole bins, as CloudWatch aligns them; now is inside the last
         start = end - period * bins
         windows[window] = {"period": period, "bins": bins, "end": _utc(end).isoformat()}
         for key in masked:

@@ -267,3 +267,17 @@ def test_boto3_is_not_imported_unless_fleet_figures_are_on():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["200", "False", "False"]
+
+
+def test_bins_are_whole_periods_and_now_falls_in_the_last(cloudwatch):
+    """A point exactly on a bin boundary, and one just before the window, land where they should."""
+    now = 1_800_000_000.0  # a multiple of 3600 and of 300: the edge case
+    for seconds_ago, value in ((0, 2.0), (3600, 5.0), (86400 + 1, 7.0)):
+        cloudwatch.put_metric_data(Namespace="NS", MetricData=[{
+            "MetricName": "Requests", "Value": value, "Unit": "Count",
+            "Timestamp": datetime.fromtimestamp(now - seconds_ago, timezone.utc),
+            "Dimensions": [{"Name": "Key", "Value": "AIzaSy...1111"}]}])
+    day = fleet.read("NS", ["AIzaSy...1111"], now=now)["keys"]["AIzaSy...1111"]["day"]
+    assert day["calls"][-1] == 2.0 and day["calls"][-2] == 5.0 and day["calls_total"] == 7.0  # the 7 is too old
+    hour = fleet.read("NS", ["AIzaSy...1111"], now=now)["keys"]["AIzaSy...1111"]["hour"]
+    assert hour["calls"] == [0.0] * 11 + [2.0]
