@@ -1,12 +1,10 @@
-"""The Starlette app: routes, CORS and the access log. `uvicorn handler.app:app` runs it.
+"""The Starlette app: routes, middleware and exception handlers. `uvicorn handler.app:app` runs it.
 
-Routing, in order: `/`, `/healthz`, `/verify`, the OpenAI routes (`/chat/completions`,
-`/embeddings`, `/models`, `/images/...`, `/audio/speech`, bare or under `/v1/` and
-`/openai/v1/`; images and speech also under `/hf/v1/`), then every other
-path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is,
-through `Proxy`, a fast path past Starlette's router.
-`GET /v1/models[/{id}]` is Gemini's own list when the caller sends `x-goog-api-key` or
-`?key=` (as Gemini clients do) and OpenAI's otherwise.
+Native Gemini paths (`/v1beta/`, `/v1/`, `/v1alpha/`, `/upload/`) take a fast path past
+the router (`NativeDispatch`); everything else is routed: `/`, `/healthz`, `/verify`,
+`/status`, and the translated protocols (OpenAI, Responses, Anthropic Messages), which
+share `/v1/` with Gemini (`is_native` tells them apart). Errors are rendered in the
+shape of the API that was called (errors.shape_for).
 """
 
 from __future__ import annotations
@@ -39,7 +37,8 @@ def landing(request: Request) -> Response:
         "OpenAI API: use this URL (or this URL + /v1) as the base URL of an OpenAI client.\n"
         "Send your Gemini key(s), comma-separated, in x-goog-api-key, ?key=, Authorization: Bearer\n"
         "or x-api-key, or an access token to use the server's key pool.\n"
-        "Check keys: curl -X POST <this URL>/verify -H 'x-goog-api-key: k1,k2'\n\n"
+        "Check keys: curl -X POST <this URL>/verify -H 'x-goog-api-key: k1,k2'\n"
+        "Key health page (for a browser): <this URL>/status\n\n"
         f"Server key pool: {len(settings.api_keys)} key(s) from the environment"
         f"{' plus a Secrets Manager secret' if settings.keys_secret_arn else ''}; "
         f"client keys {'accepted' if settings.allow_client_keys else 'not accepted'}.\n"
@@ -73,11 +72,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def extra_routes() -> list[BaseRoute]:
-    """Routes of the other modules (OpenAI, /verify)."""
-    from . import verify
+    """Routes of the other modules (OpenAI, /verify, /status)."""
+    from . import status, verify
     from .openai import routes as openai_routes
 
-    return [*verify.routes, *openai_routes.routes]
+    return [*verify.routes, *status.routes, *openai_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")

@@ -101,6 +101,8 @@ def outcome_headers(outcome: Outcome) -> dict[str, str]:
 def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
     """Note the outcome in the access log; the proxy's headers for the response."""
     note(scope, upstream_status=outcome.status, key=mask(outcome.key), attempts=outcome.attempts)
+    if outcome.model:
+        note(scope, model=outcome.model)
     return outcome_headers(outcome)
 
 

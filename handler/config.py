@@ -8,6 +8,7 @@ inside a request.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -65,6 +66,13 @@ def _aliases(raw: str | None) -> dict[str, str]:
     return aliases
 
 
+def _namespace(raw: str | None) -> str:
+    value = (raw or "GeminiEdgeProxy").strip()
+    if not re.fullmatch(r"[A-Za-z0-9._/#:-]{1,255}", value) or value.startswith("AWS/"):
+        raise ConfigError(f"METRICS_NAMESPACE must be a CloudWatch namespace such as GeminiEdgeProxy, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str = DEFAULT_BASE_URL
@@ -85,6 +93,9 @@ class Settings:
     model_aliases: dict[str, str] = field(default_factory=dict)
     image_model: str = "gemini-nano-banana-2.1"  # for OpenAI image model names (docs/images-and-speech.md)
     tts_model: str = "gemini-3.8-flash-tts"  # for OpenAI speech model names
+    metrics: bool = True  # EMF records in the access log (handler/metrics.py)
+    metrics_namespace: str = "GeminiEdgeProxy"
+    fleet_metrics: bool = False  # the status page reads CloudWatch (handler/fleet.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -114,4 +125,7 @@ class Settings:
             model_aliases=_aliases(env.get("MODEL_ALIASES")),
             image_model=(env.get("IMAGE_MODEL") or cls.image_model).strip(),
             tts_model=(env.get("TTS_MODEL") or cls.tts_model).strip(),
+            metrics=_bool(env, "METRICS", True),
+            metrics_namespace=_namespace(env.get("METRICS_NAMESPACE")),
+            fleet_metrics=_bool(env, "FLEET_METRICS", False),
         )

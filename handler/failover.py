@@ -23,6 +23,7 @@ from .credentials import Credentials
 from .gemini_error import GeminiError, parse
 from .logs import logger
 from .masking import mask, mask_in
+from .metrics import model_of
 from .upstream import UpstreamError, UpstreamResponse
 
 RETRY_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
@@ -48,6 +49,7 @@ class Outcome:
     error: GeminiError | None = None
     message: str = ""
     retry_after: float | None = None
+    model: str = ""  # the Gemini model called, for the access log and metrics
 
     @property
     def ok(self) -> bool:
@@ -81,9 +83,10 @@ async def send(
     delay any tried key was given (the earliest a retry can succeed).
     """
     url = settings.base_url + path_qs
+    model = model or model_of(path_qs) or None
     tries = cooldown.order(creds.keys, model)
     limit = min(settings.max_attempts, len(tries)) if isinstance(body, (bytes, type(None))) else 1
-    outcome = Outcome(status=503, message="No Gemini key to use.")
+    outcome = Outcome(status=503, message="No Gemini key to use.", model=model or "")
     soonest: float | None = None
     for attempt, key in enumerate(tries[:limit], start=1):
         sent = dict(headers)
@@ -91,7 +94,7 @@ async def send(
             sent["Authorization"] = f"Bearer {key}"
         else:
             sent["x-goog-api-key"] = key
-        outcome = Outcome(status=502, key=key, attempts=attempt)
+        outcome = Outcome(status=502, key=key, attempts=attempt, model=model or "")
         try:
             response = await upstream.request(settings, method, url, sent, body)
         except UpstreamError as exc:

@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import metrics
+
 logger = logging.getLogger("gemini_proxy")
 
 
@@ -96,6 +98,7 @@ class AccessLog:
                     "duration_ms": round((time.perf_counter() - start) * 1000, 2),
                 }
                 fields.update(scope.get("state", {}).get("log", {}))
+                metrics.add(scope, fields)  # the line doubles as a CloudWatch EMF record
                 # makeRecord + handle: logger.info would also walk the stack for the
                 # caller's file and line, which this line does not show.
                 record = logger.makeRecord(logger.name, logging.INFO, "", 0, "request", (), None)

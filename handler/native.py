@@ -128,7 +128,6 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         body if body else None,
         creds,
         bearer=path.startswith("/v1beta/openai/"),
-        model=_model_of(path),
     )
     extra = note_outcome(scope, outcome)
     response = outcome.response
@@ -154,12 +153,6 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             response.close()
 
     await relay(receive, pump)
-
-
-def _model_of(path: str) -> str | None:
-    """The model a `/models/{model}:{method}` path names (quotas are per model)."""
-    _, found, rest = path.partition("/models/")
-    return rest.split(":", 1)[0] if found and ":" in rest else None
 
 
 def _upload_url_to_us(

@@ -173,8 +173,9 @@ def find_cli() -> str | None:
         {"arch": "x86_64", "domainName": "gemini.example.com",
          "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc", "hostedZoneId": "Z0123456789"},
         {"mode": "buffered", "keysSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"},
+        {"fleetMetrics": "true", "metricsDashboard": "true"},
     ],
-    ids=["stream-domain-x86", "buffered-existing-secret"],
+    ids=["stream-domain-x86", "buffered-existing-secret", "stream-fleet-metrics"],
 )
 def test_cli_packages_offline(tmp_path, params):
     cli = find_cli()
@@ -212,7 +213,55 @@ def test_cli_packages_offline(tmp_path, params):
         layer = "LambdaAdapterLayerArm64" if arch == "arm64" else "LambdaAdapterLayerX86"
         assert fn["Layers"] == [f"arn:aws:lambda:us-east-1:753240598075:layer:{layer}:26"]
         assert cfn["Parameters"]["DomainName"]["Default"] == params.get("domainName", "")
+    fleet = params.get("fleetMetrics") == "true"
+    assert cfn["Parameters"]["FleetMetrics"]["Default"] == ("true" if fleet else "false")
+    assert fn["Environment"]["Variables"]["FLEET_METRICS"] == ("true" if fleet else "false")
+    assert res["FleetMetricsPolicy"]["Condition"] == "HasFleetMetrics"
+    assert res["FleetMetricsPolicy"]["Properties"]["Roles"] == [{"Ref": "IamRoleLambdaExecution"}]
+    assert '{\\"GeminiEdgeProxy\\",Key}' in res["KeyHealthDashboard"]["Properties"]["DashboardBody"]
     statements = res["IamRoleLambdaExecution"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     secret = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
     assert secret == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
                        "Resource": {"Fn::If": ["CreateSecret", {"Ref": "KeysSecret"}, {"Ref": "ExistingKeysSecretArn"}]}}]
+
+
+# Key health figures (docs/status-and-metrics.md): optional, off by default ----------------
+
+
+@pytest.mark.parametrize("mode", ["stream", "buffered"])
+def test_fleet_figures_and_dashboard_are_optional(mode):
+    from handler import metrics
+
+    service = Resolver(mode=mode).service()
+    env = service["provider"]["environment"]
+    assert env["FLEET_METRICS"] == "false" and env["METRICS_NAMESPACE"] == "GeminiEdgeProxy"
+    resources = merged_resources(service)
+    assert resources["Parameters"]["FleetMetrics"]["Default"] == "false"
+    assert resources["Parameters"]["MetricsDashboard"]["Default"] == "false"
+    policy = resources["Resources"]["FleetMetricsPolicy"]
+    assert policy["Condition"] == "HasFleetMetrics"
+    assert resources["Conditions"]["HasFleetMetrics"] == {"Fn::Equals": [{"Ref": "FleetMetrics"}, "true"]}
+    assert policy["Properties"]["Roles"] == [{"Ref": "IamRoleLambdaExecution"}]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}]
+    assert len(service["provider"]["iam"]["role"]["statements"]) == 1  # the secret's, unchanged
+
+    dashboard = resources["Resources"]["KeyHealthDashboard"]
+    assert dashboard["Condition"] == "HasDashboard"
+    widgets = json.loads(dashboard["Properties"]["DashboardBody"])["widgets"]
+    expressions = [m[0]["expression"] for w in widgets for m in w["properties"]["metrics"]]
+    assert "SEARCH('{\"GeminiEdgeProxy\",Key} MetricName=\"Upstream429\"', 'Sum', 300)" in expressions
+    for expression in expressions:  # the names the EMF records write
+        assert [re.search(r'\{"GeminiEdgeProxy",(\w+)\}', expression)[1]] in metrics.DIMENSION_SETS
+        assert re.search(r'MetricName="(\w+)"', expression)[1] in {m["Name"] for m in metrics.METRICS}
+    assert all(w["properties"]["region"] == "us-east-1" for w in widgets)
+
+
+def test_fleet_figures_on_with_own_namespace():
+    service = Resolver(fleetMetrics="true", metricsDashboard="true", metricsNamespace="Team/Gemini").service()
+    resources = merged_resources(service)
+    assert service["provider"]["environment"]["FLEET_METRICS"] == "true"
+    assert resources["Parameters"]["FleetMetrics"]["Default"] == "true"
+    body = resources["Resources"]["KeyHealthDashboard"]["Properties"]["DashboardBody"]
+    assert '{\\"Team/Gemini\\",Key}' in body and "GeminiEdgeProxy" not in body
+    json.loads(body)

@@ -313,3 +313,69 @@ def test_sam_build_targets_exist_for_every_function(template, tmp_path):
                                   env={"PATH": "/usr/bin:/bin", "ARTIFACTS_DIR": str(tmp_path), "ARCH": arch})
             assert done.returncode == 0, done.stderr
             assert f"infra/build_package.py --arch {arch} --out \"{tmp_path}\"" in done.stdout
+
+
+# Key health figures (docs/status-and-metrics.md): optional, off by default ----------------
+
+
+def dashboard_widgets(stack: Stack) -> list[dict]:
+    body = stack.resources["KeyHealthDashboard"]["Properties"]["DashboardBody"]
+    assert isinstance(body, str), body  # fully resolved: namespace and region filled in
+    return json.loads(body)["widgets"]
+
+
+@pytest.mark.parametrize("mode", ["stream", "buffered"])
+def test_fleet_figures_and_dashboard_are_off_by_default(template, monkeypatch, mode):
+    params = params_for(mode, False, "arm64")
+    stack = Stack(cloudformation(template, params, monkeypatch), params)
+    types = [r["Type"] for r in stack.resources.values()]
+    assert "AWS::CloudWatch::Dashboard" not in types and "AWS::IAM::Policy" not in types
+    fn = stack.resources["StreamFunction" if mode == "stream" else "BufferedFunction"]["Properties"]
+    env = fn["Environment"]["Variables"]
+    assert env["FLEET_METRICS"] == "false" and env["METRICS_NAMESPACE"] == "GeminiEdgeProxy"
+    assert "DashboardUrl" not in stack.outputs
+    statements = [s for r in stack.resources.values() if r["Type"] == "AWS::IAM::Role"
+                  for p in r["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    assert not any("cloudwatch" in str(s["Action"]) for s in statements)
+
+
+@pytest.mark.parametrize("mode", ["stream", "buffered"])
+def test_fleet_figures_and_dashboard_when_asked(template, monkeypatch, mode):
+    from handler import metrics
+
+    params = params_for(mode, False, "arm64", FleetMetrics="true", MetricsDashboard="true", MetricsNamespace="Team/Gemini")
+    cfn = cloudformation(template, params, monkeypatch)
+    assert lint_errors(cfn, params) == []
+    stack = Stack(cfn, params)
+    function = "StreamFunction" if mode == "stream" else "BufferedFunction"
+    env = stack.resources[function]["Properties"]["Environment"]["Variables"]
+    assert env["FLEET_METRICS"] == "true" and env["METRICS_NAMESPACE"] == "Team/Gemini"
+
+    # One read-only action, on the function's own role, nothing else.
+    policy = stack.resources["FleetMetricsPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": f"{function}Role"}]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}]
+    # The secret statement of the role is unchanged.
+    (secret_policy,) = stack.resources[f"{function}Role"]["Properties"]["Policies"]
+    assert secret_policy["PolicyDocument"]["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"]
+
+    # The dashboard reads the names the EMF records write.
+    widgets = dashboard_widgets(stack)
+    expressions = [m[0]["expression"] for w in widgets for m in w["properties"]["metrics"]]
+    assert all(w["properties"]["region"] == REGION for w in widgets)
+    assert "SEARCH('{\"Team/Gemini\",Key} MetricName=\"Requests\"', 'Sum', 300)" in expressions
+    assert "SEARCH('{\"Team/Gemini\",Key} MetricName=\"Upstream429\"', 'Sum', 300)" in expressions
+    for expression in expressions:
+        dimension = re.search(r'\{"Team/Gemini",(\w+)\}', expression)[1]
+        metric = re.search(r'MetricName="(\w+)"', expression)[1]
+        assert [dimension] in metrics.DIMENSION_SETS and metric in {m["Name"] for m in metrics.METRICS}
+    assert stack.outputs["DashboardUrl"]["Fn::Sub"].endswith("#dashboards:name=${KeyHealthDashboard}")
+
+
+def test_dashboard_alone_grants_nothing(template, monkeypatch):
+    params = params_for("stream", False, "arm64", MetricsDashboard="true")
+    stack = Stack(cloudformation(template, params, monkeypatch), params)
+    assert "KeyHealthDashboard" in stack.resources and "FleetMetricsPolicy" not in stack.resources
+    expressions = [m[0]["expression"] for w in dashboard_widgets(stack) for m in w["properties"]["metrics"]]
+    assert "SEARCH('{\"GeminiEdgeProxy\",Key} MetricName=\"Requests\"', 'Sum', 300)" in expressions
