@@ -94,6 +94,8 @@ def test_streamed_tool_arguments_keep_their_types(proxy, fake):
         final = stream.get_final_completion()
     (call,) = final.choices[0].message.tool_calls
     assert call.function.parsed_arguments.stars == 4 and call.function.parsed_arguments.level == 10
+    (declaration,) = fake.generate_calls[0].json["tools"][0]["functionDeclarations"]
+    assert declaration["parametersJsonSchema"] == RATING_JSON_SCHEMA
 
 
 def test_string_only_schemas_keep_the_openapi_form(proxy, fake):
