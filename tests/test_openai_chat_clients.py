@@ -14,7 +14,7 @@ parsed and what the fake Gemini received.
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Literal
 
 import httpx
 import openai
@@ -30,7 +30,7 @@ from .test_openai_chat_stream import data, event, raw_stream
 class Rating(BaseModel):
     stars: Literal[1, 2, 3, 4, 5]
     mood: Literal["happy", "sad"]
-    level: Optional[Literal[0, 5, 10]]
+    level: Literal[0, 5, 10] | None
     exact: Literal[True]
 
 
