@@ -226,6 +226,8 @@ def test_segment_offsets_of_a_later_part(proxy, fake):
     reply["candidates"][0]["groundingMetadata"] = grounding(part=1)  # offsets inside part 1
     fake.reply(reply)
     r = client(proxy).chat.completions.create(model="gemini-2.5-flash-search", messages=USER)
+    (call,) = fake.generate_calls
+    assert call.path.endswith("/gemini-2.5-flash:generateContent") and call.json["tools"] == [{"googleSearch": {}}]
     message = r.choices[0].message
     assert message.content == "Voilà. " + ANSWER
     cited = [a.url_citation for a in message.annotations if a.url_citation.start_index is not None]
