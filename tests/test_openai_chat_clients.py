@@ -478,3 +478,12 @@ def test_upstream_403_body_in_openai_shape(proxy, fake):
         "param": None,
         "code": None,
     }
+
+
+@pytest.mark.parametrize("meta", [5, {"groundingChunks": "x", "groundingSupports": {"a": 1}}, {"groundingSupports": [{"groundingChunkIndices": 3}]}])
+def test_grounding_of_an_unexpected_shape_is_ignored(proxy, fake, meta):
+    reply = gemini([{"text": ANSWER}])
+    reply["candidates"][0]["groundingMetadata"] = meta
+    fake.reply(reply)
+    r = client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, web_search_options={})
+    assert r.choices[0].message.content == ANSWER and r.choices[0].message.annotations == []

@@ -26,7 +26,7 @@ def url_citations(meta: Any, text: str, bases: dict[int, int] | None = None) -> 
     (None: offsets count from the start of `text`)."""
     if not isinstance(meta, dict):
         return []
-    sources = [_source(chunk) for chunk in meta.get("groundingChunks") or ()]
+    sources = [_source(chunk) for chunk in _listed(meta.get("groundingChunks"))]
     encoded = text.encode()
     out: list[dict[str, Any]] = []
     seen: set[tuple] = set()
@@ -41,11 +41,11 @@ def url_citations(meta: Any, text: str, bases: dict[int, int] | None = None) -> 
             citation["start_index"], citation["end_index"] = span
         out.append({"type": "url_citation", "url_citation": citation})
 
-    for support in meta.get("groundingSupports") or ():
+    for support in _listed(meta.get("groundingSupports")):
         if not isinstance(support, dict):
             continue
         span = _span(support.get("segment"), text, encoded, bases)
-        for i in support.get("groundingChunkIndices") or ():
+        for i in _listed(support.get("groundingChunkIndices")):
             source = sources[i] if isinstance(i, int) and 0 <= i < len(sources) else None
             if source is not None:
                 cited.add(i)
@@ -54,6 +54,11 @@ def url_citations(meta: Any, text: str, bases: dict[int, int] | None = None) -> 
         if source is not None and i not in cited:
             add(source, None)
     return out
+
+
+def _listed(value: Any) -> list[Any]:
+    """A list field of the metadata, or nothing if Gemini sent something else."""
+    return value if isinstance(value, list) else []
 
 
 def _source(chunk: Any) -> tuple[str, str] | None:
