@@ -252,6 +252,16 @@ def test_streamed_grounding_is_one_annotations_delta(proxy, fake):
     check_annotations(content, deltas[annotated]["annotations"])
 
 
+def test_grounding_after_the_finish_still_comes(proxy, fake):
+    events = [event([{"text": ANSWER}], "STOP"), event([])]
+    events[1]["candidates"][0]["groundingMetadata"] = grounding()
+    fake.reply(events=events)
+    _, lines = raw_stream(proxy, {"model": "gemini-2.5-flash", "messages": USER, "web_search_options": {}})
+    deltas = [c["choices"][0]["delta"] for c in data(lines) if c != "[DONE]"]
+    (annotations,) = [d["annotations"] for d in deltas if "annotations" in d]
+    check_annotations(ANSWER, annotations)
+
+
 def test_streamed_annotations_with_the_stream_helper(proxy, fake):
     events = [event([{"text": ANSWER[:10]}]), event([{"text": ANSWER[10:]}], "STOP")]
     events[1]["candidates"][0]["groundingMetadata"] = grounding()

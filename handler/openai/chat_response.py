@@ -193,10 +193,13 @@ class ChunkStream:
     def _finish(self, index: int, reason: str, out: list[bytes]) -> None:
         """The choice's annotations (if it was grounded), then its finish_reason."""
         self.finished.add(index)
+        self._annotate(index, out)
+        out.append(self._chunk(index, {}, reason))
+
+    def _annotate(self, index: int, out: list[bytes]) -> None:
         if index in self.grounding:
             text = "".join(self.answers.get(index, ()))
             out.append(self._chunk(index, {"annotations": url_citations(self.grounding.pop(index), text)}))
-        out.append(self._chunk(index, {}, reason))
 
     def start(self) -> bytes:
         return b""
@@ -221,6 +224,8 @@ class ChunkStream:
                 self.answers.setdefault(index, []).extend(texts)
             if "groundingMetadata" in candidate:
                 self.grounding[index] = candidate["groundingMetadata"]
+                if index in self.finished:  # metadata after the finish: send it now
+                    self._annotate(index, out)
             if calls:
                 sent = self.tools[index]
                 for k, call in enumerate(calls):
