@@ -441,7 +441,8 @@ def test_response_format_json_schema(proxy, fake):
         ({"type": "text"}, None),
         (
             {"type": "json_schema", "json_schema": {"name": "color", "schema": {"type": "string", "enum": ["red", "blue"]}}},
-            {"responseMimeType": "text/x.enum", "responseSchema": {"type": "string", "enum": ["red", "blue"]}},
+            # JSON (`"red"`), not text/x.enum's bare `red`: the client parses the content as JSON.
+            {"responseMimeType": "application/json", "responseSchema": {"type": "string", "enum": ["red", "blue"]}},
         ),
     ],
 )

@@ -8,7 +8,6 @@ part type is refused, because dropping it would silently change the prompt.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +16,9 @@ from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media, schema
 from ..translate.models import resolve_virtual
-from ..translate.thinking import SKIP_SIGNATURE, needs_signatures, thinking_config
+from ..translate.thinking import budget_config, thinking_config
+from . import chat_tools
 
-SEARCH_TOOL_NAME = "googleSearch"
 # Least blocking thresholds; `extra_body.google.safety_settings` replaces them.
 DEFAULT_SAFETY = [
     {"category": category, "threshold": "OFF"}
@@ -31,8 +30,6 @@ DEFAULT_SAFETY = [
         "HARM_CATEGORY_CIVIC_INTEGRITY",
     )
 ]
-
-TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
 
 THINKING_KEYS = {
     "thinking_budget": "thinkingBudget",
@@ -76,11 +73,11 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
     if system:
         payload["systemInstruction"] = {"parts": system}
 
-    tools, search_by_tool = _tools(body.get("tools"))
-    tool_config = _tool_config(body.get("tool_choice"))
+    tools, search_by_tool = chat_tools.declarations(body.get("tools"))
+    tool_config, search_forced = chat_tools.tool_config(body.get("tool_choice"))
     if tool_config and tools:  # Gemini takes a function calling mode only with functions
         payload["toolConfig"] = tool_config
-    if search or search_by_tool or body.get("web_search_options") is not None:
+    if search or search_by_tool or search_forced or body.get("web_search_options") is not None:
         tools.append({"googleSearch": {}})
     if tools:
         payload["tools"] = tools
@@ -114,16 +111,15 @@ async def _contents(
     after the assistant message that made the calls, in the order of its calls."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
-    sign = needs_signatures(model)
     calls: dict[str, tuple[int, str]] = {}  # tool_call_id -> (position, name) of the last assistant turn
-    results: list[tuple[int, dict[str, Any]]] | None = None  # the tool results being grouped
+    results: list[chat_tools.Result] | None = None  # the tool results being grouped
 
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise BadRequest(f"messages[{i}] must be an object.", f"messages[{i}]")
         role = message.get("role")
         if role != "tool" and results is not None:
-            contents.append(_results_turn(results))
+            contents.append(chat_tools.results_turn(results))
             results = None
         if role == "system" or role == "developer":
             system += _text_parts(message.get("content"), f"messages[{i}].content")
@@ -132,7 +128,8 @@ async def _contents(
             if parts:
                 contents.append({"role": "user", "parts": parts})
         elif role == "assistant":
-            parts, calls = _assistant_parts(message, i, sign)
+            parts = _text_parts(message.get("content"), f"messages[{i}].content")
+            calls = chat_tools.assistant_calls(message, i, parts, model)
             if parts:
                 contents.append({"role": "model", "parts": parts})
         elif role == "tool":
@@ -144,23 +141,20 @@ async def _contents(
                     f"messages[{i}].tool_call_id",
                 )
             position, name = calls[call_id]
-            response = _tool_result(message.get("content"), f"messages[{i}].content")
+            content = message.get("content")
+            listed = await _user_parts(content, settings, f"messages[{i}].content") if isinstance(content, list) else None
+            response, media = chat_tools.tool_result(name, content, listed, model)
             if results is None:
                 results = []
-            results.append((position, {"functionResponse": {"name": name, "response": response}}))
+            results.append((position, response, media))
         else:
             raise BadRequest(
                 f"messages[{i}] has an unknown role {role!r}; use system, developer, user, assistant or tool.",
                 f"messages[{i}].role",
             )
     if results is not None:
-        contents.append(_results_turn(results))
+        contents.append(chat_tools.results_turn(results))
     return system, contents
-
-
-def _results_turn(results: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
-    results.sort(key=lambda item: item[0])
-    return {"role": "user", "parts": [part for _, part in results]}
 
 
 def _text_of(part: dict[str, Any], param: str) -> str:
@@ -255,133 +249,6 @@ async def _file_part(file: Any, settings: Settings, param: str) -> dict[str, Any
     )
 
 
-def _assistant_parts(
-    message: dict[str, Any], i: int, sign: bool
-) -> tuple[list[dict[str, Any]], dict[str, tuple[int, str]]]:
-    """The model turn's parts (text, then function calls) and its calls by id."""
-    parts = _text_parts(message.get("content"), f"messages[{i}].content")
-    calls: dict[str, tuple[int, str]] = {}
-    tool_calls = message.get("tool_calls")
-    if not tool_calls:
-        return parts, calls
-    if not isinstance(tool_calls, list):
-        raise BadRequest(f"messages[{i}].tool_calls must be a list.", f"messages[{i}].tool_calls")
-    signed = False
-    first_call = len(parts)
-    for j, call in enumerate(tool_calls):
-        where = f"messages[{i}].tool_calls[{j}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        name = function.get("name") if isinstance(function, dict) else None
-        if not isinstance(function, dict) or not isinstance(name, str) or not name:
-            raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
-        extra = call.get("extra_content")
-        google = extra.get("google") if isinstance(extra, dict) else None
-        signature = google.get("thought_signature") if isinstance(google, dict) else None
-        if isinstance(signature, str) and signature:
-            part["thoughtSignature"] = signature
-            signed = True
-        parts.append(part)
-        call_id = call.get("id")
-        if isinstance(call_id, str):
-            calls[call_id] = (j, name)
-    if sign and not signed:
-        parts[first_call]["thoughtSignature"] = SKIP_SIGNATURE
-    return parts, calls
-
-
-def _arguments(raw: Any) -> dict[str, Any]:
-    """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
-    JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
-    output must not break the conversation."""
-    if isinstance(raw, dict):
-        return raw
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return {"arguments": raw}
-        if isinstance(value, dict):
-            return value
-    return {"arguments": raw}
-
-
-def _tool_result(content: Any, param: str) -> dict[str, Any]:
-    """A tool message's content as a functionResponse `response` (always an object):
-    a JSON object as it is, any other JSON value as `{"result": value}`, other text as
-    `{"result": text}`."""
-    if isinstance(content, list):
-        text = "".join(part["text"] for part in _text_parts(content, param))
-    elif isinstance(content, str):
-        text = content
-    elif content is None:
-        text = ""
-    else:
-        return content if isinstance(content, dict) else {"result": content}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"result": text}
-    return value if isinstance(value, dict) else {"result": value}
-
-
-# Tools and configuration ---------------------------------------------------------------
-
-
-def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
-    """(Gemini tools, whether a function named googleSearch asked for Google Search)."""
-    if not tools:
-        return [], False
-    if not isinstance(tools, list):
-        raise BadRequest("tools must be a list.", "tools")
-    declarations = []
-    search = False
-    for j, tool in enumerate(tools):
-        kind = tool.get("type", "function") if isinstance(tool, dict) else None
-        function = tool.get("function") if kind == "function" else None
-        if not isinstance(function, dict):
-            raise BadRequest(f"tools[{j}] must be a function tool ({{\"type\": \"function\", \"function\": {{...}}}}).", f"tools[{j}]")
-        name = function.get("name")
-        if not isinstance(name, str) or not name:
-            raise BadRequest(f"tools[{j}].function.name is required.", f"tools[{j}].function.name")
-        if name == SEARCH_TOOL_NAME:
-            search = True
-            continue
-        declaration: dict[str, Any] = {"name": name}
-        if function.get("description"):
-            declaration["description"] = function["description"]
-        parameters = function.get("parameters")
-        if isinstance(parameters, dict) and _has_parameters(parameters):
-            declaration["parameters"] = schema.to_gemini_schema(parameters)
-        declarations.append(declaration)
-    return ([{"functionDeclarations": declarations}] if declarations else []), search
-
-
-def _has_parameters(parameters: dict[str, Any]) -> bool:
-    """False for an empty object schema, which Gemini refuses ("properties should be
-    non-empty for OBJECT type"); a function without parameters is declared without."""
-    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
-        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
-    )
-
-
-def _tool_config(choice: Any) -> dict[str, Any] | None:
-    if choice is None:
-        return None
-    if isinstance(choice, str):
-        mode = TOOL_CHOICE.get(choice)
-        if mode is None:
-            raise BadRequest(f"tool_choice must be none, auto, required or a function, not {choice!r}.", "tool_choice")
-        return {"functionCallingConfig": {"mode": mode}}
-    function = choice.get("function") if isinstance(choice, dict) else None
-    name = function.get("name") if isinstance(function, dict) else None
-    if not isinstance(name, str) or not name:
-        raise BadRequest('tool_choice must name a function: {"type": "function", "function": {"name": ...}}.', "tool_choice")
-    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
-
-
 def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for name, key in (
@@ -408,12 +275,12 @@ def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any])
         config["stopSequences"] = stop
     _response_format(body.get("response_format"), config)
 
-    thinking = thinking_config(body.get("reasoning_effort"), model)
+    thinking = _thinking(body, model)
     given = google.get("thinking_config", google.get("thinkingConfig"))
     if isinstance(given, dict):
         thinking = dict(thinking or {})
         for key, value in given.items():
-            thinking[THINKING_KEYS.get(key, str(key))] = value
+            thinking[THINKING_KEYS.get(str(key), str(key))] = value
         if "thinkingLevel" in thinking and "thinkingBudget" in thinking:
             # Gemini refuses both at once; the caller's explicit setting wins.
             drop = "thinkingBudget" if "thinkingLevel" in {THINKING_KEYS.get(k, k) for k in given} else "thinkingLevel"
@@ -421,6 +288,33 @@ def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any])
     if thinking:
         config["thinkingConfig"] = thinking
     return config
+
+
+def _thinking(body: dict[str, Any], model: str) -> dict[str, Any] | None:
+    """`reasoning_effort`, or else the `reasoning` object routers send (OpenRouter's
+    `{"effort"}`, `{"max_tokens"}`, `{"enabled"}`, `{"exclude"}`): a token budget
+    wins over an effort; `enabled: false` is effort none; an object that asks for
+    neither is dynamic thinking; `exclude: true` thinks without returning the thoughts."""
+    effort = body.get("reasoning_effort")
+    reasoning = body.get("reasoning")
+    if effort is not None or reasoning is None:
+        return thinking_config(effort, model)
+    if not isinstance(reasoning, dict):
+        raise BadRequest("reasoning must be an object such as {\"effort\": \"high\"}.", "reasoning")
+    budget = reasoning.get("max_tokens")
+    if budget is not None:
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
+            raise BadRequest("reasoning.max_tokens must be a whole number of tokens, 0 or more.", "reasoning.max_tokens")
+        config = budget_config(budget, model)
+    elif reasoning.get("effort") is not None:
+        config = thinking_config(reasoning["effort"], model, "reasoning.effort")
+    elif reasoning.get("enabled") is False:
+        config = thinking_config("none", model, "reasoning.enabled")
+    else:
+        config = budget_config(None, model)
+    if config and reasoning.get("exclude") is True:
+        config.pop("includeThoughts", None)
+    return config or None
 
 
 def _response_format(fmt: Any, config: dict[str, Any]) -> None:
@@ -437,10 +331,10 @@ def _response_format(fmt: Any, config: dict[str, Any]) -> None:
         given = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(given, dict):
             raise BadRequest("response_format.json_schema.schema must be a JSON schema object.", "response_format")
-        converted = schema.to_gemini_schema(given)
-        # A bare enum is answered best as one of its values, as plain text.
-        enum = "enum" in converted and converted.get("type", "string") == "string"
-        config["responseMimeType"] = "text/x.enum" if enum else "application/json"
-        config["responseSchema"] = converted
+        # Always JSON, a bare enum too (`"red"`, not text/x.enum's bare `red`): the
+        # client parses the content as JSON of its schema.
+        converted, typed = schema.to_typed_gemini_schema(given)
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema" if typed else "responseSchema"] = converted
         return
     raise BadRequest(f"response_format.type must be text, json_object or json_schema, not {kind!r}.", "response_format")

@@ -4,17 +4,21 @@ Thought parts (`thought: true`) become `reasoning_content` and never enter `cont
 Function calls become `tool_calls`, with Gemini 3's `thoughtSignature` carried as
 `extra_content.google.thought_signature` (as Google's own compatibility layer does) so
 that the client can send it back. `finish_reason` is always one of OpenAI's values.
+Google Search sources (`groundingMetadata`) become `message.annotations` of type
+`url_citation` (citations.py); streamed, one `delta.annotations` per choice.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from ..encoding import dumps
 from ..errors import ProxyError, body_for
 from ..sse import DONE, frame
+from .citations import url_citations
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -77,14 +81,21 @@ def _tool_call(part: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def split_parts(parts: list[dict[str, Any]]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+def split_parts(
+    parts: Iterable[dict[str, Any]], bases: dict[int, int] | None = None
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
     """(answer pieces, thought pieces, tool calls). Images come back as markdown
-    data-URI images in the answer."""
+    data-URI images in the answer. `bases`, when given, receives the UTF-8 byte offset
+    in the answer where each answer text part starts (for grounding segments)."""
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for part in parts:
+    size = 0
+    for i, part in enumerate(parts):
         text = part.get("text")
+        if text is not None and bases is not None and not part.get("thought"):
+            bases[i] = size
+            size += len(text.encode())
         if text is not None:
             (thoughts if part.get("thought") else texts).append(text)
         elif "functionCall" in part:
@@ -92,6 +103,7 @@ def split_parts(parts: list[dict[str, Any]]) -> tuple[list[str], list[str], list
         elif "inlineData" in part and not part.get("thought"):
             blob = part["inlineData"]
             texts.append(f"![image](data:{blob.get('mimeType', 'image/png')};base64,{blob.get('data', '')})")
+            size += len(texts[-1].encode())
     return texts, thoughts, calls
 
 
@@ -99,12 +111,15 @@ def completion(data: dict[str, Any], model: str) -> bytes:
     """A whole (non-streamed) chat.completion, as JSON bytes."""
     choices = []
     for position, candidate in enumerate(data.get("candidates") or ()):
-        texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or [])
+        bases: dict[int, int] = {}
+        texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or [], bases)
         message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
         if thoughts:
             message["reasoning_content"] = "".join(thoughts)
         if calls:
             message["tool_calls"] = calls
+        if "groundingMetadata" in candidate:
+            message["annotations"] = url_citations(candidate["groundingMetadata"], "".join(texts), bases)
         choices.append(
             {
                 "index": candidate.get("index", position),
@@ -141,6 +156,11 @@ class ChunkStream:
     (each tool call whole, with its `index`), a chunk with the finish_reason, and at
     the end, only with include_usage, a usage chunk with `choices: []`, then [DONE].
 
+    Search sources go in one `annotations` chunk per choice, just before its
+    finish_reason: Gemini sends `groundingMetadata` with the last event, or earlier and
+    then again as it grows, and the openai SDK's stream helper cannot merge a second
+    `annotations` list (it has no `index`), so the latest metadata is kept until then.
+
     The id, created and model part of every chunk is serialised once.
     """
 
@@ -152,6 +172,8 @@ class ChunkStream:
         self.tools: dict[int, int] = {}  # choice index -> tool calls sent so far
         self.finished: set[int] = set()
         self.meta: dict[str, Any] | None = None
+        self.answers: dict[int, list[str]] = {}  # choice index -> answer text sent so far
+        self.grounding: dict[int, Any] = {}  # choice index -> latest groundingMetadata
 
     def _start(self, data: dict[str, Any]) -> None:
         self.head = (
@@ -167,6 +189,17 @@ class ChunkStream:
         if index not in self.tools:
             self.tools[index] = 0
             out.append(self._chunk(index, {"role": "assistant", "content": ""}))
+
+    def _finish(self, index: int, reason: str, out: list[bytes]) -> None:
+        """The choice's annotations (if it was grounded), then its finish_reason."""
+        self.finished.add(index)
+        self._annotate(index, out)
+        out.append(self._chunk(index, {}, reason))
+
+    def _annotate(self, index: int, out: list[bytes]) -> None:
+        if index in self.grounding:
+            text = "".join(self.answers.get(index, ()))
+            out.append(self._chunk(index, {"annotations": url_citations(self.grounding.pop(index), text)}))
 
     def start(self) -> bytes:
         return b""
@@ -188,6 +221,11 @@ class ChunkStream:
                 out.append(self._chunk(index, {"reasoning_content": "".join(thoughts)}))
             if texts:
                 out.append(self._chunk(index, {"content": "".join(texts)}))
+                self.answers.setdefault(index, []).extend(texts)
+            if "groundingMetadata" in candidate:
+                self.grounding[index] = candidate["groundingMetadata"]
+                if index in self.finished:  # metadata after the finish: send it now
+                    self._annotate(index, out)
             if calls:
                 sent = self.tools[index]
                 for k, call in enumerate(calls):
@@ -196,8 +234,7 @@ class ChunkStream:
                 out.append(self._chunk(index, {"tool_calls": calls}))
             reason = candidate.get("finishReason")
             if reason and index not in self.finished:
-                self.finished.add(index)
-                out.append(self._chunk(index, {}, finish_reason(reason, self.tools[index] > 0)))
+                self._finish(index, finish_reason(reason, self.tools[index] > 0), out)
         if not candidates and 0 not in self.finished:
             blocked = blocked_text(data)
             if blocked:
@@ -218,9 +255,9 @@ class ChunkStream:
         out: list[bytes] = []
         if not self.tools:
             self._open(0, out)
-        for index, called in self.tools.items():
+        for index, called in list(self.tools.items()):
             if index not in self.finished:
-                out.append(self._chunk(index, {}, finish_reason("STOP", called > 0)))
+                self._finish(index, finish_reason("STOP", called > 0), out)
         if self.include_usage:
             out.append(self.head + b'[],"usage":' + dumps(usage(self.meta)).encode() + b"}\n\n")
         out.append(DONE)

@@ -91,6 +91,27 @@ def to_gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return _Converter(schema).convert(schema, 0, ())
 
 
+def to_typed_gemini_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """`to_gemini_schema` that keeps enums of numbers and booleans typed.
+
+    Gemini's OpenAPI `parameters` / `responseSchema` take string enums only, so an
+    `{"type": "integer", "enum": [1, 2]}` sent there comes back as `"2"`, which the
+    client's own schema then refuses. Gemini's JSON Schema fields
+    (`parametersJsonSchema`, `responseJsonSchema`) take enums of strings and numbers.
+    So: (the JSON Schema form, True) when the schema has an enum of numbers or
+    booleans, numbers kept as an enum and booleans as `type: boolean` (Gemini takes no
+    boolean enum; a boolean is then any boolean); else (the OpenAPI form, False),
+    unchanged. An enum that mixes strings with other values stays a string enum.
+    """
+    if not isinstance(schema, dict):
+        schema = {}
+    converter = _Converter(schema, typed=True)
+    out = converter.convert(schema, 0, ())
+    if not converter.typed_seen:
+        return out, False
+    return _json_schema_form(out), True
+
+
 def enum_values(schema: dict[str, Any]) -> list[str] | None:
     """The values when `schema` is a plain string enum (for `text/x.enum`), else None.
 
@@ -115,8 +136,10 @@ def enum_values(schema: dict[str, Any]) -> list[str] | None:
 
 
 class _Converter:
-    def __init__(self, root: dict[str, Any]) -> None:
+    def __init__(self, root: dict[str, Any], typed: bool = False) -> None:
         self.root = root
+        self.typed = typed  # keep enums of numbers / booleans typed (JSON Schema form)
+        self.typed_seen = False
 
     def resolve(self, ref: str) -> dict[str, Any] | None:
         """The schema a local `$ref` (a JSON pointer into the root) names, or None."""
@@ -262,13 +285,22 @@ class _Converter:
 
         if values is not None:
             nullable = nullable or None in values
-            values = [_text(v) for v in values if v is not None]
-            if values:
+            values = [v for v in values if v is not None]
+            typed = _typed_kind(values, kind) if self.typed else None
+            if typed is not None:
+                self.typed_seen = True
+                kind = typed
+                values = values if typed != "boolean" else None
+            else:
+                values = [_text(v) for v in values]
+            if values and typed is None:
                 kind = "string"
                 out["enum"] = values
                 for key in ("default", "example"):
                     if out.get(key) is not None:
                         out[key] = _text(out[key])
+            elif values:
+                out["enum"] = values
         if kind not in TYPES:
             kind = "string" if kind == "null" else _implied_type(node)
         if kind is None:  # Gemini refuses a node without a type ("any" in JSON Schema)
@@ -318,6 +350,38 @@ class _Converter:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _typed_kind(values: list[Any], kind: Any) -> str | None:
+    """The type an enum keeps in the JSON Schema form: integer / number for numbers
+    (number if the declared type or a value says so), boolean for booleans; None
+    when the enum is to be sent as strings."""
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    whole = all(isinstance(v, int) or float(v).is_integer() for v in values)
+    return "integer" if whole and kind != "number" else "number"
+
+
+def _json_schema_form(node: dict[str, Any]) -> dict[str, Any]:
+    """A converted schema as JSON Schema: `nullable` (OpenAPI only) becomes a `null`
+    type or a `null` branch. Changes `node` in place (it is the converter's own output)."""
+    for sub in (node.get("properties") or {}).values():
+        _json_schema_form(sub)
+    if isinstance(node.get("items"), dict):
+        _json_schema_form(node["items"])
+    for branch in node.get("anyOf") or ():
+        _json_schema_form(branch)
+    if node.pop("nullable", None):
+        if "anyOf" in node:
+            node["anyOf"].append({"type": "null"})
+        elif "enum" in node:
+            inner = {k: node.pop(k) for k in list(node) if k not in _ANNOTATIONS}
+            node["anyOf"] = [inner, {"type": "null"}]
+        else:
+            node["type"] = [node["type"], "null"]
+    return node
 
 
 def _implied_type(node: dict[str, Any]) -> str | None:

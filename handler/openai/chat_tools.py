@@ -1,0 +1,184 @@
+"""Function tools in an OpenAI chat request -> Gemini: declarations, `tool_choice`,
+the calls in the history and the results sent back.
+
+- A tool schema with an enum of numbers or booleans goes out as `parametersJsonSchema`
+  (Gemini's JSON Schema field, which keeps the enum typed), any other as `parameters`
+  (schema.to_typed_gemini_schema), so the arguments come back with the client's types.
+- A function tool named `web_search`, `google_search` or `googleSearch` is Gemini's
+  built-in Google Search, not a function: Claude Code's web search reaches us that way
+  through claude-code-router (a `web_search` function with `tool_choice` forcing it),
+  Cherry Studio names it `googleSearch`. A `tool_choice` that forces one of those names
+  asks for a search, so no function calling mode is sent for it.
+- A tool result's images (a `tool` message whose content lists `image_url` or `file`
+  parts, as clients that return screenshots send) go with the function response: in
+  `functionResponse.parts` on Gemini 3 (multimodal function responses), and as parts
+  after the turn's function responses on older models, which take only JSON there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import BadRequest
+from ..translate import schema
+from ..translate.thinking import SKIP_SIGNATURE, gemini_version, needs_signatures
+
+SEARCH_TOOL_NAMES = frozenset({"web_search", "google_search", "googleSearch"})
+TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
+MEDIA_KEYS = ("inlineData", "fileData")
+
+# A tool result being grouped: (position of its call, functionResponse part, media parts).
+Result = tuple[int, dict[str, Any], list[dict[str, Any]]]
+
+
+def declarations(tools: Any) -> tuple[list[dict[str, Any]], bool]:
+    """(Gemini tools, whether a function named for search asked for Google Search)."""
+    if not tools:
+        return [], False
+    if not isinstance(tools, list):
+        raise BadRequest("tools must be a list.", "tools")
+    declared = []
+    search = False
+    for j, tool in enumerate(tools):
+        kind = tool.get("type", "function") if isinstance(tool, dict) else None
+        function = tool.get("function") if kind == "function" else None
+        if not isinstance(function, dict):
+            raise BadRequest(f"tools[{j}] must be a function tool ({{\"type\": \"function\", \"function\": {{...}}}}).", f"tools[{j}]")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise BadRequest(f"tools[{j}].function.name is required.", f"tools[{j}].function.name")
+        if name in SEARCH_TOOL_NAMES:
+            search = True
+            continue
+        declaration: dict[str, Any] = {"name": name}
+        if function.get("description"):
+            declaration["description"] = function["description"]
+        parameters = function.get("parameters")
+        if isinstance(parameters, dict) and _has_parameters(parameters):
+            converted, typed = schema.to_typed_gemini_schema(parameters)
+            declaration["parametersJsonSchema" if typed else "parameters"] = converted
+        declared.append(declaration)
+    return ([{"functionDeclarations": declared}] if declared else []), search
+
+
+def _has_parameters(parameters: dict[str, Any]) -> bool:
+    """False for an empty object schema, which Gemini refuses ("properties should be
+    non-empty for OBJECT type"); a function without parameters is declared without."""
+    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
+        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
+    )
+
+
+def tool_config(choice: Any) -> tuple[dict[str, Any] | None, bool]:
+    """(toolConfig for `tool_choice`, whether it forces a search tool instead)."""
+    if choice is None:
+        return None, False
+    if isinstance(choice, str):
+        mode = TOOL_CHOICE.get(choice)
+        if mode is None:
+            raise BadRequest(f"tool_choice must be none, auto, required or a function, not {choice!r}.", "tool_choice")
+        return {"functionCallingConfig": {"mode": mode}}, False
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise BadRequest('tool_choice must name a function: {"type": "function", "function": {"name": ...}}.', "tool_choice")
+    if name in SEARCH_TOOL_NAMES:
+        return None, True
+    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}, False
+
+
+# The history: calls made and results sent back ---------------------------------------
+
+
+def assistant_calls(
+    message: dict[str, Any], i: int, parts: list[dict[str, Any]], model: str
+) -> dict[str, tuple[int, str]]:
+    """Append the assistant message's function calls to its `parts`; its calls by id."""
+    calls: dict[str, tuple[int, str]] = {}
+    tool_calls = message.get("tool_calls")
+    if not tool_calls:
+        return calls
+    if not isinstance(tool_calls, list):
+        raise BadRequest(f"messages[{i}].tool_calls must be a list.", f"messages[{i}].tool_calls")
+    signed = False
+    first_call = len(parts)
+    for j, call in enumerate(tool_calls):
+        where = f"messages[{i}].tool_calls[{j}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(function, dict) or not isinstance(name, str) or not name:
+            raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
+        extra = call.get("extra_content")
+        google = extra.get("google") if isinstance(extra, dict) else None
+        signature = google.get("thought_signature") if isinstance(google, dict) else None
+        if isinstance(signature, str) and signature:
+            part["thoughtSignature"] = signature
+            signed = True
+        parts.append(part)
+        call_id = call.get("id")
+        if isinstance(call_id, str):
+            calls[call_id] = (j, name)
+    if needs_signatures(model) and not signed:
+        parts[first_call]["thoughtSignature"] = SKIP_SIGNATURE
+    return calls
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
+    JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
+    output must not break the conversation."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {"arguments": raw}
+        if isinstance(value, dict):
+            return value
+    return {"arguments": raw}
+
+
+def tool_result(name: str, content: Any, parts: list[dict[str, Any]] | None, model: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(functionResponse part, media parts to send after the turn's responses) for a
+    tool message. `parts` is its content list already turned into Gemini parts (None
+    for other content). The response is always an object: a JSON object as it is, any
+    other JSON value as `{"result": value}`, other text as `{"result": text}`."""
+    media: list[dict[str, Any]] = []
+    if parts is not None:
+        text = "".join(part["text"] for part in parts if "text" in part)
+        media = [part for part in parts if "text" not in part]
+        response = _response(text)
+    elif isinstance(content, str):
+        response = _response(content)
+    elif content is None:
+        response = _response("")
+    else:
+        response = content if isinstance(content, dict) else {"result": content}
+    function_response: dict[str, Any] = {"name": name, "response": response}
+    if media and (gemini_version(model) or (0, 0)) >= (3, 0):  # multimodal function responses
+        function_response["parts"] = [{key: part[key] for key in MEDIA_KEYS if key in part} for part in media]
+        media = []
+    return {"functionResponse": function_response}, media
+
+
+def _response(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"result": text}
+    return value if isinstance(value, dict) else {"result": value}
+
+
+def results_turn(results: list[Result]) -> dict[str, Any]:
+    """The user turn of grouped tool results: the function responses in the order of
+    the calls, then any media they returned (models before Gemini 3)."""
+    results.sort(key=lambda item: item[0])
+    parts = [part for _, part, _ in results]
+    for _, _, media in results:
+        parts += media
+    return {"role": "user", "parts": parts}
