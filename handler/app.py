@@ -74,9 +74,10 @@ async def server_error(request: Request, exc: Exception) -> Response:
 def extra_routes() -> list[BaseRoute]:
     """Routes of the other modules (OpenAI, /verify)."""
     from . import verify
+    from .anthropic import routes as anthropic_routes
     from .openai import routes as openai_routes
 
-    return [*verify.routes, *openai_routes.routes]
+    return [*verify.routes, *openai_routes.routes, *anthropic_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
@@ -90,7 +91,7 @@ def is_native(scope: Scope, path: str) -> bool:
     """
     if not path.startswith(NATIVE_PREFIXES):
         return False
-    if path.startswith(("/v1/chat/", "/v1/embeddings")):
+    if path.startswith(("/v1/chat/", "/v1/embeddings", "/v1/messages")):
         return False
     if path == "/v1/models" or path.startswith("/v1/models/"):
         return scope["method"] != "GET" or ":" in path

@@ -97,10 +97,14 @@ def outcome_headers(outcome: Outcome) -> dict[str, str]:
     return headers
 
 
-def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
-    """Note the outcome in the access log; the proxy's headers for the response."""
+def note_outcome(scope: Scope, outcome: Outcome, model: str | None = None) -> dict[str, str]:
+    """Note the outcome in the access log; the proxy's headers for the response
+    (with `x-proxy-model`, the Gemini model that served, when the route chose one)."""
     note(scope, upstream_status=outcome.status, key=mask(outcome.key), attempts=outcome.attempts)
-    return outcome_headers(outcome)
+    headers = outcome_headers(outcome)
+    if model:
+        headers["x-proxy-model"] = model
+    return headers
 
 
 async def call(
@@ -118,7 +122,7 @@ async def call_json(
     headers). An upstream failure raises it with its own status; a body that broke off
     or is not JSON is a 502."""
     outcome = await call(request, method, path, body, creds, model)
-    headers = note_outcome(request.scope, outcome)
+    headers = note_outcome(request.scope, outcome, model)
     if not outcome.ok:
         raise failure(outcome, headers)
     assert outcome.response is not None
@@ -148,6 +152,6 @@ def stream(
         shape,
         heartbeat,
         settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome),
+        lambda outcome: note_outcome(request.scope, outcome, model),
         creds,
     )

@@ -8,7 +8,6 @@ part type is refused, because dropping it would silently change the prompt.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from dataclasses import dataclass
 from typing import Any
@@ -16,22 +15,12 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media, schema
+from ..translate import tools as conventions
 from ..translate.models import resolve_model
 from ..translate.thinking import SKIP_SIGNATURE, needs_signatures, thinking_config
 
 SEARCH_TOOL_NAME = "googleSearch"
-# Least blocking thresholds; `extra_body.google.safety_settings` replaces them.
-DEFAULT_SAFETY = [
-    {"category": category, "threshold": "OFF"}
-    for category in (
-        "HARM_CATEGORY_HARASSMENT",
-        "HARM_CATEGORY_HATE_SPEECH",
-        "HARM_CATEGORY_SEXUALLY_EXPLICIT",
-        "HARM_CATEGORY_DANGEROUS_CONTENT",
-        "HARM_CATEGORY_CIVIC_INTEGRITY",
-    )
-]
-
+# `extra_body.google.safety_settings` replaces tools.DEFAULT_SAFETY.
 TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
 
 THINKING_KEYS = {
@@ -84,7 +73,7 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
 
     google = _google_extra(body)
     safety = google.get("safety_settings", google.get("safetySettings"))
-    payload["safetySettings"] = safety if isinstance(safety, list) else DEFAULT_SAFETY
+    payload["safetySettings"] = safety if isinstance(safety, list) else conventions.DEFAULT_SAFETY
     cached = google.get("cached_content", google.get("cachedContent"))
     if cached:
         payload["cachedContent"] = cached
@@ -269,7 +258,7 @@ def _assistant_parts(
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": conventions.arguments(function.get("arguments"))}}
         extra = call.get("extra_content")
         google = extra.get("google") if isinstance(extra, dict) else None
         signature = google.get("thought_signature") if isinstance(google, dict) else None
@@ -285,24 +274,6 @@ def _assistant_parts(
     return parts, calls
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
-    """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
-    JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
-    output must not break the conversation."""
-    if isinstance(raw, dict):
-        return raw
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return {"arguments": raw}
-        if isinstance(value, dict):
-            return value
-    return {"arguments": raw}
-
-
 def _tool_result(content: Any, param: str) -> dict[str, Any]:
     """A tool message's content as a functionResponse `response` (always an object):
     a JSON object as it is, any other JSON value as `{"result": value}`, other text as
@@ -315,11 +286,7 @@ def _tool_result(content: Any, param: str) -> dict[str, Any]:
         text = ""
     else:
         return content if isinstance(content, dict) else {"result": content}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"result": text}
-    return value if isinstance(value, dict) else {"result": value}
+    return conventions.result_object(text)
 
 
 # Tools and configuration ---------------------------------------------------------------
@@ -344,22 +311,8 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         if name == SEARCH_TOOL_NAME:
             search = True
             continue
-        declaration: dict[str, Any] = {"name": name}
-        if function.get("description"):
-            declaration["description"] = function["description"]
-        parameters = function.get("parameters")
-        if isinstance(parameters, dict) and _has_parameters(parameters):
-            declaration["parameters"] = schema.to_gemini_schema(parameters)
-        declarations.append(declaration)
+        declarations.append(conventions.declaration(name, function.get("description"), function.get("parameters")))
     return ([{"functionDeclarations": declarations}] if declarations else []), search
-
-
-def _has_parameters(parameters: dict[str, Any]) -> bool:
-    """False for an empty object schema, which Gemini refuses ("properties should be
-    non-empty for OBJECT type"); a function without parameters is declared without."""
-    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
-        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
-    )
 
 
 def _tool_config(choice: Any) -> dict[str, Any] | None:
