@@ -295,7 +295,8 @@ class FakeGemini:
                 return Response(json.dumps(events, indent=2), media_type="application/json")
             return StreamingResponse(self._sse(events, delay, fail_after), media_type="text/event-stream")
         if method == "countTokens":
-            return JSONResponse({"totalTokens": len(last_text(payload).split()) or 1})
+            counted = payload.get("generateContentRequest", payload)
+            return JSONResponse({"totalTokens": len(last_text(counted).split()) or 1})
         if method == "embedContent":
             return JSONResponse(reply.body if reply else {"embedding": {"values": vector(payload.get("outputDimensionality"))}})
         if method == "batchEmbedContents":
