@@ -10,11 +10,12 @@ import time
 
 import anthropic
 import httpx
+import pytest
 
 from handler.anthropic import signatures
 
 from .conftest import KEY_A, KEY_B
-from .fake_gemini import usage
+from .fake_gemini import error_body, usage
 
 USER = [{"role": "user", "content": "hi"}]
 SIG = "CiQBcsjafE4kL9+/mCWQ0h2a5EN0ZXNpZ25hdHVyZS1ieXRlcw=="
@@ -169,19 +170,24 @@ def test_failover_before_the_stream(proxy, fake):
 
 
 def test_failure_after_the_commit_is_an_error_event(proxy, fake):
-    fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}])], fail_after=1)
+    # (A break may cost the bytes that arrived with it: "two" is not asserted on.)
+    fake.reply(events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "3"}], "STOP")], fail_after=2, delay=0.2)
     r, got = raw_stream(proxy, {})
     assert r.status_code == 200
-    name, data = got[-1][1], got[-1][2]
-    assert name == "error" and data["type"] == "error" and data["error"]["type"] in ("api_error", "overloaded_error")
-    assert [n for _, n, _ in got][:3] == ["message_start", "content_block_start", "content_block_delta"]
-    try:
+    names = [n for _, n, _ in got]
+    assert names[:3] == ["message_start", "content_block_start", "content_block_delta"] and got[2][2]["delta"]["text"] == "one"
+    assert names[-1] == "error" and "message_stop" not in names
+    assert got[-1][2] == {"type": "error", "error": {"type": "api_error", "message": "The Gemini API broke off its answer."}}
+    with pytest.raises(anthropic.APIStatusError):
         fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}])], fail_after=1)
         with client(proxy).messages.stream(model="claude-sonnet-4-5", max_tokens=9, messages=USER) as stream:
             stream.get_final_message()
-        raise AssertionError("no error")
-    except anthropic.APIStatusError as exc:
-        assert exc.body["type"] == "error"
+
+
+def test_overloaded_inside_the_upstream_stream(proxy, fake):
+    fake.reply(events=[event([{"text": "one"}]), error_body(503, "UNAVAILABLE", "The model is overloaded.")])
+    _, got = raw_stream(proxy, {})
+    assert got[-1][1:] == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "The model is overloaded."}})
 
 
 def test_blocked_prompt_streams_a_refusal(proxy, fake):

@@ -94,6 +94,10 @@ def test_system_blocks_and_system_messages_join():
     assert "metadata" not in call.payload and "service_tier" not in call.payload
 
 
+def test_max_tokens_beyond_gemini_is_gemini_s_most():
+    assert translate({"max_tokens": 128000}).payload["generationConfig"]["maxOutputTokens"] == 65536
+
+
 def test_generation_config():
     call = translate(
         {"messages": user(), "temperature": 0.2, "top_p": 0.9, "top_k": 40, "stop_sequences": ["END"], "max_tokens": 512}

@@ -82,6 +82,15 @@ def test_plain_prompt(proxy, fake, workdir):
     assert {"Bash", "Read", "Edit"} <= {d["name"] for d in sent["tools"][0]["functionDeclarations"]}
 
 
+def test_pings_before_gemini_answers(start_proxy, fake, workdir):
+    """Long thinking: the proxy commits and sends `ping` before message_start."""
+    url = start_proxy(HEARTBEAT_SECONDS="0.2")
+    fake.keys[KEY_A] = "slow"
+    fake.slow_seconds = 0.7
+    messages = run(url, workdir, "Say hello.", "--model", "sonnet")
+    assert messages[-1]["result"] == "Hello, world!" and fake.slow_done
+
+
 def test_read_tool_loop(proxy, fake, workdir):
     note = str(workdir / "work" / "note.txt")
     fake.reply(events=[event([{"functionCall": {"name": "Read", "args": {"file_path": note}}}], "gemini-2.5-pro")], model="gemini-2.5-pro")

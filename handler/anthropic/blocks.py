@@ -136,7 +136,10 @@ async def media_parts(block: dict[str, Any], kind: str, settings: Settings, para
             raise BadRequest(f"{where}.data is not valid base64.", f"{where}.data")
         return [{"inlineData": {"mimeType": mime, "data": data}}]
     if kind_of_source == "url":
-        return [await media.url_part(source.get("url"), settings, f"{where}.url")]
+        url = source.get("url")
+        if not isinstance(url, str) or not url:
+            raise BadRequest(f"{where}.url must be a URL.", f"{where}.url")
+        return [await media.url_part(url, settings, f"{where}.url")]
     if kind_of_source == "file":
         file_id = source.get("file_id")
         if isinstance(file_id, str) and file_id.startswith("files/"):

@@ -35,6 +35,9 @@ from . import blocks
 CLAUDE_DEFAULTS = (("claude-*haiku*", "gemini-2.5-flash"), ("claude-*", "gemini-2.5-pro"))
 TOOL_CHOICE = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
 SAMPLING = (("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"))
+# Gemini 2.5 and 3 answer at most 65,536 tokens and refuse a larger maxOutputTokens;
+# Claude clients may ask for more (Opus takes 128k): they get Gemini's most.
+MAX_OUTPUT_TOKENS = 65536
 
 
 @dataclass
@@ -144,7 +147,7 @@ def _tool_choice(choice: Any) -> tuple[dict[str, Any] | None, bool]:
 def _generation_config(body: dict[str, Any], model: str, max_tokens: int | None) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if max_tokens is not None:
-        config["maxOutputTokens"] = max_tokens
+        config["maxOutputTokens"] = min(max_tokens, MAX_OUTPUT_TOKENS)
     for name, key in SAMPLING:
         value = body.get(name)
         if value is not None:

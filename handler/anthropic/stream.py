@@ -59,7 +59,7 @@ class MessageStream:
         self.started = True
         opening = usage(data.get("usageMetadata"))
         opening["output_tokens"] = 0
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(data),
             "type": "message",
             "role": "assistant",
