@@ -184,7 +184,10 @@ def test_web_search_and_citations(proxy, fake):
     message = client(proxy).messages.create(
         model="claude-sonnet-4-5", max_tokens=99, messages=USER, tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]
     )
-    (citation,) = message.content[0].citations
+    used, results, text = message.content
+    assert used.type == "server_tool_use" and used.input == {"query": "sky colour"}
+    assert [(r.url, r.title) for r in results.content] == [("https://example.org/sky", "Sky")]
+    (citation,) = text.citations
     assert citation.url == "https://example.org/sky" and citation.cited_text == "The sky is blue."
     assert fake.generate_calls[0].json["tools"] == [{"googleSearch": {}}]
 

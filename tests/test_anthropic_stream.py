@@ -200,3 +200,22 @@ def test_blocked_prompt_streams_a_refusal(proxy, fake):
 def test_bad_input_is_a_400_before_any_stream(proxy, fake):
     r, _ = raw_stream(proxy, {"max_tokens": 0})
     assert r.status_code == 400 and fake.generate_calls == []
+
+
+def test_streamed_web_search_with_the_stream_helper(proxy, fake):
+    grounding = {
+        "webSearchQueries": ["sky colour"],
+        "groundingChunks": [{"web": {"uri": "https://example.org/sky", "title": "Sky"}}],
+        "groundingSupports": [{"segment": {"text": "Blue."}, "groundingChunkIndices": [0]}],
+    }
+    last = event([], "STOP")
+    last["candidates"][0]["groundingMetadata"] = grounding
+    fake.reply(events=[event([{"text": "Blue."}]), last])
+    search = {"type": "web_search_20250305", "name": "web_search"}
+    with client(proxy).messages.stream(model="claude-sonnet-4-5", max_tokens=99, messages=USER, tools=[search]) as stream:
+        final = stream.get_final_message()
+    text, used, results = final.content
+    assert text.text == "Blue." and text.citations[0].url == "https://example.org/sky"
+    assert used.type == "server_tool_use" and used.input == {"query": "sky colour"}
+    assert results.type == "web_search_tool_result" and results.content[0].url == "https://example.org/sky"
+    assert fake.generate_calls[0].json["tools"] == [{"googleSearch": {}}]

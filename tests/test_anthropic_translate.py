@@ -326,8 +326,13 @@ def test_grounding_becomes_citations():
         "groundingChunks": [{"web": {"uri": "https://example.com/a", "title": "A"}}],
         "groundingSupports": [{"segment": {"text": "Sky is blue."}, "groundingChunkIndices": [0, 5]}],
     }
+    grounding["webSearchQueries"] = ["sky colour"]
     out = json.loads(message(gemini([{"text": "Sky is blue."}], groundingMetadata=grounding), "m", False))
-    assert out["content"][0]["citations"] == [
+    used, results, text = out["content"]
+    assert used["type"] == "server_tool_use" and used["name"] == "web_search" and used["input"] == {"query": "sky colour"}
+    assert results["type"] == "web_search_tool_result" and results["tool_use_id"] == used["id"]
+    assert results["content"] == [{"type": "web_search_result", "url": "https://example.com/a", "title": "A", "encrypted_content": "", "page_age": None}]
+    assert text["citations"] == [
         {"type": "web_search_result_location", "url": "https://example.com/a", "title": "A", "encrypted_index": "", "cited_text": "Sky is blue."}
     ]
 
@@ -378,3 +383,26 @@ def test_empty_stream_still_has_the_whole_sequence_and_errors_are_anthropic():
     ((name, data),) = events(MessageStream("m", False).error(ProxyError("overloaded", status=503)))
     assert name == "error" and data == {"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}}
     assert PING == b'event: ping\ndata: {"type":"ping"}\n\n'
+
+
+def test_streamed_grounding():
+    grounding = {
+        "webSearchQueries": ["q1"],
+        "groundingChunks": [{"web": {"uri": "https://example.com/a", "title": "A"}}],
+        "groundingSupports": [{"segment": {"text": "Yes."}, "groundingChunkIndices": [0]}],
+    }
+    stream = MessageStream("m", False)
+    raw = stream.event(gemini([{"text": "Yes."}], None))
+    raw += stream.event(gemini([], "STOP", groundingMetadata=grounding))
+    raw += stream.end()
+    got = events(raw)
+    assert [name for name, _ in got][1:] == [
+        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
+        "content_block_start", "content_block_delta", "content_block_stop",
+        "content_block_start", "content_block_stop",
+        "message_delta", "message_stop",
+    ]
+    assert got[3][1]["delta"]["type"] == "citations_delta" and got[3][1]["delta"]["citation"]["url"] == "https://example.com/a"
+    assert got[5][1]["content_block"]["type"] == "server_tool_use" and json.loads(got[6][1]["delta"]["partial_json"]) == {"query": "q1"}
+    assert got[8][1]["content_block"]["content"][0]["url"] == "https://example.com/a" and got[8][1]["index"] == 2
+    assert got[-2][1]["delta"]["stop_reason"] == "end_turn"

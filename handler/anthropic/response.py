@@ -9,7 +9,10 @@ pieces the stream shares: stop reasons, usage, citations, tool_use blocks.
   not say which stop sequence ended an answer, so `stop_sequence` stays null.
 - `usage`: input_tokens excludes what Gemini read from its cache (as Anthropic counts),
   which is `cache_read_input_tokens`; output_tokens counts the answer and the thoughts.
-- Google Search grounding becomes `web_search_result_location` citations on the text.
+- Google Search grounding becomes what Anthropic's web search answers with: a
+  `server_tool_use` block (the queries) and a `web_search_tool_result` block (the
+  sources), which Claude Code's WebSearch tool lists as links, and
+  `web_search_result_location` citations on the text.
 - `model` is the name the client sent (Claude Code compares it); the `x-proxy-model`
   header names the Gemini model that served.
 """
@@ -105,6 +108,24 @@ def citations(candidate: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def search_blocks(candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The server_tool_use / web_search_tool_result pair for Gemini's grounding (or none)."""
+    grounding = candidate.get("groundingMetadata") or {}
+    queries = [q for q in grounding.get("webSearchQueries") or [] if isinstance(q, str)]
+    results = [
+        {"type": "web_search_result", "url": web["uri"], "title": web.get("title") or web["uri"], "encrypted_content": "", "page_age": None}
+        for chunk in grounding.get("groundingChunks") or []
+        if isinstance(web := (chunk or {}).get("web"), dict) and web.get("uri")
+    ]
+    if not queries and not results:
+        return []
+    tool_id = "srvtoolu_" + os.urandom(12).hex()
+    return [
+        {"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {"query": " | ".join(queries)}},
+        {"type": "web_search_tool_result", "tool_use_id": tool_id, "content": results},
+    ]
+
+
 def content_blocks(parts: list[dict[str, Any]], single_tool: bool) -> list[dict[str, Any]]:
     """Gemini parts -> Anthropic content blocks, consecutive thoughts and texts merged."""
     out: list[dict[str, Any]] = []
@@ -149,6 +170,7 @@ def message(data: dict[str, Any], name: str, single_tool: bool) -> bytes:
     texts = [block for block in content if block["type"] == "text"]
     if found and texts:
         texts[-1]["citations"] = found
+    content = search_blocks(candidate) + content
     return dumps(
         {
             "id": message_id(data),

@@ -24,6 +24,7 @@ from .response import (
     citations,
     image_text,
     message_id,
+    search_blocks,
     stop_reason,
     tool_use,
     usage,
@@ -50,6 +51,7 @@ class MessageStream:
         self.calls = 0
         self.finish: str | None = None
         self.refused = False
+        self.searched = False
         self.meta: dict[str, Any] | None = None
 
     def start(self) -> bytes:
@@ -106,6 +108,25 @@ class MessageStream:
         out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
         out.append(frame({"type": "content_block_stop", "index": self.index}, "content_block_stop"))
 
+    def _grounding(self, candidate: dict[str, Any], out: list[bytes]) -> None:
+        """Citations on the open text block, then the search's own blocks (once)."""
+        if self.kind == "text":
+            for citation in citations(candidate):
+                delta = {"type": "citations_delta", "citation": citation}
+                out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
+        if self.searched:
+            return
+        for block in search_blocks(candidate):
+            self.searched = True
+            if block["type"] == "server_tool_use":
+                query = dumps(block["input"])
+                self._open({**block, "input": {}}, out)
+                delta = {"type": "input_json_delta", "partial_json": query}
+                out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
+            else:
+                self._open(block, out)
+            out.append(frame({"type": "content_block_stop", "index": self.index}, "content_block_stop"))
+
     def _part(self, part: dict[str, Any], out: list[bytes]) -> None:
         if "functionCall" in part:
             self._tool(part, out)
@@ -130,10 +151,8 @@ class MessageStream:
             candidate = candidates[0]
             for part in (candidate.get("content") or {}).get("parts") or ():
                 self._part(part, out)
-            if self.kind == "text":
-                for citation in citations(candidate):
-                    delta = {"type": "citations_delta", "citation": citation}
-                    out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
+            if "groundingMetadata" in candidate:
+                self._grounding(candidate, out)
             self.finish = candidate.get("finishReason") or self.finish
         elif not self.refused and (blocked := blocked_text(data)):
             self._text("text", blocked, out)
