@@ -72,11 +72,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def extra_routes() -> list[BaseRoute]:
-    """Routes of the other modules (OpenAI, /verify, /status)."""
+    """Routes of the other modules (OpenAI, Anthropic, /verify, /status)."""
     from . import status, verify
+    from .anthropic import routes as anthropic_routes
     from .openai import routes as openai_routes
 
-    return [*verify.routes, *status.routes, *openai_routes.routes]
+    return [*verify.routes, *status.routes, *openai_routes.routes, *anthropic_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")

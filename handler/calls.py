@@ -90,9 +90,11 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 def outcome_headers(outcome: Outcome) -> dict[str, str]:
-    """The proxy's own response headers: which masked key served, after how many tries,
-    and `Retry-After` (whole seconds) when a final 429 said when to retry."""
+    """The proxy's own response headers: which masked key and model served, after how
+    many tries, and `Retry-After` (whole seconds) when a final 429 said when to retry."""
     headers = {"x-proxy-key": mask(outcome.key), "x-proxy-attempts": str(outcome.attempts)}
+    if outcome.model:
+        headers["x-proxy-model"] = outcome.model  # the Gemini model that served
     if outcome.status == 429 and outcome.retry_after is not None:
         headers["retry-after"] = whole_seconds(outcome.retry_after)
     return headers

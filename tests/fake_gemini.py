@@ -152,6 +152,7 @@ class Reply:
     delay: float = 0.0  # seconds between streamed events (before an error status: before it)
     fail_after: int | None = None  # break the connection after this many events
     method: str | None = None  # only for this call ("batchEmbedContents"); None: the next call
+    model: str | None = None  # only for calls to this model (a client's side calls go elsewhere)
 
 
 @dataclass
@@ -285,7 +286,7 @@ class FakeGemini:
             refused = rules.problem(model, payload.get("generateContentRequest", payload) if method == "countTokens" else payload)
             if refused is not None:
                 return JSONResponse(error_body(400, "INVALID_ARGUMENT", refused), 400)
-        reply = self._next_reply(method)
+        reply = self._next_reply(method, model)
         if reply is not None and reply.status != 200:
             if reply.delay:  # an error that takes its time (a long think that fails)
                 await asyncio.sleep(reply.delay)
@@ -311,7 +312,8 @@ class FakeGemini:
             count = parameters.get("sampleCount", 1)
             return JSONResponse({"predictions": [{"bytesBase64Encoded": image, "mimeType": "image/png"}] * count})
         if method == "countTokens":
-            return JSONResponse({"totalTokens": len(last_text(payload).split()) or 1})
+            counted = payload.get("generateContentRequest", payload)
+            return JSONResponse({"totalTokens": len(last_text(counted).split()) or 1})
         if method == "embedContent":
             return JSONResponse(reply.body if reply else {"embedding": {"values": vector(payload.get("outputDimensionality"))}})
         if method == "batchEmbedContents":
@@ -322,11 +324,11 @@ class FakeGemini:
             )
         return JSONResponse(error_body(404, "NOT_FOUND", f"Unknown method {method}"), 404)
 
-    def _next_reply(self, method: str) -> Reply | None:
+    def _next_reply(self, method: str, model: str = "") -> Reply | None:
         # A reply meant for one call is not taken by another (say, a late request of an
         # earlier test that waited out a "slow" key).
         for i, reply in enumerate(self.replies):
-            if reply.method is None or reply.method == method:
+            if reply.method in (None, method) and reply.model in (None, model):
                 return self.replies.pop(i)
         return None
 

@@ -17,19 +17,9 @@ from ..errors import BadRequest
 from ..translate import media, schema
 from ..translate.models import resolve_virtual
 from ..translate.thinking import budget_config, thinking_config
+from ..translate.tools import DEFAULT_SAFETY
 from . import chat_tools
 
-# Least blocking thresholds; `extra_body.google.safety_settings` replaces them.
-DEFAULT_SAFETY = [
-    {"category": category, "threshold": "OFF"}
-    for category in (
-        "HARM_CATEGORY_HARASSMENT",
-        "HARM_CATEGORY_HATE_SPEECH",
-        "HARM_CATEGORY_SEXUALLY_EXPLICIT",
-        "HARM_CATEGORY_DANGEROUS_CONTENT",
-        "HARM_CATEGORY_CIVIC_INTEGRITY",
-    )
-]
 
 THINKING_KEYS = {
     "thinking_budget": "thinkingBudget",

@@ -3,7 +3,7 @@ the calls in the history and the results sent back.
 
 - A tool schema with an enum of numbers or booleans goes out as `parametersJsonSchema`
   (Gemini's JSON Schema field, which keeps the enum typed), any other as `parameters`
-  (schema.to_typed_gemini_schema), so the arguments come back with the client's types.
+  (translate.tools.declaration), so the arguments come back with the client's types.
 - A function tool named `web_search`, `google_search` or `googleSearch` is Gemini's
   built-in Google Search, not a function: Claude Code's web search reaches us that way
   through claude-code-router (a `web_search` function with `tool_choice` forcing it),
@@ -17,11 +17,10 @@ the calls in the history and the results sent back.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import BadRequest
-from ..translate import schema
+from ..translate import tools as conventions
 from ..translate.thinking import SKIP_SIGNATURE, gemini_version, needs_signatures
 
 SEARCH_TOOL_NAMES = frozenset({"web_search", "google_search", "googleSearch"})
@@ -51,23 +50,8 @@ def declarations(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         if name in SEARCH_TOOL_NAMES:
             search = True
             continue
-        declaration: dict[str, Any] = {"name": name}
-        if function.get("description"):
-            declaration["description"] = function["description"]
-        parameters = function.get("parameters")
-        if isinstance(parameters, dict) and _has_parameters(parameters):
-            converted, typed = schema.to_typed_gemini_schema(parameters)
-            declaration["parametersJsonSchema" if typed else "parameters"] = converted
-        declared.append(declaration)
+        declared.append(conventions.declaration(name, function.get("description"), function.get("parameters")))
     return ([{"functionDeclarations": declared}] if declared else []), search
-
-
-def _has_parameters(parameters: dict[str, Any]) -> bool:
-    """False for an empty object schema, which Gemini refuses ("properties should be
-    non-empty for OBJECT type"); a function without parameters is declared without."""
-    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
-        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
-    )
 
 
 def tool_config(choice: Any) -> tuple[dict[str, Any] | None, bool]:
@@ -109,7 +93,7 @@ def assistant_calls(
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(function, dict) or not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": conventions.arguments(function.get("arguments"))}}
         extra = call.get("extra_content")
         google = extra.get("google") if isinstance(extra, dict) else None
         signature = google.get("thought_signature") if isinstance(google, dict) else None
@@ -125,24 +109,6 @@ def assistant_calls(
     return calls
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
-    """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
-    JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
-    output must not break the conversation."""
-    if isinstance(raw, dict):
-        return raw
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return {"arguments": raw}
-        if isinstance(value, dict):
-            return value
-    return {"arguments": raw}
-
-
 def tool_result(name: str, content: Any, parts: list[dict[str, Any]] | None, model: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(functionResponse part, media parts to send after the turn's responses) for a
     tool message. `parts` is its content list already turned into Gemini parts (None
@@ -152,11 +118,11 @@ def tool_result(name: str, content: Any, parts: list[dict[str, Any]] | None, mod
     if parts is not None:
         text = "".join(part["text"] for part in parts if "text" in part)
         media = [part for part in parts if "text" not in part]
-        response = _response(text)
+        response = conventions.result_object(text)
     elif isinstance(content, str):
-        response = _response(content)
+        response = conventions.result_object(content)
     elif content is None:
-        response = _response("")
+        response = conventions.result_object("")
     else:
         response = content if isinstance(content, dict) else {"result": content}
     function_response: dict[str, Any] = {"name": name, "response": response}
@@ -164,14 +130,6 @@ def tool_result(name: str, content: Any, parts: list[dict[str, Any]] | None, mod
         function_response["parts"] = [{key: part[key] for key in MEDIA_KEYS if key in part} for part in media]
         media = []
     return {"functionResponse": function_response}, media
-
-
-def _response(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"result": text}
-    return value if isinstance(value, dict) else {"result": value}
 
 
 def results_turn(results: list[Result]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
 from ..translate.thinking import gemini_version
 from . import multipart
-from .chat_request import DEFAULT_SAFETY
+from ..translate.tools import DEFAULT_SAFETY
 from .chat_response import blocked_text
 from .images_request import ImageRequest, parse, parse_edit, parse_edit_json
 

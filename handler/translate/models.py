@@ -8,13 +8,16 @@ configs: `:search` / `-search` (Google Search), `-image` (text and image output,
 `gemini-2.0-flash-exp-image`), `-non-thinking` (the least thinking the model allows).
 A real image model's own `-image` (`gemini-2.5-flash-image`) stays, and an alias's own
 name is never split.
+
+A protocol may pass `fallback` patterns, tried after MODEL_ALIASES (its documented
+defaults, such as Claude names for the Messages route).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from ..config import Settings
 
@@ -35,7 +38,9 @@ def alias(name: str, settings: Settings) -> str | None:
     return target.removeprefix("models/") if target else None
 
 
-def resolve_virtual(name: Any, settings: Settings) -> tuple[str, set[str]]:
+def resolve_virtual(
+    name: Any, settings: Settings, fallback: Sequence[tuple[str, str]] = ()
+) -> tuple[str, set[str]]:
     """(the Gemini model for a client's model name, the virtual suffixes it carried)."""
     model = name.strip().removeprefix("models/") if isinstance(name, str) else ""
     found: set[str] = set()
@@ -47,11 +52,14 @@ def resolve_virtual(name: Any, settings: Settings) -> tuple[str, set[str]]:
                 model, stripped = model[: -len(suffix)], True
                 found.add(flag)
     if not model.startswith(NATIVE_PREFIXES):
-        model = alias(model, settings) or settings.default_model.removeprefix("models/")
+        found_alias = alias(model, settings) or next((m for p, m in fallback if fnmatch.fnmatchcase(model, p)), None)
+        model = found_alias or settings.default_model.removeprefix("models/")
     return model, found
 
 
-def resolve_model(name: Any, settings: Settings) -> tuple[str, bool]:
+def resolve_model(
+    name: Any, settings: Settings, fallback: Sequence[tuple[str, str]] = ()
+) -> tuple[str, bool]:
     """(the Gemini model for a client's model name, whether Google Search was asked for)."""
-    model, found = resolve_virtual(name, settings)
+    model, found = resolve_virtual(name, settings, fallback)
     return model, "search" in found

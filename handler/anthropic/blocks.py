@@ -1,0 +1,236 @@
+"""Anthropic messages of content blocks -> Gemini `contents` (and system parts).
+
+- `system`-role messages in the middle of a conversation (Claude Code sends them) join
+  the system instruction, in order.
+- A user message's `tool_result` blocks become `functionResponse` parts in the order of
+  the calls of the assistant message before it (decision 1), then the message's other
+  blocks; images inside a tool result follow the function responses. A tool_result
+  whose `tool_use_id` matches no tool_use of that assistant message is a 400.
+- Tool results follow the shared conventions (translate/tools.py); `is_error` results
+  are sent as `{"error": text}`.
+- Assistant `thinking` blocks go back as thought parts with their signature,
+  `tool_use` blocks as function calls with the signature their id carries (see
+  signatures.py); `redacted_thinking` and server-tool blocks (web search, run by
+  Gemini itself) are dropped: Gemini cannot read them.
+- A block type this proxy does not know is refused with 400 naming it: dropping it
+  would silently change the prompt (decision 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Settings
+from ..errors import BadRequest
+from ..translate import media
+from ..translate import tools as conventions
+from ..translate.thinking import SKIP_SIGNATURE, needs_signatures
+from .signatures import gemini_signature, signature_of
+
+Part = dict[str, Any]
+DROPPED_ASSISTANT = frozenset({"redacted_thinking", "server_tool_use", "web_search_tool_result"})
+FILES_PREFIX = "https://generativelanguage.googleapis.com/v1beta/"
+
+
+async def contents(messages: list[Any], settings: Settings, model: str) -> tuple[list[Part], list[dict[str, Any]]]:
+    """(system parts from system-role messages, Gemini contents)."""
+    system: list[Part] = []
+    out: list[dict[str, Any]] = []
+    sign = needs_signatures(model)
+    calls: dict[str, tuple[int, str]] = {}  # tool_use id -> (position, name) in the last assistant message
+    for i, message in enumerate(messages):
+        where = f"messages.{i}"
+        if not isinstance(message, dict):
+            raise BadRequest(f"{where} must be an object.", where)
+        role = message.get("role")
+        content = message.get("content")
+        if role == "user":
+            parts = await _user_parts(content, settings, f"{where}.content", calls)
+            calls = {}
+            if parts:
+                out.append({"role": "user", "parts": parts})
+        elif role == "assistant":
+            parts, calls = _assistant_parts(content, f"{where}.content", sign)
+            if parts:
+                out.append({"role": "model", "parts": parts})
+        elif role == "system":
+            system += text_parts(content, f"{where}.content")
+        else:
+            raise BadRequest(f"{where}.role must be user or assistant, not {role!r}.", f"{where}.role")
+    return system, out
+
+
+def listed(content: Any, param: str) -> list[Any]:
+    """Content as a list of blocks: a string is one text block."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise BadRequest(f"{param} must be a string or a list of content blocks.", param)
+    return content
+
+
+def _text(block: dict[str, Any], param: str) -> str:
+    text = block.get("text")
+    if not isinstance(text, str):
+        raise BadRequest(f"{param}.text must be a string.", param)
+    return text
+
+
+def text_parts(content: Any, param: str) -> list[Part]:
+    """Text-only content (system): a string or a list of text blocks (cache_control ignored)."""
+    if content is None:
+        return []
+    parts = []
+    for j, block in enumerate(listed(content, param)):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise BadRequest(f"{param}.{j} must be a text block.", f"{param}.{j}")
+        if text := _text(block, f"{param}.{j}"):
+            parts.append({"text": text})
+    return parts
+
+
+def _kind(block: Any, param: str) -> str:
+    kind = block.get("type") if isinstance(block, dict) else None
+    if not isinstance(kind, str):
+        raise BadRequest(f"{param} must be a content block with a type.", param)
+    return kind
+
+
+def _unknown(kind: str, param: str, known: str) -> BadRequest:
+    return BadRequest(f"{param} has the block type {kind!r}, which this proxy does not support here ({known} are).", f"{param}.type")
+
+
+async def _user_parts(content: Any, settings: Settings, param: str, calls: dict[str, tuple[int, str]]) -> list[Part]:
+    results: list[tuple[int, Part]] = []
+    parts: list[Part] = []
+    for j, block in enumerate(listed(content, param)):
+        where = f"{param}.{j}"
+        kind = _kind(block, where)
+        if kind == "tool_result":
+            position, result, extra = await _tool_result(block, settings, where, calls)
+            results.append((position, result))
+            parts += extra
+        elif kind in ("text", "image", "document"):
+            parts += await media_parts(block, kind, settings, where)
+        else:
+            raise _unknown(kind, where, "text, image, document and tool_result")
+    results.sort(key=lambda item: item[0])
+    return [part for _, part in results] + parts
+
+
+async def media_parts(block: dict[str, Any], kind: str, settings: Settings, param: str) -> list[Part]:
+    """A text, image or document block as Gemini parts."""
+    if kind == "text":
+        text = _text(block, param)
+        return [{"text": text}] if text else []
+    source = block.get("source")
+    if not isinstance(source, dict):
+        raise BadRequest(f"{param}.source must be an object.", f"{param}.source")
+    where = f"{param}.source"
+    kind_of_source = source.get("type")
+    if kind_of_source == "base64":
+        data, mime = source.get("data"), source.get("media_type")
+        if not isinstance(mime, str) or not mime:
+            raise BadRequest(f"{where}.media_type is required.", f"{where}.media_type")
+        if not isinstance(data, str) or not data or not media.is_base64(data):
+            raise BadRequest(f"{where}.data is not valid base64.", f"{where}.data")
+        return [{"inlineData": {"mimeType": mime, "data": data}}]
+    if kind_of_source == "url":
+        url = source.get("url")
+        if not isinstance(url, str) or not url:
+            raise BadRequest(f"{where}.url must be a URL.", f"{where}.url")
+        return [await media.url_part(url, settings, f"{where}.url")]
+    if kind_of_source == "file":
+        file_id = source.get("file_id")
+        if isinstance(file_id, str) and file_id.startswith("files/"):
+            return [{"fileData": {"fileUri": FILES_PREFIX + file_id}}]
+        raise BadRequest(f"{where}.file_id must be a Gemini Files API name (files/...).", f"{where}.file_id")
+    if kind == "document" and kind_of_source == "text":
+        data = source.get("data")
+        if not isinstance(data, str):
+            raise BadRequest(f"{where}.data must be a string.", f"{where}.data")
+        return [{"text": data}] if data else []
+    if kind == "document" and kind_of_source == "content":
+        out: list[Part] = []
+        for k, inner in enumerate(listed(source.get("content"), f"{where}.content")):
+            inner_kind = _kind(inner, f"{where}.content.{k}")
+            if inner_kind not in ("text", "image"):
+                raise _unknown(inner_kind, f"{where}.content.{k}", "text and image")
+            out += await media_parts(inner, inner_kind, settings, f"{where}.content.{k}")
+        return out
+    raise BadRequest(f"{where}.type {kind_of_source!r} is not supported for a {kind} block.", f"{where}.type")
+
+
+async def _tool_result(
+    block: dict[str, Any], settings: Settings, param: str, calls: dict[str, tuple[int, str]]
+) -> tuple[int, Part, list[Part]]:
+    """(the call's position, the functionResponse part, image parts that follow it)."""
+    tool_id = block.get("tool_use_id")
+    if not isinstance(tool_id, str) or tool_id not in calls:
+        raise BadRequest(
+            f"{param}: tool_result for tool_use_id {tool_id!r} matches no tool_use block of the assistant message before it.",
+            f"{param}.tool_use_id",
+        )
+    position, name = calls[tool_id]
+    content = block.get("content")
+    texts: list[str] = []
+    extra: list[Part] = []
+    if content is not None:
+        for k, inner in enumerate(listed(content, f"{param}.content")):
+            where = f"{param}.content.{k}"
+            kind = _kind(inner, where)
+            if kind == "text":
+                texts.append(_text(inner, where))
+            elif kind in ("image", "document"):
+                extra += await media_parts(inner, kind, settings, where)
+            else:
+                raise _unknown(kind, where, "text, image and document")
+    text = "".join(texts)
+    response = {"error": text} if block.get("is_error") is True else conventions.result_object(text)
+    return position, {"functionResponse": {"name": name, "response": response}}, extra
+
+
+def _assistant_parts(content: Any, param: str, sign: bool) -> tuple[list[Part], dict[str, tuple[int, str]]]:
+    """The model turn's parts and its tool_use blocks by id."""
+    parts: list[Part] = []
+    calls: dict[str, tuple[int, str]] = {}
+    first_call: Part | None = None
+    for j, block in enumerate(listed(content, param)):
+        where = f"{param}.{j}"
+        kind = _kind(block, where)
+        if kind == "text":
+            if text := _text(block, where):
+                parts.append({"text": text})
+        elif kind == "thinking":
+            part = _thought(block, where)
+            if part:
+                parts.append(part)
+        elif kind == "tool_use":
+            name = block.get("name")
+            tool_id = block.get("id")
+            if not isinstance(name, str) or not name or not isinstance(tool_id, str) or not tool_id:
+                raise BadRequest(f"{where} needs an id and a name.", where)
+            part = {"functionCall": {"name": name, "args": conventions.arguments(block.get("input"))}}
+            if signature := signature_of(tool_id):
+                part["thoughtSignature"] = signature
+            calls[tool_id] = (len(calls), name)
+            first_call = first_call or part
+            parts.append(part)
+        elif kind not in DROPPED_ASSISTANT:
+            raise _unknown(kind, where, "text, thinking, redacted_thinking and tool_use")
+    if sign and first_call is not None and "thoughtSignature" not in first_call:
+        first_call["thoughtSignature"] = SKIP_SIGNATURE
+    return parts, calls
+
+
+def _thought(block: dict[str, Any], param: str) -> Part | None:
+    thinking = block.get("thinking")
+    if not isinstance(thinking, str):
+        raise BadRequest(f"{param}.thinking must be a string.", f"{param}.thinking")
+    signature = gemini_signature(block.get("signature"))
+    if not thinking and not signature:
+        return None
+    part: Part = {"text": thinking, "thought": True}
+    if signature:
+        part["thoughtSignature"] = signature
+    return part

@@ -1,0 +1,57 @@
+"""POST /v1/messages and /v1/messages/count_tokens (also without /v1): the Anthropic
+Messages API on Gemini. `anthropic-version` and `anthropic-beta` headers and `?beta=true`
+are accepted and never sent to Google (only the translated body goes upstream)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .. import calls
+from ..encoding import json_bytes
+from ..errors import UpstreamFailed, json_response
+from .request import to_gemini
+from .response import message
+from .stream import PING, MessageStream
+
+
+async def create(request: Request) -> Response | calls.TranslatedStream:
+    creds = await calls.credentials_of(request)
+    call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
+    body = json_bytes(call.payload)
+    model = quote(call.model, safe="")
+    if call.stream:
+        path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
+        translator = MessageStream(call.name, call.single_tool)
+        return calls.stream(request, path, body, creds, translator, "anthropic", PING, call.model)
+    data, headers = await calls.call_json(request, "POST", f"/v1beta/models/{model}:generateContent", body, creds, call.model)
+    try:
+        answer = message(data, call.name, call.single_tool)
+    except (AttributeError, TypeError, KeyError):
+        raise UpstreamFailed(calls.UNEXPECTED, headers=headers) from None
+    return Response(answer, headers=headers, media_type="application/json")
+
+
+async def count_tokens(request: Request) -> Response:
+    """`{"input_tokens": N}` from Gemini's countTokens on the translated request."""
+    creds = await calls.credentials_of(request)
+    call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope), counting=True)
+    counted = {k: v for k, v in call.payload.items() if k in ("contents", "systemInstruction", "tools")}
+    body = json_bytes({"generateContentRequest": {"model": f"models/{call.model}", **counted}})
+    path = f"/v1beta/models/{quote(call.model, safe='')}:countTokens"
+    data, headers = await calls.call_json(request, "POST", path, body, creds, call.model)
+    total = data.get("totalTokens") if isinstance(data, dict) else None
+    if not isinstance(total, int):
+        raise UpstreamFailed(calls.UNEXPECTED, headers=headers)
+    return json_response({"input_tokens": total}, headers=headers)
+
+
+routes: list[BaseRoute] = []
+for prefix in ("", "/v1"):
+    routes += [
+        Route(f"{prefix}/messages", create, methods=["POST"]),
+        Route(f"{prefix}/messages/count_tokens", count_tokens, methods=["POST"]),
+    ]
