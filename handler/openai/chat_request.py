@@ -8,7 +8,6 @@ part type is refused, because dropping it would silently change the prompt.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,14 @@ from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media, schema
 from ..translate.models import resolve_model
-from ..translate.thinking import SKIP_SIGNATURE, needs_signatures, thinking_config
+from ..translate.thinking import needs_signatures, thinking_config
+from ..translate.tools import (
+    TOOL_CHOICE,
+    arguments,
+    declaration,
+    result_object,
+    sign_first_call,
+)
 
 SEARCH_TOOL_NAME = "googleSearch"
 # Least blocking thresholds; `extra_body.google.safety_settings` replaces them.
@@ -31,8 +37,6 @@ DEFAULT_SAFETY = [
         "HARM_CATEGORY_CIVIC_INTEGRITY",
     )
 ]
-
-TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
 
 THINKING_KEYS = {
     "thinking_budget": "thinkingBudget",
@@ -261,65 +265,32 @@ def _assistant_parts(
         return parts, calls
     if not isinstance(tool_calls, list):
         raise BadRequest(f"messages[{i}].tool_calls must be a list.", f"messages[{i}].tool_calls")
-    signed = False
-    first_call = len(parts)
     for j, call in enumerate(tool_calls):
         where = f"messages[{i}].tool_calls[{j}]"
         function = call.get("function") if isinstance(call, dict) else None
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": arguments(function.get("arguments"))}}
         extra = call.get("extra_content")
         google = extra.get("google") if isinstance(extra, dict) else None
         signature = google.get("thought_signature") if isinstance(google, dict) else None
         if isinstance(signature, str) and signature:
             part["thoughtSignature"] = signature
-            signed = True
         parts.append(part)
         call_id = call.get("id")
         if isinstance(call_id, str):
             calls[call_id] = (j, name)
-    if sign and not signed:
-        parts[first_call]["thoughtSignature"] = SKIP_SIGNATURE
+    if sign:
+        sign_first_call(parts)
     return parts, calls
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
-    """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
-    JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
-    output must not break the conversation."""
-    if isinstance(raw, dict):
-        return raw
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return {"arguments": raw}
-        if isinstance(value, dict):
-            return value
-    return {"arguments": raw}
-
-
 def _tool_result(content: Any, param: str) -> dict[str, Any]:
-    """A tool message's content as a functionResponse `response` (always an object):
-    a JSON object as it is, any other JSON value as `{"result": value}`, other text as
-    `{"result": text}`."""
+    """A tool message's content as a functionResponse `response` (decision 3)."""
     if isinstance(content, list):
-        text = "".join(part["text"] for part in _text_parts(content, param))
-    elif isinstance(content, str):
-        text = content
-    elif content is None:
-        text = ""
-    else:
-        return content if isinstance(content, dict) else {"result": content}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"result": text}
-    return value if isinstance(value, dict) else {"result": value}
+        content = "".join(part["text"] for part in _text_parts(content, param))
+    return result_object(content)
 
 
 # Tools and configuration ---------------------------------------------------------------
@@ -344,22 +315,8 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         if name == SEARCH_TOOL_NAME:
             search = True
             continue
-        declaration: dict[str, Any] = {"name": name}
-        if function.get("description"):
-            declaration["description"] = function["description"]
-        parameters = function.get("parameters")
-        if isinstance(parameters, dict) and _has_parameters(parameters):
-            declaration["parameters"] = schema.to_gemini_schema(parameters)
-        declarations.append(declaration)
+        declarations.append(declaration(name, function.get("description"), function.get("parameters")))
     return ([{"functionDeclarations": declarations}] if declarations else []), search
-
-
-def _has_parameters(parameters: dict[str, Any]) -> bool:
-    """False for an empty object schema, which Gemini refuses ("properties should be
-    non-empty for OBJECT type"); a function without parameters is declared without."""
-    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
-        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
-    )
 
 
 def _tool_config(choice: Any) -> dict[str, Any] | None:
