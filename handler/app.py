@@ -75,8 +75,9 @@ def extra_routes() -> list[BaseRoute]:
     """Routes of the other modules (OpenAI, /verify)."""
     from . import verify
     from .openai import routes as openai_routes
+    from .responses import routes as responses_routes
 
-    return [*verify.routes, *openai_routes.routes]
+    return [*verify.routes, *openai_routes.routes, *responses_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
@@ -90,7 +91,7 @@ def is_native(scope: Scope, path: str) -> bool:
     """
     if not path.startswith(NATIVE_PREFIXES):
         return False
-    if path.startswith(("/v1/chat/", "/v1/embeddings")):
+    if path.startswith(("/v1/chat/", "/v1/embeddings", "/v1/responses", "/v1/conversations")):
         return False
     if path == "/v1/models" or path.startswith("/v1/models/"):
         return scope["method"] != "GET" or ":" in path
