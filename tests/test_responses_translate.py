@@ -115,7 +115,8 @@ def test_signatures_come_back_from_call_ids_and_encrypted_content():
         ],
     }, SETTINGS))
     assert call.payload["contents"][1]["parts"] == [
-        {"text": "Let me look.", "thoughtSignature": "T" + SIG},
+        {"text": "", "thoughtSignature": "T" + SIG},
+        {"text": "Let me look."},
         {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": SIG},
     ]
     assert call.payload["contents"][2]["parts"] == [{"functionResponse": {"name": "f", "response": {"result": 42}}}]

@@ -9,8 +9,10 @@
   the calls of the model turn before them (decision 1), matched by `call_id`; an output
   that matches no call of that turn is a 400. Images and files in an output follow
   the responses in the same turn;
-- thought signatures come back from call ids and `encrypted_content` (signatures.py);
-  reasoning summaries are not sent back (Gemini does not take thoughts as input);
+- thought signatures come back from call ids and `encrypted_content` (signatures.py): a
+  reasoning item of ours becomes an empty text part carrying its signature, at its
+  place in the turn (as Gemini itself streams a signature after the text); reasoning
+  summaries are not sent back (Gemini does not need its thoughts as input);
 - `web_search_call` items are accepted and left out: the search ran at Google, and
   what it found is in the answer that follows;
 - `item_reference` is a 400 (nothing is stored: send the item itself); any other item
@@ -44,7 +46,6 @@ class Contents:
         self.system: list[Part] = []
         self.contents: list[dict[str, Any]] = []
         self.model: list[Part] | None = None  # the model turn being built
-        self.pending: str | None = None  # a reasoning item's signature for the next part
         self.calls: dict[str, tuple[int, str]] = {}  # call_id -> (position, name) in the last model turn
         self.results: list[tuple[int, Part]] | None = None
         self.attached: list[Part] = []  # media from tool outputs
@@ -84,19 +85,12 @@ class Contents:
         return self.model
 
     def _model_part(self, part: Part) -> None:
-        parts = self._open_model()
-        if self.pending and "thoughtSignature" not in part:
-            part["thoughtSignature"] = self.pending
-            self.pending = None
-        parts.append(part)
+        self._open_model().append(part)
 
     def _close_model(self) -> None:
         parts = self.model
         if parts is None:
             return
-        if self.pending:
-            parts.append({"text": "", "thoughtSignature": self.pending})
-            self.pending = None
         if self.sign:
             sign_first_call(parts)
         if parts:
@@ -135,12 +129,12 @@ class Contents:
 
     def _model_item(self, item: dict[str, Any], kind: str, where: str) -> None:
         if kind == "reasoning":
-            self._open_model()
+            # A signature of ours goes back where Gemini sent it: a part of its own at this
+            # place in the turn (the thought text itself is not sent back).
             signature = signatures.of_encrypted(item.get("encrypted_content"))
+            parts = self._open_model()
             if signature:
-                if self.pending:  # two signed reasoning items in a row: keep both
-                    self._model_part({"text": ""})
-                self.pending = signature
+                parts.append({"text": "", "thoughtSignature": signature})
             return
         call_id = item.get("call_id") if kind != "local_shell_call" else item.get("call_id") or item.get("id")
         if not isinstance(call_id, str) or not call_id:
