@@ -28,8 +28,9 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import KEY, STAMP, cpu_seconds, free_port, latencies, pct, start  # noqa: E402
-from upstream import EVENTS  # noqa: E402
+from upstream import EVENTS
+
+from bench import KEY, STAMP, cpu_seconds, free_port, latencies, pct, start
 
 PROMPT = "Say something short."
 HEADERS = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}

@@ -128,7 +128,7 @@ def test_gemini_3_signatures_across_turns(proxy, fake):
         {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}},
     ]
     # The signed answer text: its signature comes back on the next turn, byte for byte.
-    message, signed = second.output
+    _, signed = second.output
     assert signed.type == "reasoning" and signed.encrypted_content == signatures.encrypted("TEXT" + SIG)
     fake.reply(gemini([{"text": "You're welcome."}], model=model))
     history += [item.model_dump(exclude_none=True) for item in second.output] + [{"role": "user", "content": "Thanks"}]

@@ -341,3 +341,21 @@ def test_stream_failure_after_the_commit():
     assert seen[-2]["code"] == "server_error" and seen[-2]["message"] == "overloaded"
     assert seen[-1]["response"]["status"] == "failed" and seen[-1]["response"]["error"] == {"code": "server_error", "message": "overloaded"}
     assert [e["sequence_number"] for e in seen] == list(range(len(seen)))
+
+
+def test_a_function_named_shell_clashes_with_local_shell():
+    error = refused(input="x", tools=[{"type": "function", "name": "shell"}, {"type": "local_shell"}])
+    assert error.param == "tools[1]" and "'shell'" in error.message
+
+
+def test_streamed_custom_tool_call_events():
+    stream = ResponseStream(translate(input="x", tools=[{"type": "custom", "name": "apply_patch"}]))
+    raw = stream.start() + stream.event(gemini([{"functionCall": {"name": "apply_patch", "args": {"input": "*** Begin Patch"}}}])) + stream.end()
+    seen = events(raw)
+    assert [e["type"] for e in seen[2:]] == [
+        "response.output_item.added", "response.custom_tool_call_input.delta", "response.custom_tool_call_input.done",
+        "response.output_item.done", "response.completed",
+    ]
+    assert seen[2]["item"]["input"] == "" and seen[2]["item"]["status"] == "in_progress"
+    assert seen[4]["input"] == "*** Begin Patch" and seen[5]["item"]["status"] == "completed"
+    assert seen[-1]["response"]["output"][0]["type"] == "custom_tool_call"

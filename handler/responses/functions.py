@@ -123,7 +123,8 @@ def _declare(out: Tools, decl: dict[str, Any], tool: Tool, param: str) -> None:
 
 
 def _custom_description(tool: dict[str, Any]) -> str:
-    description = tool.get("description") if isinstance(tool.get("description"), str) else ""
+    given = tool.get("description")
+    description = given if isinstance(given, str) else ""
     fmt = tool.get("format")
     if isinstance(fmt, dict) and fmt.get("type") == "grammar" and isinstance(fmt.get("definition"), str):
         syntax = fmt.get("syntax") or "lark"

@@ -104,7 +104,7 @@ def call_item(tool: Tool, call_id: str, args: dict[str, Any], arguments: str, st
         text = value if isinstance(value, str) else arguments
         item = {"id": new_id("ctc_"), "type": "custom_tool_call", "status": status, "call_id": call_id, "name": tool.name, "input": text}
     elif tool.kind == "shell":
-        action = {"type": "exec", "command": _command(args.get("command")), "env": {}, "timeout_ms": args.get("timeout_ms"),
+        action: dict[str, Any] = {"type": "exec", "command": _command(args.get("command")), "env": {}, "timeout_ms": args.get("timeout_ms"),
                   "user": None, "working_directory": args.get("workdir")}
         return {"id": new_id("lsh_"), "type": "local_shell_call", "status": status, "call_id": call_id, "action": action}
     else:
@@ -126,7 +126,7 @@ def tool_of(name: str, tools: Tools) -> Tool:
     return tools.by_name.get(name) or Tool("shell" if name == SHELL and SHELL in tools.by_name else "function", name)
 
 
-def annotations(text: str, grounding: dict[str, Any] | None) -> list[dict[str, Any]]:
+def citations(text: str, grounding: dict[str, Any] | None) -> list[dict[str, Any]]:
     """url_citation annotations from Google Search grounding. Gemini's segment indices
     count UTF-8 bytes; OpenAI's count characters."""
     if not grounding or not text:

@@ -25,7 +25,7 @@ STATELESS = "This proxy stores no responses or conversations (it is stateless): 
 NEEDS_STATE = ("previous_response_id", "conversation", "prompt")
 SUMMARIES = frozenset({"auto", "concise", "detailed"})
 # Request fields echoed in the response object, with OpenAI's defaults.
-ECHOED = {
+ECHOED: dict[str, Any] = {
     "instructions": None,
     "max_output_tokens": None,
     "metadata": {},

@@ -30,9 +30,9 @@ from ..errors import ProxyError
 from . import signatures
 from .output import (
     INCOMPLETE,
-    annotations,
     blocked_text,
     call_item,
+    citations,
     envelope,
     failure,
     message_item,
@@ -239,7 +239,7 @@ class ResponseStream:
         item = self.output[-1]
         text = "".join(self.pieces)
         fields = {"item_id": item["id"], "output_index": len(self.output) - 1, "content_index": 0}
-        found = annotations(text, self.grounding)
+        found = citations(text, self.grounding)
         for i, annotation in enumerate(found):
             out.append(self._event("response.output_text.annotation.added", {**fields, "annotation_index": i, "annotation": annotation}))
         out.append(self._event("response.output_text.done", {**fields, "text": text, "logprobs": []}))
