@@ -65,7 +65,9 @@ class Contents:
             pass
         elif kind == "item_reference":
             raise BadRequest(
-                f"{where} is an item_reference; this proxy stores nothing, so send the item itself in input.", where
+                f"{where} is an item_reference; this proxy stores nothing, so send the item itself in input "
+                "(the Vercel AI SDK does with providerOptions: {openai: {store: false}}).",
+                where,
             )
         else:
             raise BadRequest(f"{where} has the item type {kind!r}, which this proxy does not support.", f"{where}.type")
