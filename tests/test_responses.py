@@ -182,6 +182,8 @@ def test_bad_input_is_a_400_in_openai_shape_and_nothing_goes_upstream(proxy, fak
         ({"model": "gemini-2.5-flash", "input": [{"type": "mcp_call", "id": "x"}]}, "input[0].type"),
         ({"model": "gemini-2.5-flash", "input": [{"role": "user", "content": "x"}, {"type": "function_call_output", "call_id": "call_x", "output": "1"}]}, "input[1].call_id"),
         ({"model": "gemini-2.5-flash", "input": [{"role": "user", "content": [{"type": "input_file", "file_data": "%%%", "filename": "a.pdf"}]}]}, "input[0].content[0].file_data"),
+        ({"model": "gemini-2.5-flash", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "http://169.254.169.254/latest/x.png"}]}]},
+         "input[0].content[0].image_url"),  # the SSRF guard: never fetched
         ({"model": "gemini-2.5-flash", "input": "x", "previous_response_id": "resp_123"}, "previous_response_id"),
     ]
     for body, param in cases:

@@ -177,3 +177,20 @@ def test_heartbeats_while_waiting_and_between_events(start_proxy, fake):
     fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}], "STOP")], delay=0.5)
     text = "".join(e.delta for e in client(url).responses.create(model="gemini-2.5-flash", input="hi", stream=True) if e.type == "response.output_text.delta")
     assert text == "ab"
+
+
+def test_streamed_url_citations(proxy, fake):
+    text = "Paris is in France."
+    last = event([{"text": " France."}], "STOP")
+    last["candidates"][0]["groundingMetadata"] = {
+        "groundingChunks": [{"web": {"uri": "https://example.org/paris", "title": "example.org"}}],
+        "groundingSupports": [{"segment": {"startIndex": 0, "endIndex": len(text)}, "groundingChunkIndices": [0]}],
+    }
+    fake.reply(events=[event([{"text": "Paris is in"}]), last])
+    events = data(raw_stream(proxy, {"input": "Where is Paris?", "tools": [{"type": "web_search_preview"}]})[1])
+    kinds = [e["type"] for e in events]
+    added = events[kinds.index("response.output_text.annotation.added")]
+    assert kinds.index("response.output_text.annotation.added") < kinds.index("response.output_text.done")
+    assert added["annotation"] == {"type": "url_citation", "start_index": 0, "end_index": len(text), "url": "https://example.org/paris", "title": "example.org"}
+    assert events[-1]["response"]["output"][0]["content"][0]["annotations"] == [added["annotation"]]
+    assert fake.generate_calls[0].json["tools"] == [{"googleSearch": {}}]
