@@ -359,3 +359,11 @@ def test_streamed_custom_tool_call_events():
     assert seen[2]["item"]["input"] == "" and seen[2]["item"]["status"] == "in_progress"
     assert seen[4]["input"] == "*** Begin Patch" and seen[5]["item"]["status"] == "completed"
     assert seen[-1]["response"]["output"][0]["type"] == "custom_tool_call"
+
+
+def test_a_text_signature_stays_with_the_text_after_thoughts():
+    call = translate(input="x", include=["reasoning.encrypted_content"])
+    response = ResponseStream(call, emit=False).whole(gemini([{"text": "Hmm", "thought": True}, {"text": "Hi", "thoughtSignature": SIG}]))
+    thought, message, signed = response["output"]
+    assert thought["encrypted_content"] is None and message["content"][0]["text"] == "Hi"
+    assert signed["type"] == "reasoning" and signed["encrypted_content"] == signatures.encrypted(SIG)

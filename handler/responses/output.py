@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from ..errors import ProxyError, body_for
-from .functions import SHELL, Tool, Tools
+from .functions import Tool, Tools
 from .request import ResponsesCall
 from .signatures import encrypted as wrap
 
@@ -123,7 +123,7 @@ def _command(value: Any) -> list[str]:
 def tool_of(name: str, tools: Tools) -> Tool:
     """The declared tool behind a Gemini function name (a name the client never declared
     comes back as a plain function call)."""
-    return tools.by_name.get(name) or Tool("shell" if name == SHELL and SHELL in tools.by_name else "function", name)
+    return tools.by_name.get(name) or Tool("function", name)
 
 
 def citations(text: str, grounding: dict[str, Any] | None) -> list[dict[str, Any]]:

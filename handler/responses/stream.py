@@ -155,13 +155,13 @@ class ResponseStream:
         if text is None and "inlineData" in part and not part.get("thought"):
             blob = part["inlineData"]
             text = f"![image](data:{blob.get('mimeType', 'image/png')};base64,{blob.get('data', '')})"
-        if part.get("thoughtSignature"):
-            self.signature = part["thoughtSignature"]
         if text:
             if part.get("thought"):
                 self._thought(text, out)
             else:
                 self._text(text, out)
+        if part.get("thoughtSignature"):  # after the text: it belongs to the item now open
+            self.signature = part["thoughtSignature"]
 
     def _thought(self, text: str, out: list[bytes]) -> None:
         if self.open != "reasoning":
