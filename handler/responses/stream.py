@@ -88,10 +88,15 @@ class ResponseStream:
     # Translator ------------------------------------------------------------------------
 
     def start(self) -> bytes:
-        response = self._response("in_progress")
-        return self._event("response.created", {"response": response}) + self._event(
-            "response.in_progress", {"response": response}
-        )
+        """response.created and response.in_progress: one serialisation of the response
+        (it echoes the request's tools, which can be large) for both."""
+        response = dumps(self._response("in_progress")).encode()
+        out = []
+        for kind in ("response.created", "response.in_progress"):
+            head = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{self.seq},"response":'
+            self.seq += 1
+            out.append(head.encode() + response + b"}\n\n")
+        return b"".join(out) if self.emit else b""
 
     def event(self, data: dict[str, Any]) -> bytes:
         out: list[bytes] = []
