@@ -106,8 +106,11 @@ def test_codex_exec_plain_prompt(tmp_path, proxy, fake):
 
 def test_codex_shell_tool_loop_on_gemini_3(tmp_path, proxy, fake):
     model = "gemini-3-pro-preview"
-    fake.reply(events=[event([{"functionCall": {"name": "exec_command", "args": {"cmd": "echo codex-was-here > proof.txt && cat proof.txt"}},
-                               "thoughtSignature": SIG}], model=model)])
+    fake.reply(events=[
+        event([{"text": "I will write the file.", "thought": True, "thoughtSignature": "THOUGHT" + SIG}], None, model=model),
+        event([{"functionCall": {"name": "exec_command", "args": {"cmd": "echo codex-was-here > proof.txt && cat proof.txt"}},
+                "thoughtSignature": SIG}], model=model),
+    ])
     fake.reply(events=[event([{"text": "The file says codex-was-here."}], model=model)])
     done = run_codex(tmp_path, proxy, model, "Write proof.txt.")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -115,8 +118,11 @@ def test_codex_shell_tool_loop_on_gemini_3(tmp_path, proxy, fake):
     assert (tmp_path / "work" / "proof.txt").read_text().strip() == "codex-was-here"
     _, second = turn_calls(fake, "Write proof.txt.")[:2]
     model_turn, results = second["contents"][-2:]
-    # The signature came back on its call, byte for byte (the fake refuses it otherwise).
+    # The signatures came back byte for byte: the call's on the call (the fake refuses it
+    # otherwise), the thought's from the reasoning item Codex kept (encrypted_content).
     assert model_turn["role"] == "model" and model_turn["parts"][-1]["thoughtSignature"] == SIG
+    assert model_turn["parts"][0] == {"text": "", "thoughtSignature": "THOUGHT" + SIG}
+    assert "I will write the file." in done.stdout + done.stderr  # Codex showed the reasoning summary
     assert model_turn["parts"][-1]["functionCall"]["name"] == "exec_command"
     (response,) = results["parts"]
     assert response["functionResponse"]["name"] == "exec_command"
