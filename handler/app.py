@@ -76,13 +76,16 @@ def extra_routes() -> list[BaseRoute]:
     from . import status, verify
     from .anthropic import routes as anthropic_routes
     from .openai import routes as openai_routes
+    from .responses import routes as responses_routes
 
-    return [*verify.routes, *status.routes, *openai_routes.routes, *anthropic_routes.routes]
+    return [*verify.routes, *status.routes, *openai_routes.routes, *anthropic_routes.routes, *responses_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
 # The translated routes that share Gemini's /v1/ prefix.
-TRANSLATED_UNDER_V1 = ("/v1/chat/", "/v1/embeddings", "/v1/images/", "/v1/audio/", "/v1/responses", "/v1/messages")
+TRANSLATED_UNDER_V1 = (
+    "/v1/chat/", "/v1/embeddings", "/v1/images/", "/v1/audio/", "/v1/responses", "/v1/conversations", "/v1/messages",
+)
 
 
 def is_native(scope: Scope, path: str) -> bool:

@@ -69,6 +69,8 @@ OPENAI_PATHS = (
     "/v1/embeddings",
     "/responses",
     "/v1/responses",
+    "/conversations",
+    "/v1/conversations",
     "/images/",
     "/v1/images/",
     "/audio/",

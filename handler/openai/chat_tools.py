@@ -21,10 +21,9 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..translate import tools as conventions
-from ..translate.thinking import SKIP_SIGNATURE, gemini_version, needs_signatures
+from ..translate.thinking import gemini_version, needs_signatures
 
 SEARCH_TOOL_NAMES = frozenset({"web_search", "google_search", "googleSearch"})
-TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
 MEDIA_KEYS = ("inlineData", "fileData")
 
 # A tool result being grouped: (position of its call, functionResponse part, media parts).
@@ -59,7 +58,7 @@ def tool_config(choice: Any) -> tuple[dict[str, Any] | None, bool]:
     if choice is None:
         return None, False
     if isinstance(choice, str):
-        mode = TOOL_CHOICE.get(choice)
+        mode = conventions.TOOL_CHOICE.get(choice)
         if mode is None:
             raise BadRequest(f"tool_choice must be none, auto, required or a function, not {choice!r}.", "tool_choice")
         return {"functionCallingConfig": {"mode": mode}}, False
@@ -85,8 +84,6 @@ def assistant_calls(
         return calls
     if not isinstance(tool_calls, list):
         raise BadRequest(f"messages[{i}].tool_calls must be a list.", f"messages[{i}].tool_calls")
-    signed = False
-    first_call = len(parts)
     for j, call in enumerate(tool_calls):
         where = f"messages[{i}].tool_calls[{j}]"
         function = call.get("function") if isinstance(call, dict) else None
@@ -99,13 +96,12 @@ def assistant_calls(
         signature = google.get("thought_signature") if isinstance(google, dict) else None
         if isinstance(signature, str) and signature:
             part["thoughtSignature"] = signature
-            signed = True
         parts.append(part)
         call_id = call.get("id")
         if isinstance(call_id, str):
             calls[call_id] = (j, name)
-    if needs_signatures(model) and not signed:
-        parts[first_call]["thoughtSignature"] = SKIP_SIGNATURE
+    if needs_signatures(model):
+        conventions.sign_first_call(parts)
     return calls
 
 

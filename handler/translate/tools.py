@@ -10,6 +10,8 @@ project notes), so that the OpenAI and Anthropic routes send Gemini the same thi
 - a function without parameters is declared without `parameters` (Gemini refuses an
   empty object schema); a schema whose enums hold numbers or booleans goes as
   `parametersJsonSchema`, so the arguments come back with the client's types;
+- a Gemini 3 model turn whose calls carry no signature (history from another model, or
+  a client that dropped it) gets Google's documented skip sentinel on its first call;
 - the least blocking safety thresholds, which a gateway's users expect.
 """
 
@@ -19,6 +21,10 @@ import json
 from typing import Any
 
 from . import schema
+from .thinking import SKIP_SIGNATURE
+
+# OpenAI's tool_choice strings -> Gemini function calling modes ("required" is ANY).
+TOOL_CHOICE = {"none": "NONE", "auto": "AUTO", "required": "ANY"}
 
 DEFAULT_SAFETY = [
     {"category": category, "threshold": "OFF"}
@@ -48,12 +54,17 @@ def arguments(raw: Any) -> dict[str, Any]:
     return {"arguments": raw}
 
 
-def result_object(text: str) -> dict[str, Any]:
-    """A tool result's text as a functionResponse `response` (always an object)."""
+def result_object(content: Any) -> dict[str, Any]:
+    """A tool result (text, or an already parsed value) as a functionResponse
+    `response`, which Gemini wants as an object (decision 3)."""
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        return content if isinstance(content, dict) else {"result": content}
     try:
-        value = json.loads(text)
+        value = json.loads(content)
     except ValueError:
-        return {"result": text}
+        return {"result": content}
     return value if isinstance(value, dict) else {"result": value}
 
 
@@ -76,3 +87,11 @@ def declaration(name: str, description: Any, parameters: Any) -> dict[str, Any]:
         converted, typed = schema.to_typed_gemini_schema(parameters)
         out["parametersJsonSchema" if typed else "parameters"] = converted
     return out
+
+
+def sign_first_call(parts: list[dict[str, Any]]) -> None:
+    """Give a Gemini 3 model turn without any signed call the skip sentinel on its
+    first call (Gemini refuses the whole request otherwise)."""
+    calls = [part for part in parts if "functionCall" in part]
+    if calls and not any(part.get("thoughtSignature") for part in calls):
+        calls[0]["thoughtSignature"] = SKIP_SIGNATURE

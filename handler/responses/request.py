@@ -1,0 +1,165 @@
+"""A Responses API request -> a Gemini generateContent request.
+
+Stateless by design: the proxy stores nothing, so a request must carry its whole
+conversation in `input` (as Codex and the Agents SDK send it with `store: false`).
+`previous_response_id`, `conversation`, `prompt` (a stored prompt) and `background`
+need stored state and are a 400 that says so; `store: true` is accepted and answered,
+but nothing is kept. Unknown top-level fields are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Settings
+from ..errors import BadRequest
+from ..openai.chat_request import DEFAULT_SAFETY
+from ..translate import schema
+from ..translate.models import resolve_model
+from ..translate.thinking import gemini_version, needs_signatures, thinking_config
+from .functions import Tools, parse_tools, tool_config
+from .items import Contents
+
+STATELESS = "This proxy stores no responses or conversations (it is stateless): send the whole conversation in input."
+NEEDS_STATE = ("previous_response_id", "conversation", "prompt")
+SUMMARIES = frozenset({"auto", "concise", "detailed"})
+# Request fields echoed in the response object, with OpenAI's defaults.
+ECHOED: dict[str, Any] = {
+    "instructions": None,
+    "max_output_tokens": None,
+    "metadata": {},
+    "parallel_tool_calls": True,
+    "temperature": 1.0,
+    "tool_choice": "auto",
+    "tools": [],
+    "top_p": 1.0,
+    "truncation": "disabled",
+    "user": None,
+    "store": True,
+}
+
+
+@dataclass
+class ResponsesCall:
+    """What the route needs to call Gemini and to shape the answer."""
+
+    model: str
+    payload: dict[str, Any]
+    stream: bool
+    tools: Tools
+    encrypted: bool  # include reasoning.encrypted_content
+    parallel: bool
+    echo: dict[str, Any] = field(default_factory=dict)
+
+
+async def to_gemini(body: dict[str, Any], settings: Settings) -> ResponsesCall:
+    for name in NEEDS_STATE:
+        if body.get(name) is not None:
+            raise BadRequest(f"{name} is not supported. {STATELESS}", name)
+    if body.get("background") is True:
+        raise BadRequest(f"background is not supported. {STATELESS}", "background")
+    model, search = resolve_model(body.get("model"), settings)
+    builder = Contents(settings, needs_signatures(model))
+    instructions = body.get("instructions")
+    if instructions is not None:
+        if not isinstance(instructions, str):
+            raise BadRequest("instructions must be a string.", "instructions")
+        if instructions:
+            builder.system.append({"text": instructions})
+    await _add_input(builder, body.get("input"))
+    system, contents = builder.finish()
+    if not contents:
+        raise BadRequest("input has no user content to answer.", "input")
+
+    payload: dict[str, Any] = {"contents": contents}
+    if system:
+        payload["systemInstruction"] = {"parts": system}
+    tools = parse_tools(body.get("tools"))
+    tools.search = tools.search or search
+    gemini_tools = tools.gemini_tools(model)
+    if gemini_tools:
+        payload["tools"] = gemini_tools
+    config = tool_config(body.get("tool_choice"), tools)
+    if config:
+        payload["toolConfig"] = config
+    payload["safetySettings"] = DEFAULT_SAFETY
+    generation = _generation_config(body, model)
+    if generation:
+        payload["generationConfig"] = generation
+    include = body.get("include")
+    encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
+    echo = {name: body[name] if body.get(name) is not None else default for name, default in ECHOED.items()}
+    echo["text"] = body.get("text") if isinstance(body.get("text"), dict) else {"format": {"type": "text"}}
+    echo["reasoning"] = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {"effort": None, "summary": None}
+    return ResponsesCall(
+        model=model,
+        payload=payload,
+        stream=body.get("stream") is True,
+        tools=tools,
+        encrypted=encrypted,
+        parallel=body.get("parallel_tool_calls") is not False,
+        echo=echo,
+    )
+
+
+async def _add_input(builder: Contents, given: Any) -> None:
+    if isinstance(given, str):
+        if not given:
+            raise BadRequest("input must not be empty.", "input")
+        await builder.add({"type": "message", "role": "user", "content": given}, 0)
+        return
+    if not isinstance(given, list) or not given:
+        raise BadRequest("input is required: a string or a non-empty list of input items.", "input")
+    for i, item in enumerate(given):
+        await builder.add(item, i)
+
+
+def _generation_config(body: dict[str, Any], model: str) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for name, key in (("temperature", "temperature"), ("top_p", "topP"), ("max_output_tokens", "maxOutputTokens")):
+        value = body.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadRequest(f"{name} must be a number.", name)
+            config[key] = value
+    _text_format(body.get("text"), config)
+    thinking = _thinking(body.get("reasoning"), model)
+    if thinking:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _thinking(reasoning: Any, model: str) -> dict[str, Any] | None:
+    """`reasoning.effort` -> thinking budget or level (decision 7); a `summary` asks for
+    thoughts to be included (they come back as reasoning summaries)."""
+    if reasoning is None:
+        return None
+    if not isinstance(reasoning, dict):
+        raise BadRequest("reasoning must be an object.", "reasoning")
+    config = thinking_config(reasoning.get("effort"), model, "reasoning.effort")
+    summary = reasoning.get("summary", reasoning.get("generate_summary"))
+    thinks = (gemini_version(model) or (0, 0)) >= (2, 5)
+    if summary in SUMMARIES and thinks and reasoning.get("effort") != "none":
+        config = {**(config or {}), "includeThoughts": True}
+    return config
+
+
+def _text_format(text: Any, config: dict[str, Any]) -> None:
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if fmt is None:
+        return
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "text":
+        return
+    if kind == "json_object":
+        config["responseMimeType"] = "application/json"
+        return
+    if kind == "json_schema":
+        given = fmt.get("schema")
+        if not isinstance(given, dict):
+            raise BadRequest("text.format.schema must be a JSON schema object.", "text.format.schema")
+        config["responseMimeType"] = "application/json"
+        config["responseSchema"] = schema.to_gemini_schema(given)
+        return
+    raise BadRequest(f"text.format.type must be text, json_object or json_schema, not {kind!r}.", "text.format")
