@@ -1,6 +1,6 @@
 """Benchmark: the proxy against calling the upstream directly, side by side in one run.
 
-    python bench/bench.py [--requests 2000] [--concurrency 32]
+    python bench/bench.py [--requests 2000] [--concurrency 32] [--baseline ../before]
 
 Starts the fast fake upstream (bench/upstream.py) and the proxy (uvicorn with uvloop and
 httptools, as deployed) as separate processes on loopback, then prints:
@@ -10,8 +10,12 @@ httptools, as deployed) as separate processes on loopback, then prints:
 - CPU ms per proxied request (the proxy process's user+system time / requests), in the
   sequential phase and under concurrency (two cores shared by client, upstream and proxy
   make the second one noisier);
-- the same for the OpenAI chat route and the Anthropic Messages route against the native
-  pass-through, side by side, with the proxy's CPU per streamed chunk for each.
+- what each translated route (OpenAI chat, Anthropic Messages, OpenAI Responses) adds
+  over the native pass-through: latency, delay per streamed chunk, CPU per chunk and
+  per request;
+- with `--baseline DIR`, the same for the proxy of another checkout (for example
+  `git worktree add ../before <commit>`), measured in the same run against the same
+  upstream, so that a change's before and after sit side by side.
 The load generator is aiohttp (httpx would be the bottleneck at these rates). Figures
 depend on the machine: compare the columns of one run, not runs on different machines.
 """
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY = "AIzaSyBench-key-0000000000000000000000000"
 BODY = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Say something short."}]}]}).encode()
 CHAT = json.dumps({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Say something short."}]}).encode()
+RESPONSES = json.dumps({"model": "gemini-2.5-flash", "input": "Say something short.", "store": False}).encode()
 MESSAGES = json.dumps(
     {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": "Say something short."}]}
 ).encode()
@@ -50,10 +55,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def start(app: str, port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
@@ -105,14 +110,18 @@ async def event_delays(session: aiohttp.ClientSession, url: str, body: bytes, st
     """Per event: arrival time minus the upstream's send time, in ms."""
     delays: list[float] = []
     for _ in range(streams):
+        seen: set[bytes] = set()  # a Responses stream repeats a text in its `.done` events
         async with session.post(url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}) as r:
+            assert r.status == 200, r.status
             buffer = b""
             async for chunk in r.content.iter_any():
                 now = time.monotonic()
                 buffer += chunk
                 for stamp in STAMP.findall(buffer):
-                    delays.append((now - float(stamp)) * 1000)
-                buffer = buffer[buffer.rfind(b";") + 1 :] if STAMP.search(buffer) else buffer
+                    if stamp not in seen:
+                        seen.add(stamp)
+                        delays.append((now - float(stamp)) * 1000)
+                buffer = buffer[-64:]
     return delays
 
 
@@ -143,11 +152,31 @@ async def translated(base: str, pid: int, args, path: str, body: bytes) -> dict 
             if r.status != 200:
                 return None
     stream_body = json.dumps({**json.loads(body), "stream": True}).encode()
-    return await measure(base, pid, args, path, path, body, stream_body)
+    result = await measure(base, pid, args, path, path, body, stream_body)
+    return result if result["events"] else None  # an older checkout without the route
 
 
 def row(name: str, *cols: str) -> str:
     return f"{name:<38}" + "".join(f"{c:>16}" for c in cols)
+
+
+ROUTES = [("OpenAI chat", "/v1/chat/completions", CHAT), ("Messages", "/v1/messages", MESSAGES), ("Responses", "/v1/responses", RESPONSES)]
+
+
+def run_proxy(cwd: Path, up_port: int, args) -> dict:
+    """Start a proxy from the checkout at `cwd` and measure the native route and every
+    translated route it answers."""
+    port = free_port()
+    proxy = start("handler.app:app", port, {"GEMINI_BASE_URL": f"http://127.0.0.1:{up_port}", "LOG_LEVEL": "INFO"}, cwd)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        out = {"native": asyncio.run(measure(base, proxy.pid, args, NATIVE, NATIVE_STREAM, BODY))}
+        for name, path, body in ROUTES:
+            out[name] = asyncio.run(translated(base, proxy.pid, args, path, body))
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+    return out
 
 
 def main() -> None:
@@ -155,47 +184,64 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--baseline", type=Path, help="another checkout (say, a git worktree of the last release) "
+                        "measured in the same run, printed beside this one")
     args = parser.parse_args()
 
-    up_port, proxy_port = free_port(), free_port()
+    up_port = free_port()
     upstream = start("bench.upstream:app", up_port, {})
-    proxy = start("handler.app:app", proxy_port, {"GEMINI_BASE_URL": f"http://127.0.0.1:{up_port}", "LOG_LEVEL": "INFO"})
     try:
         direct = asyncio.run(measure(f"http://127.0.0.1:{up_port}", None, args, NATIVE, NATIVE_STREAM, BODY))
-        via = asyncio.run(measure(f"http://127.0.0.1:{proxy_port}", proxy.pid, args, NATIVE, NATIVE_STREAM, BODY))
-        base = f"http://127.0.0.1:{proxy_port}"
-        chat = asyncio.run(translated(base, proxy.pid, args, "/v1/chat/completions", CHAT))
-        messages = asyncio.run(translated(base, proxy.pid, args, "/v1/messages", MESSAGES))
+        this = run_proxy(ROOT, up_port, args)
+        before = run_proxy(args.baseline.resolve(), up_port, args) if args.baseline else None
     finally:
-        for proc in (proxy, upstream):
-            proc.terminate()
-            proc.wait(10)
-
-    d50, d99 = pct(direct["lat"], 0.5), pct(direct["lat"], 0.99)
-    p50, p99 = pct(via["lat"], 0.5), pct(via["lat"], 0.99)
-    de, pe = statistics.median(direct["events"]), statistics.median(via["events"])
+        upstream.terminate()
+        upstream.wait(10)
     print(f"Gemini Edge Proxy benchmark: {args.requests} sequential calls, {args.requests * 2} at "
           f"{args.concurrency} concurrent, {args.streams} streams; python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    print(row("", "direct", "via proxy", "added", "target"))
-    print(row("non-streamed latency p50 (ms)", f"{d50:.3f}", f"{p50:.3f}", f"{p50 - d50:.3f}", "< 1"))
-    print(row("non-streamed latency p99 (ms)", f"{d99:.3f}", f"{p99:.3f}", f"{p99 - d99:.3f}", ""))
-    print(row("streamed event delay p50 (ms)", f"{de:.3f}", f"{pe:.3f}", f"{pe - de:.3f}", "< 1"))
-    print(row(f"requests/s at {args.concurrency} concurrent", f"{direct['rps']:.0f}", f"{via['rps']:.0f}", "", "> 2500"))
-    print(row("proxy CPU per request, sequential (ms)", "", f"{via['cpu_seq_ms']:.3f}", "", "<= 0.3"))
-    print(row(f"proxy CPU per request, {args.concurrency} conc. (ms)", "", f"{via['cpu_ms']:.3f}", "", "<= 0.3"))
-    routes = [(name, r) for name, r in (("OpenAI chat", chat), ("Messages", messages)) if r]
+    report(direct, this["native"], before["native"] if before else None, args)
+    routes = [(name, this[name], before.get(name) if before else None) for name, _, _ in ROUTES if this[name]]
     if routes:
-        print(row("translated routes vs native pass-through", "native", *(name for name, _ in routes)))
-        print(row("non-streamed latency p50 (ms)", f"{p50:.3f}", *(f"{pct(r['lat'], 0.5):.3f}" for _, r in routes)))
-        print(row("  added over native (ms)", "", *(f"{pct(r['lat'], 0.5) - p50:.3f}" for _, r in routes)))
-        print(row("streamed chunk delay p50 (ms)", f"{pe:.3f}", *(f"{statistics.median(r['events']):.3f}" for _, r in routes)))
-        print(row("  added over native (ms)", "", *(f"{statistics.median(r['events']) - pe:.3f}" for _, r in routes)))
-        print(row("proxy CPU per streamed chunk (us)", f"{via['cpu_chunk_us']:.1f}", *(f"{r['cpu_chunk_us']:.1f}" for _, r in routes)))
-        print(row(f"requests/s at {args.concurrency} concurrent", f"{via['rps']:.0f}", *(f"{r['rps']:.0f}" for _, r in routes)))
-        print(row("proxy CPU per request, sequential (ms)", f"{via['cpu_seq_ms']:.3f}", *(f"{r['cpu_seq_ms']:.3f}" for _, r in routes)))
-        print(row(f"proxy CPU per request, {args.concurrency} conc. (ms)", f"{via['cpu_ms']:.3f}", *(f"{r['cpu_ms']:.3f}" for _, r in routes)))
+        print()
+        print(row("translated routes (added over native)", *(name for name, _, _ in routes)))
+        native, old_native = this["native"], before["native"] if before else None
+        for label, value in (
+            ("non-streamed latency p50 (ms)", lambda r, n: pct(r["lat"], 0.5) - pct(n["lat"], 0.5)),
+            ("streamed chunk delay p50 (ms)", lambda r, n: statistics.median(r["events"]) - statistics.median(n["events"])),
+            ("proxy CPU per streamed chunk (us)", lambda r, n: r["cpu_chunk_us"] - n["cpu_chunk_us"]),
+            ("proxy CPU per request, sequential (ms)", lambda r, n: r["cpu_seq_ms"] - n["cpu_seq_ms"]),
+        ):
+            cells = [f"{value(r, native):+.3f}" + (f" ({value(old, old_native):+.3f})" if old and old_native else "")
+                     for _, r, old in routes]
+            print(row(label, *cells))
+        if before:
+            print("(in brackets: the baseline checkout)")
     print("Reference (the issue, same kind of machine): JavaScript edge proxy under Node adds ~1.2 ms p50, "
           "~0.45 ms CPU/request, ~2,500 req/s at 32 concurrent.")
+
+
+def report(direct: dict, via: dict, old: dict | None, args) -> None:
+    """The native pass-through against calling the upstream directly (and the baseline's)."""
+    d50, d99 = pct(direct["lat"], 0.5), pct(direct["lat"], 0.99)
+    de = statistics.median(direct["events"])
+    head = ["direct", "via proxy", "added"] + (["baseline", "added"] if old else [])
+    print(row("", *head))
+
+    def cells(fmt: str, get, ref: float | None) -> list[str]:
+        out = [fmt.format(get(via))] + ([fmt.format(get(via) - ref)] if ref is not None else [])
+        if old:
+            out += [fmt.format(get(old))] + ([fmt.format(get(old) - ref)] if ref is not None else [])
+        return out
+
+    print(row("non-streamed latency p50 (ms)", f"{d50:.3f}", *cells("{:.3f}", lambda r: pct(r["lat"], 0.5), d50)))
+    print(row("non-streamed latency p99 (ms)", f"{d99:.3f}", *cells("{:.3f}", lambda r: pct(r["lat"], 0.99), d99)))
+    print(row("streamed event delay p50 (ms)", f"{de:.3f}", *cells("{:.3f}", lambda r: statistics.median(r["events"]), de)))
+    rps = [f"{via['rps']:.0f}", ""] + ([f"{old['rps']:.0f}", ""] if old else [])
+    print(row(f"requests/s at {args.concurrency} concurrent", f"{direct['rps']:.0f}", *rps))
+    for label, key in (("proxy CPU per request, sequential (ms)", "cpu_seq_ms"),
+                       (f"proxy CPU per request, {args.concurrency} conc. (ms)", "cpu_ms"),
+                       ("proxy CPU per streamed chunk (us)", "cpu_chunk_us")):
+        print(row(label, "", f"{via[key]:.3f}", "", *([f"{old[key]:.3f}", ""] if old else [])))
 
 
 if __name__ == "__main__":
