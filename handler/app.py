@@ -18,10 +18,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import lazy, logs, native, upstream
+from . import lazy, logs, native, routes, upstream
 from .config import Settings
 from .cooldown import Cooldown
 from .errors import ProxyError, json_response, render, shape_for
@@ -69,16 +69,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
     may quote a request; see logs.NoTraceback) and answer a JSON 500."""
     logs.logger.error("unhandled error", extra={"fields": {"error": type(exc).__name__, "path": request.url.path}})
     return render(shape_for(request.url.path), ProxyError("The proxy hit an internal error."))
-
-
-def extra_routes() -> list[BaseRoute]:
-    """Routes of the other modules (OpenAI, Anthropic, /verify, /status)."""
-    from . import status, verify
-    from .anthropic import routes as anthropic_routes
-    from .openai import routes as openai_routes
-    from .responses import routes as responses_routes
-
-    return [*verify.routes, *status.routes, *openai_routes.routes, *anthropic_routes.routes, *responses_routes.routes]
 
 
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
@@ -151,7 +141,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(NativeDispatch),
     ]
     app = Starlette(
-        routes=[Route("/", landing), Route("/healthz", healthz), *extra_routes()],
+        routes=[Route("/", landing), Route("/healthz", healthz), *routes.routes()],
         middleware=middleware,
         exception_handlers={ProxyError: proxy_error, 404: not_found, 405: method_not_allowed, Exception: server_error},
         lifespan=lifespan,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import quote
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Scope
 
 from .config import Settings
@@ -147,6 +149,32 @@ async def call_many(
         for task in tasks:
             task.cancel()
     return [data for data, _ in results], results[-1][1]
+
+
+async def generate(
+    request: Request,
+    creds: Credentials,
+    model: str,
+    payload: dict[str, Any],
+    streamed: bool,
+    shape: Shape,
+    heartbeat: bytes,
+    translator: Callable[[], Translator],
+    whole: Callable[[Any], bytes],
+) -> Response | TranslatedStream:
+    """A translated route's one Gemini generate call: streamed through the protocol's
+    `translator`, or whole, the answer turned into the client's by `whole(data)`."""
+    body = json_bytes(payload)
+    name = quote(model, safe="")
+    if streamed:
+        path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
+        return stream(request, path, body, creds, translator(), shape, heartbeat, model)
+    data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
+    try:
+        answer = whole(data)
+    except (AttributeError, TypeError, KeyError, IndexError):
+        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
+    return Response(answer, headers=headers, media_type="application/json")
 
 
 def stream(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from . import credentials, fleet
 from .calls import cooldown_of
@@ -83,12 +82,5 @@ async def metrics_readout(request: Request) -> Response:
     return json_response(answer, headers=NO_STORE)
 
 
-def page(request: Request) -> Response:
+async def page(request: Request) -> Response:
     return page_response()
-
-
-routes: list[BaseRoute] = [
-    Route("/status", page, methods=["GET"]),
-    Route("/status/data", data, methods=["GET"]),
-    Route("/status/metrics", metrics_readout, methods=["GET"]),
-]

@@ -29,7 +29,6 @@ from typing import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
 
 from . import credentials, upstream
 from .calls import cooldown_of
@@ -211,6 +210,3 @@ async def verify(request: Request) -> Response:
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
-
-
-routes: list[BaseRoute] = [Route("/verify", verify, methods=["GET", "POST"])]

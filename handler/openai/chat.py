@@ -8,32 +8,27 @@ the commit.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import calls
-from ..encoding import json_bytes
-from ..errors import UpstreamFailed
 from ..sse import COMMENT_HEARTBEAT
+from ..streaming import TranslatedStream
 from .chat_request import to_gemini
 from .chat_response import ChunkStream, completion
 
 
-async def create(request: Request) -> Response | calls.TranslatedStream:
+async def create(request: Request) -> Response | TranslatedStream:
     creds = await calls.credentials_of(request)
     call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    body = json_bytes(call.payload)
-    model = quote(call.model, safe="")
-    if call.stream:
-        path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
-        translator = ChunkStream(call.model, call.include_usage)
-        return calls.stream(request, path, body, creds, translator, "openai", COMMENT_HEARTBEAT, call.model)
-    path = f"/v1beta/models/{model}:generateContent"
-    data, headers = await calls.call_json(request, "POST", path, body, creds, call.model)
-    try:
-        answer = completion(data, call.model)
-    except (AttributeError, TypeError, KeyError):
-        raise UpstreamFailed(calls.UNEXPECTED, headers=headers) from None
-    return Response(answer, headers=headers, media_type="application/json")
+    return await calls.generate(
+        request,
+        creds,
+        call.model,
+        call.payload,
+        call.stream,
+        "openai",
+        COMMENT_HEARTBEAT,
+        lambda: ChunkStream(call.model, call.include_usage),
+        lambda data: completion(data, call.model),
+    )

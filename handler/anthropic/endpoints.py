@@ -8,31 +8,30 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from .. import calls
 from ..encoding import json_bytes
 from ..errors import UpstreamFailed, json_response
+from ..streaming import TranslatedStream
 from .request import to_gemini
 from .response import message
 from .stream import PING, MessageStream
 
 
-async def create(request: Request) -> Response | calls.TranslatedStream:
+async def create(request: Request) -> Response | TranslatedStream:
     creds = await calls.credentials_of(request)
     call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    body = json_bytes(call.payload)
-    model = quote(call.model, safe="")
-    if call.stream:
-        path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
-        translator = MessageStream(call.name, call.single_tool)
-        return calls.stream(request, path, body, creds, translator, "anthropic", PING, call.model)
-    data, headers = await calls.call_json(request, "POST", f"/v1beta/models/{model}:generateContent", body, creds, call.model)
-    try:
-        answer = message(data, call.name, call.single_tool)
-    except (AttributeError, TypeError, KeyError):
-        raise UpstreamFailed(calls.UNEXPECTED, headers=headers) from None
-    return Response(answer, headers=headers, media_type="application/json")
+    return await calls.generate(
+        request,
+        creds,
+        call.model,
+        call.payload,
+        call.stream,
+        "anthropic",
+        PING,
+        lambda: MessageStream(call.name, call.single_tool),
+        lambda data: message(data, call.name, call.single_tool),
+    )
 
 
 async def count_tokens(request: Request) -> Response:
@@ -47,11 +46,3 @@ async def count_tokens(request: Request) -> Response:
     if not isinstance(total, int):
         raise UpstreamFailed(calls.UNEXPECTED, headers=headers)
     return json_response({"input_tokens": total}, headers=headers)
-
-
-routes: list[BaseRoute] = []
-for prefix in ("", "/v1"):
-    routes += [
-        Route(f"{prefix}/messages", create, methods=["POST"]),
-        Route(f"{prefix}/messages/count_tokens", count_tokens, methods=["POST"]),
-    ]
