@@ -1,9 +1,12 @@
 """The Starlette app: routes, CORS and the access log. `uvicorn handler.app:app` runs it.
 
 Routing, in order: `/`, `/healthz`, `/verify`, the OpenAI routes (`/chat/completions`,
-`/embeddings`, `/models`, bare or under `/v1/` and `/openai/v1/`), then every other
-path under `/v1beta/`, `/v1/`, `/v1alpha/` and `/upload/` goes to Gemini as it is,
-through `Proxy`, a fast path past Starlette's router.
+`/embeddings`, `/models`, bare or under `/v1/`, `/openai/v1/` and `/hf/v1/`), then every
+other path under `/v1beta/`, `/v1/`, `/v1alpha/`, `/upload/` and `/download/` goes to
+Gemini as it is, through `NativeDispatch`, a fast path past Starlette's router.
+Aliases that other tools send: `/gemini/v1beta/...` (any native path under `/gemini`,
+the heavyweight Python proxy's prefix) and version-less `/models/{model}:{method}`
+(Roo Code with a custom base URL), which is `v1beta`.
 `GET /v1/models[/{id}]` is Gemini's own list when the caller sends `x-goog-api-key` or
 `?key=` (as Gemini clients do) and OpenAI's otherwise.
 """
@@ -24,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import lazy, logs, native, upstream
 from .config import Settings
+from .affinity import Owners
 from .cooldown import Cooldown
 from .errors import ProxyError, json_response, render, shape_for
 
@@ -79,7 +83,18 @@ def extra_routes() -> list[BaseRoute]:
     return [*verify.routes, *openai_routes.routes]
 
 
-NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
+NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/download/", "/v1/")
+GEMINI_ALIAS = "/gemini"
+
+
+def native_path(path: str) -> str | None:
+    """The Gemini path an alias stands for (`/gemini/v1beta/...`, `/models/m:generateContent`),
+    or None when `path` is no alias."""
+    if path.startswith(GEMINI_ALIAS + "/") and path[len(GEMINI_ALIAS) :].startswith(NATIVE_PREFIXES):
+        return path[len(GEMINI_ALIAS) :]
+    if path.startswith("/models/") and ":" in path:
+        return "/v1beta" + path
+    return None
 
 
 def is_native(scope: Scope, path: str) -> bool:
@@ -111,6 +126,9 @@ class NativeDispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_native(scope, scope["path"]):
             await native.proxy(scope, receive, send)
+            return
+        if scope["type"] == "http" and (path := native_path(scope["path"])) is not None:
+            await native.proxy({**scope, "path": path, "raw_path": path.encode()}, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -152,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.cooldown = Cooldown()
+    app.state.owners = Owners()
     return app
 
 

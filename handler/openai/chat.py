@@ -13,7 +13,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
+from .. import affinity, calls
 from ..encoding import json_bytes
 from ..errors import UpstreamFailed
 from ..sse import COMMENT_HEARTBEAT
@@ -24,7 +24,7 @@ from .chat_response import ChunkStream, completion
 async def create(request: Request) -> Response | calls.TranslatedStream:
     creds = await calls.credentials_of(request)
     call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    body = json_bytes(call.payload)
+    body, creds = await affinity.for_body(request.scope, creds, json_bytes(call.payload))  # files on their key
     model = quote(call.model, safe="")
     if call.stream:
         path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"

@@ -1,4 +1,5 @@
-"""The OpenAI routes, bare and under /v1 and /openai/v1.
+"""The OpenAI routes, bare and under /v1, /openai/v1 and /hf/v1 (the heavyweight Python
+proxy's HuggingFace-style prefix).
 
 `GET /v1/models[/{id}]` stays Gemini's own list for Gemini clients: a caller that sends
 `x-goog-api-key` or `?key=` gets the native pass-through.
@@ -14,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from .. import native
 from . import chat, embeddings, models
 
-PREFIXES = ("", "/v1", "/openai/v1")
+PREFIXES = ("", "/v1", "/openai/v1", "/hf/v1")
 
 
 def _gemini_client(scope: Scope) -> bool:
