@@ -6,7 +6,8 @@ another project's resource: 403 PERMISSION_DENIED for files and cached contents,
 NOT_FOUND for batches and interactions. A resumable upload's later steps need no key
 (the upload_id authorises them) but are refused with another project's key. Generate
 calls that name a file (`fileData.fileUri`) or a cached content of another project are
-refused the same way (`check_refs`). Mounted by fake_gemini.FakeGemini.app().
+refused the same way (`check_refs`; a name no project has passes there, as other tests
+name made-up files). Mounted by fake_gemini.FakeGemini.app().
 """
 
 from __future__ import annotations
@@ -87,11 +88,12 @@ class Projects:
         return item, await self.fake._check_key(item)
 
     def check_refs(self, key: str | None, body: bytes) -> Response | None:
-        """A file or cached content named in a request must be the key's project's."""
+        """A file or cached content named in a request must not be another project's (names
+        that no project has pass: other tests name made-up files)."""
         for kind, ident in REF.findall(body.decode("utf-8", "replace")):
-            _, denied = self.owned(kind, ident, key)
-            if denied is not None:
-                return denied
+            found = self.store.get(kind, {}).get(ident)
+            if found is not None and found[0] != key:
+                return self.owned(kind, ident, key)[1]
         return None
 
     # Files ------------------------------------------------------------------------------
