@@ -43,17 +43,18 @@ class Projects:
     fake: Any  # the FakeGemini: its request log and key behaviours
     store: dict[str, dict[str, tuple[str, dict]]] = field(default_factory=dict)  # kind -> id -> (key, resource)
     uploads: dict[str, dict] = field(default_factory=dict)
-    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))  # ids unique all session long
+    upload_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def reset(self) -> None:
         self.store.clear()
         self.uploads.clear()
-        self.counter = itertools.count(1)
+        self.upload_ids = itertools.count(1)
 
     def routes(self) -> list[Route]:
         v = "/{version:str}"
         return [
-            Route("/upload/v1beta/files", self.upload, methods=["POST", "PUT"]),
+            Route("/upload/{version:str}/files", self.upload, methods=["POST", "PUT"]),
             Route(f"{v}/files", self.list_of("files"), methods=["GET"]),
             Route(f"{v}/files/{{id:str}}", self.item("files"), methods=["GET", "DELETE"]),
             Route(f"{v}/cachedContents", self.create_cache, methods=["POST"]),
@@ -112,10 +113,10 @@ class Projects:
             return error(400, "INVALID_ARGUMENT", f"Invalid file name {name}.")
         if any(ident in kind for kind in (self.store.get("files", {}), {u["id"] for u in self.uploads.values()})):
             return error(409, "ALREADY_EXISTS", f"File {name} already exists.")
-        upload_id = f"UP{len(self.uploads) + 1}"
+        upload_id = f"UP{next(self.upload_ids)}"
         self.uploads[upload_id] = {"key": item.key, "id": ident, "meta": meta, "data": bytearray()}
         base = str(request.base_url).rstrip("/")
-        url = f"{base}/upload/v1beta/files?upload_id={upload_id}&upload_protocol=resumable"
+        url = f"{base}/upload/{request.path_params['version']}/files?upload_id={upload_id}&upload_protocol=resumable"
         return Response(b"", headers={"x-goog-upload-url": url, "x-goog-upload-status": "active"})
 
     def _continue(self, item, upload_id: str) -> Response:
