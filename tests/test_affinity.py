@@ -66,7 +66,7 @@ def test_upload_then_generate_uses_the_files_key(proxy, fake):
         tag = file["name"][len("files/" + google_name) :]
         assert len(tag) == affinity.TAG_LENGTH and file["uri"] == GOOGLE + "files/" + google_name + tag
         r = generate(proxy, [{"fileData": {"fileUri": file["uri"], "mimeType": "text/plain"}}, {"text": "what is it?"}])
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1", r.text
         call = fake.received[-1]
         assert call.key == owner(fake, "files", "files/" + google_name)
         assert call.json["contents"][0]["parts"][0]["fileData"]["fileUri"] == GOOGLE + "files/" + google_name  # Google's name
@@ -74,6 +74,7 @@ def test_upload_then_generate_uses_the_files_key(proxy, fake):
     steps = [r for r in fake.received if r.path == "/upload/v1beta/files"]
     assert all(r.key is None for r in steps if r.query.get("upload_id")) and len(steps) == 2 * ROUNDS
     assert len({owner(fake, "files", "files/" + n) for n in fake.projects.store["files"]}) > 1  # spread over keys
+    assert len([r for r in fake.received if "generateContent" in r.path]) == ROUNDS  # never a wrong key first
 
 
 def test_upload_continuation_needs_no_credential(start_proxy, fake):
@@ -107,11 +108,11 @@ def test_cache_then_generate_with_it(proxy, fake):
             json={"model": "models/gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"fileData": {"fileUri": file["uri"]}}]}]},
             headers={"x-goog-api-key": ALL},
         )
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1", r.text
         cache = r.json()["name"]
         assert fake.received[-1].key == owner(fake, "files", fake.received[-1].json["contents"][0]["parts"][0]["fileData"]["fileUri"].split("v1beta/")[1])
         r = generate(proxy, [{"text": "summarise"}], cachedContent=cache)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1", r.text
         sent = fake.received[-1]
         assert sent.key == owner(fake, "cachedContents", sent.json["cachedContent"])
         assert cache.startswith(sent.json["cachedContent"]) and cache != sent.json["cachedContent"]
@@ -225,6 +226,7 @@ def test_openai_chat_file_id_goes_to_the_files_key(proxy, fake):
         sent = fake.received[-1]
         uri = sent.json["contents"][0]["parts"][1]["fileData"]["fileUri"]
         assert sent.key == owner(fake, "files", uri.split("v1beta/")[1]) and file["name"].startswith(uri.split("v1beta/")[1])
+    assert len([r for r in fake.received if "generateContent" in r.path]) == ROUNDS  # never a wrong key first
 
 
 def test_python_sdk_files_and_caches(proxy, fake):
