@@ -51,10 +51,31 @@ NAME = re.compile(CORE)
 PATH_NAME = re.compile(r"(?<=/)" + CORE)
 # In a body only a whole JSON string (`"cachedContents/x"`) or a URI path (`.../v1beta/files/x`)
 # is a name: a prompt that mentions "my files/notes" is not.
-BODY_NAME = re.compile(rb'(?:(?<=")|(?<=/v1beta/)|(?<=/v1/)|(?<=/v1alpha/))' + CORE.encode() + rb'(?=["/:?])')
-MARKERS = (b"files/", b"cachedContents/", b"batches/", b"tunedModels/", b"fileSearchStores/", b"/operations/", b"corpora/")
+# (The quote or version is matched, not looked behind for: many times faster.)
+BODY_NAME = re.compile(rb'(?:"|/v1beta/|/v1/|/v1alpha/)' + CORE.encode() + rb'(?=["/:?])')
+# What a request body may name: one fast scan each before any regex (a 4 MB body: ~1 ms each).
+MARKERS = (b"files/", b"cachedContents/", b"fileSearchStores/")
 PREVIOUS = re.compile(rb'("previous_interaction_id"\s*:\s*")([^"\\]+)(")')
 INTERACTION_PATH = re.compile(r"(/interactions/)([^/:]+)")
+PATH_HINT = re.compile(r"/(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions)/|/operations/")
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Where a call may name resources (most calls name none: cheap tests first)."""
+
+    path: bool
+    names: bool  # the body may hold resource names
+    previous: bool  # the body may hold a previous_interaction_id
+
+    @classmethod
+    def of(cls, path: str, body: bytes | None) -> Hints:
+        names = bool(body) and any(m in body for m in MARKERS)  # type: ignore[operator]
+        previous = bool(body) and b"previous_interaction_id" in body  # type: ignore[operator]
+        return cls(PATH_HINT.search(path) is not None, names, previous)
+
+    def __bool__(self) -> bool:
+        return self.path or self.names or self.previous
 
 
 @dataclass(frozen=True)
@@ -183,16 +204,16 @@ async def discover(settings: Settings, owners: Owners, name: str, keys: tuple[st
 # Binding a request to its owner -------------------------------------------------------------
 
 
-def _refs(path: str, body: bytes | None, tags: dict[str, str]) -> list[Ref]:
+def _refs(path: str, body: bytes, hints: Hints, tags: dict[str, str]) -> list[Ref]:
     refs: list[Ref] = []
     for match in PATH_NAME.finditer(path):
         refs.append(_ref(match.group(1), match.group(2), tags))
-    if (match := INTERACTION_PATH.search(path)) is not None:
-        refs.append(_ref("interactions/", match.group(2), tags))
-    if body and any(marker in body for marker in MARKERS):
+    if (interaction := INTERACTION_PATH.search(path)) is not None:
+        refs.append(_ref("interactions/", interaction.group(2), tags))
+    if hints.names:
         for found in BODY_NAME.finditer(body):
             refs.append(_ref(found.group(1).decode(), found.group(2).decode(), tags))
-    if body and b"previous_interaction_id" in body:
+    if hints.previous:
         for found in PREVIOUS.finditer(body):
             refs.append(_ref("interactions/", found.group(2).decode(), tags))
     return refs
@@ -207,10 +228,15 @@ def _plain(given: bytes, tags: dict[str, str]) -> bytes:
     return untag(given.decode(), tags)[0].encode()
 
 
-def strip_body(body: bytes, tags: dict[str, str]) -> bytes:
-    if any(marker in body for marker in MARKERS):
-        body = BODY_NAME.sub(lambda m: m.group(1) + _plain(m.group(2), tags), body)
-    if b"previous_interaction_id" in body:
+def replace_id(match: re.Match[bytes], new: bytes) -> bytes:
+    """A BODY_NAME match with its id (group 2) replaced."""
+    return match.group(0)[: match.start(2) - match.start()] + new
+
+
+def strip_body(body: bytes, tags: dict[str, str], hints: Hints) -> bytes:
+    if hints.names:
+        body = BODY_NAME.sub(lambda m: replace_id(m, _plain(m.group(2), tags)), body)
+    if hints.previous:
         body = PREVIOUS.sub(lambda m: m.group(1) + _plain(m.group(2), tags) + m.group(3), body)
     return body
 
@@ -240,16 +266,19 @@ async def bind(scope: Scope, creds: Credentials, path: str, body: bytes | None, 
         found = BODY_NAME.search(body) if body else None
         if found is None or len(creds.keys) == 1:
             return Bound(path, body, creds)
-        first = rendezvous(found.group(0).decode(), creds.keys)[0]
+        first = rendezvous((found.group(1) + found.group(2)).decode(), creds.keys)[0]
         return Bound(path, body, Credentials((first,), creds.pooled, bound=True))
+    hints = Hints.of(path, body)
+    if not hints:
+        return Bound(path, body, creds)
     tags = tags_of(creds.keys)
-    refs = _refs(path, body, tags)
+    refs = _refs(path, body or b"", hints, tags)
     if not refs:
         return Bound(path, body, creds)
     owner = await _owner(scope, creds, refs)
     path = strip_path(path, tags)
     if body and any(ref.key for ref in refs):
-        body = strip_body(body, tags)
+        body = strip_body(body, tags, hints)
     if owner is None:
         return Bound(path, body, creds)
     return Bound(path, body, Credentials((owner,), creds.pooled, bound=True))

@@ -26,8 +26,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import lazy, logs, native, upstream
-from .config import Settings
 from .affinity import Owners
+from .config import Settings
 from .cooldown import Cooldown
 from .errors import ProxyError, json_response, render, shape_for
 

@@ -14,7 +14,7 @@ import json
 import re
 from typing import AsyncIterator
 
-from .affinity import BODY_NAME, TAG_LENGTH
+from .affinity import BODY_NAME, TAG_LENGTH, replace_id
 
 RESOURCE_PATH = re.compile(
     r"^/(?:upload/)?v1[a-z0-9]*/(?:"
@@ -35,7 +35,7 @@ def tags_answer(path: str) -> bool:
 def tag_names(body: bytes, tag: str) -> bytes:
     """Every resource name in a JSON answer, with the tag appended to its id."""
     suffix = tag.encode()
-    return BODY_NAME.sub(lambda m: m.group(1) + m.group(2) + suffix, body)
+    return BODY_NAME.sub(lambda m: replace_id(m, m.group(2) + suffix), body)
 
 
 def _interaction_ids(data: object) -> set[str]:
