@@ -21,7 +21,8 @@ import pytest
 from google import genai
 from google.genai import types
 
-from handler import affinity
+from handler import affinity, resources
+from handler.credentials import Credentials
 
 from .conftest import KEY_A, KEY_B, KEY_C, TOKEN
 
@@ -132,6 +133,9 @@ def test_batch_then_its_status_and_answers_file(proxy, fake):
         got = httpx.get(f"{proxy}/v1beta/{answers}", headers={"x-goog-api-key": ALL})
         assert got.status_code == 200 and got.json()["name"] == answers
         assert fake.received[-1].key == owner(fake, "batches", fake.received[-2].path.split("/v1beta/")[1])
+        lines = httpx.get(f"{proxy}/download/v1beta/{answers}:download", params={"alt": "media"}, headers={"x-goog-api-key": ALL})
+        assert lines.status_code == 200 and lines.content.startswith(b'{"key": "1"')  # bytes, not rewritten
+        assert fake.received[-1].key == fake.received[-2].key and fake.received[-1].path.startswith("/download/")
 
 
 def test_a_name_made_elsewhere_is_found_by_asking_once(start_proxy, fake):
@@ -207,6 +211,33 @@ def test_resources_of_two_keys_in_one_call_are_refused(proxy, fake):
     r = generate(proxy, [{"fileData": {"fileUri": one["uri"]}}, {"fileData": {"fileUri": two["uri"]}}])
     assert r.status_code == 400 and "different keys" in r.json()["error"]["message"]
     assert fake.received == []
+
+
+def test_names_of_every_kind_are_tagged_and_stripped():
+    key = KEY_Q
+    answer = json.dumps({
+        "name": "models/veo-3.0-generate-001/operations/op1",
+        "store": "fileSearchStores/store-1",
+        "doc": "fileSearchStores/store-1/documents/d1",
+        "model": "tunedModels/my-model",
+        "uri": GOOGLE + "files/f1",
+        "text": "a model that talks about files/f1 in prose",
+    }).encode()
+    tagged = resources.tag_answer(answer, affinity.tag(key), interactions=False)
+    t = affinity.tag(key)
+    assert json.loads(tagged) == {
+        "name": f"models/veo-3.0-generate-001/operations/op1{t}",
+        "store": f"fileSearchStores/store-1{t}",
+        "doc": f"fileSearchStores/store-1{t}/documents/d1",
+        "model": f"tunedModels/my-model{t}",
+        "uri": GOOGLE + f"files/f1{t}",
+        "text": "a model that talks about files/f1 in prose",
+    }
+    tags = affinity.tags_of(KEYS)
+    assert affinity.strip_path(f"/v1beta/models/veo/operations/op1{t}", tags) == "/v1beta/models/veo/operations/op1"
+    assert affinity.strip_path(f"/v1beta/interactions/v1_Abc{t}/cancel", tags) == "/v1beta/interactions/v1_Abc/cancel"
+    assert affinity.key_for(f"fileSearchStores/store-1{t}", Credentials(KEYS)) == key
+    assert affinity.key_for("files/f1", Credentials(KEYS)) is None
 
 
 def test_a_prompt_that_mentions_files_is_not_a_file(proxy, fake):
