@@ -277,7 +277,7 @@ def test_python_sdk_files_and_caches(proxy, fake):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_js_sdk_chunked_upload_and_use(proxy, fake):
+def test_js_sdk_chunked_upload_files_caches_interactions(proxy, fake):
     if not (JS_DIR / "node_modules" / "@google" / "genai").is_dir():
         pytest.skip("the JS SDK is not installed: run `npm ci --prefix tests/js` once (tests use no network)")
     env = {**os.environ, "PROXY_URL": proxy, "GEMINI_KEYS": ALL, "UPLOAD_BYTES": str(17 * 1024 * 1024)}
@@ -290,4 +290,8 @@ def test_js_sdk_chunked_upload_and_use(proxy, fake):
     assert len(steps) == 4  # the start and three chunks of at most 8 MB
     assert steps[0].key in KEYS and all(r.key is None for r in steps[1:])
     file_key = steps[0].key
-    assert all(r.key == file_key for r in fake.received if not r.path.startswith("/upload/"))
+    assert all(r.key == file_key for r in fake.received if not r.path.startswith("/upload/") and "/interactions" not in r.path)
+    talk = out["interactions"]
+    assert talk["previous"] == talk["first"] and talk["polled"] == "completed"
+    assert talk["events"][0] == "interaction.created" and talk["events"][-1] == "interaction.completed"
+    assert len({r.key for r in fake.received if "/interactions" in r.path}) == 1

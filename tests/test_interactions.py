@@ -138,3 +138,19 @@ def test_python_sdk_interactions(proxy, fake):
         assert client.interactions.get(second.id).status == "completed"
         assert {r.key for r in fake.received} == {owner(fake, first.id)}
         fake.received.clear()
+
+
+def test_python_sdk_streamed_interaction_then_follow_up(proxy, fake):
+    client = genai.Client(api_key=ALL, http_options=types.HttpOptions(base_url=proxy))
+    events = list(client.interactions.create(model="gemini-2.5-flash", input="stream it", stream=True))
+    assert [e.event_type for e in (events[0], events[-1])] == ["interaction.created", "interaction.completed"]
+    ident = events[0].interaction.id
+    follow = client.interactions.create(model="gemini-2.5-flash", input="next", previous_interaction_id=ident)
+    assert follow.previous_interaction_id == ident and {r.key for r in fake.received} == {owner(fake, ident)}
+
+
+def test_gemini_alias_reaches_interactions(proxy, fake):
+    first = httpx.post(proxy + "/gemini/v1beta/interactions", json={"model": "gemini-2.5-flash", "input": "a"}, headers={"x-goog-api-key": ALL})
+    ident = first.json()["id"]
+    got = httpx.get(f"{proxy}/gemini/v1beta/interactions/{ident}", headers={"x-goog-api-key": ALL})
+    assert got.status_code == 200 and fake.received[-1].path == "/v1beta/interactions/" + ident[: -affinity.TAG_LENGTH]
