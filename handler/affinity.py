@@ -70,9 +70,9 @@ class Hints:
 
     @classmethod
     def of(cls, path: str, body: bytes | None) -> Hints:
-        names = bool(body) and any(m in body for m in MARKERS)  # type: ignore[operator]
-        previous = bool(body) and b"previous_interaction_id" in body  # type: ignore[operator]
-        return cls(PATH_HINT.search(path) is not None, names, previous)
+        body = body or b""
+        names = any(m in body for m in MARKERS)
+        return cls(PATH_HINT.search(path) is not None, names, b"previous_interaction_id" in body)
 
     def __bool__(self) -> bool:
         return self.path or self.names or self.previous
