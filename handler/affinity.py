@@ -41,6 +41,8 @@ TAG_LENGTH = 8  # lower-case base32: 40 bits, so keys of one pool do not share a
 _CONTEXT = b"gemini-edge-proxy/affinity/v1"
 DISCOVERY_CONCURRENCY = 8
 DISCOVERY_TIMEOUT = 10.0
+MAX_UNKNOWN = 4  # untagged names looked for in one request...
+MAX_ASKED = 64  # ...each on at most this many keys (its first in rendezvous order)
 MAX_OWNERS = 4096  # names whose owner this container found by asking
 MAX_TAGS = 4096  # keys whose tag this container computed
 
@@ -184,7 +186,7 @@ async def discover(settings: Settings, owners: Owners, name: str, keys: tuple[st
     if known is not None:
         return known
     unsure = 0
-    order = rendezvous(name, keys)
+    order = rendezvous(name, keys)[:MAX_ASKED]
     for start in range(0, len(order), DISCOVERY_CONCURRENCY):
         batch = order[start : start + DISCOVERY_CONCURRENCY]
         answers = await asyncio.gather(*(_owns(settings, name, key) for key in batch))
@@ -195,8 +197,9 @@ async def discover(settings: Settings, owners: Owners, name: str, keys: tuple[st
             unsure += owns is None
     if unsure:
         raise Unavailable(f"Could not find which key owns {name}: {unsure} key(s) could not be asked. Try again.")
+    asked = "any key" if len(order) == len(keys) else f"the first {len(order)} keys"
     raise NotFound(
-        f"{name} was not found with any key of this request. It belongs to another key's project "
+        f"{name} was not found with {asked} of this request. It belongs to another key's project "
         "(a key that left the pool, or another caller's key), or it does not exist."
     )
 
@@ -290,6 +293,11 @@ async def _owner(scope: Scope, creds: Credentials, refs: list[Ref]) -> str | Non
     if unknown and len(creds.keys) == 1:
         owners.add(creds.keys[0])
     elif unknown:
+        if len(unknown) > MAX_UNKNOWN:
+            raise BadRequest(
+                f"This call names {len(unknown)} resources that this proxy did not hand out; "
+                f"it looks for at most {MAX_UNKNOWN} per call. Use the names the proxy returned."
+            )
         settings = scope["app"].state.settings
         found = await asyncio.gather(*(discover(settings, owners_of(scope), name, creds.keys) for name in unknown))
         owners.update(found)

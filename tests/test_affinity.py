@@ -295,3 +295,10 @@ def test_js_sdk_chunked_upload_files_caches_interactions(proxy, fake):
     assert talk["previous"] == talk["first"] and talk["polled"] == "completed"
     assert talk["events"][0] == "interaction.created" and talk["events"][-1] == "interaction.completed"
     assert len({r.key for r in fake.received if "/interactions" in r.path}) == 1
+
+
+def test_lookups_are_bounded(proxy, fake):
+    parts = [{"fileData": {"fileUri": f"{GOOGLE}files/unknown{i}"}} for i in range(affinity.MAX_UNKNOWN + 1)]
+    r = generate(proxy, parts)
+    assert r.status_code == 400 and "at most" in r.json()["error"]["message"]
+    assert fake.received == []
