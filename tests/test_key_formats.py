@@ -38,7 +38,7 @@ def test_aq_keys_native_in_every_place(proxy, fake, place):
         headers["authorization"] = f"Bearer {value}"
     else:
         headers[place] = value
-    for _ in range(8):
+    for _ in range(20):  # both used: fails by chance 1 time in 500000
         r = httpx.post(proxy + FLASH, json=BODY, headers=headers, params=params)
         assert r.status_code == 200 and r.headers["x-proxy-key"] in ("AQ.Ab8...4444", "AIzaSy...1111")
     assert {x.key for x in fake.received} == {KEY_Q, KEY_A}  # both formats used, as given
@@ -68,10 +68,10 @@ def test_a_429_on_one_model_leaves_the_key_for_others(cooldown, proxy, fake):
     for _ in range(12):  # KEY_Q now waits behind KEY_B for flash...
         r = httpx.post(proxy + FLASH, json=BODY, headers={"x-goog-api-key": f"{KEY_Q},{KEY_B}"})
         assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1" and r.headers["x-proxy-key"] == mask(KEY_B)
-    for _ in range(12):  # ...but still serves pro, chosen at random as any key
+    for _ in range(20):  # ...but still serves pro, chosen at random as any key
         assert httpx.post(proxy + PRO, json=BODY, headers={"x-goog-api-key": f"{KEY_Q},{KEY_B}"}).status_code == 200
     pro = [x.key for x in fake.received if "gemini-2.5-pro" in x.path]
-    assert KEY_Q in pro and KEY_B in pro and len(pro) == 12
+    assert KEY_Q in pro and KEY_B in pro and len(pro) == 20
     assert {c["model"] for c in cooldown.snapshot() if c["key"] == mask(KEY_Q)} == {"gemini-2.5-flash"}
 
 
