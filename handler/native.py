@@ -18,9 +18,9 @@ from typing import AsyncIterator
 
 from starlette.types import Message, Receive, Scope, Send
 
-from . import affinity, resources, upstream
+from . import affinity, lists, resources, upstream
 from .calls import MAX_ANSWER_BYTES, cooldown_of, note_outcome, settings_of
-from .credentials import from_request
+from .credentials import Credentials, from_request
 from .errors import ProxyError, gemini_error, render
 from .failover import Outcome, send as send_upstream
 from .logs import note
@@ -135,6 +135,9 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         creds = await from_request(settings, headers, scope["query_string"])
         body = await read_body(receive, settings.replay_limit)
+        if (wanted := lists.pages(scope["method"], path, creds, scope["query_string"])) is not None:
+            await _send_list(scope, receive, send, wanted, creds)
+            return
         bound = await affinity.bind(scope, creds, path, body if isinstance(body, bytes) else None, _creating(scope, headers))
     except ProxyError as exc:
         await render("gemini", exc)(scope, receive, send)
@@ -172,6 +175,14 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         await gemini_error(exc.status, exc.message, extra)(scope, receive, send)
         return
     await _relay(receive, send, start, response, chunks)
+
+
+async def _send_list(scope: Scope, receive: Receive, send: Send, wanted: dict[str, str | None], creds: Credentials) -> None:
+    """One list of a collection over all the request's keys (lists.py)."""
+    answer = await lists.joined(scope, scope["path"], scope["query_string"], wanted, creds)
+    if isinstance(answer, Outcome):
+        answer = gemini_error(answer.status, answer.text(), note_outcome(scope, answer))
+    await answer(scope, receive, send)
 
 
 def _creating(scope: Scope, headers: dict[str, str]) -> bool:

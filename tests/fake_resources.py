@@ -167,7 +167,12 @@ class Projects:
             if denied is not None:
                 return denied
             mine = [res for key, res in self.store.get(kind, {}).values() if key == item.key]
-            return JSONResponse({kind: mine} if mine else {})
+            start = int(request.query_params.get("pageToken") or 0)
+            size = int(request.query_params.get("pageSize") or 100)
+            page: dict[str, Any] = {kind: mine[start : start + size]} if mine[start : start + size] else {}
+            if start + size < len(mine):
+                page["nextPageToken"] = str(start + size)
+            return JSONResponse(page)
 
         return handler
 

@@ -8,6 +8,7 @@ with probability (1/3)^12.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -303,3 +304,24 @@ def test_lookups_are_bounded(proxy, fake):
     r = generate(proxy, parts)
     assert r.status_code == 400 and "at most" in r.json()["error"]["message"]
     assert fake.received == []
+
+
+def test_a_list_joins_every_keys_project_page_by_page(proxy, fake):
+    made = {upload(proxy, b"x", {"x-goog-api-key": ALL})["name"] for _ in range(9)}
+    assert len({owner(fake, "files", n[: -affinity.TAG_LENGTH]) for n in made}) > 1
+    fake.received.clear()
+    seen, token, pages = [], None, 0
+    while True:
+        r = httpx.get(proxy + "/v1beta/files", params={"pageSize": 2, **({"pageToken": token} if token else {})}, headers={"x-goog-api-key": ALL})
+        assert r.status_code == 200, r.text
+        seen += [f["name"] for f in r.json().get("files", [])]
+        pages += 1
+        token = r.json().get("nextPageToken")
+        if not token:
+            break
+        raw = base64.urlsafe_b64decode(token.removeprefix("gep.") + "==")
+        assert not any(k.encode() in raw for k in KEYS)  # each key's page token, by tag: no key
+    assert sorted(seen) == sorted(made) and pages >= 2
+    assert all(r.query.get("pageSize") == "2" for r in fake.received)
+    client = genai.Client(api_key=ALL, http_options=types.HttpOptions(base_url=proxy))
+    assert sorted(f.name for f in client.files.list(config={"page_size": 2})) == sorted(made)
