@@ -325,3 +325,15 @@ def test_a_list_joins_every_keys_project_page_by_page(proxy, fake):
     assert all(r.query.get("pageSize") == "2" for r in fake.received)
     client = genai.Client(api_key=ALL, http_options=types.HttpOptions(base_url=proxy))
     assert sorted(f.name for f in client.files.list(config={"page_size": 2})) == sorted(made)
+
+
+def test_a_missing_resource_does_not_cool_its_key(cooldown, proxy, fake):
+    file = upload(proxy, b"x", {"x-goog-api-key": ALL})
+    files = fake.projects.store["files"]
+    for ident, (_, resource) in list(files.items()):
+        files[ident] = ("AIzaSy-a-key-of-another-project-0000000", resource)  # gone from the key's project
+    fake.received.clear()
+    r = generate(proxy, [{"fileData": {"fileUri": file["uri"]}}])
+    assert r.status_code == 403 and r.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert len(fake.received) == 1  # no other key tried: no other project has it
+    assert cooldown.snapshot() == []  # and the key is fine for everything else
