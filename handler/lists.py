@@ -86,7 +86,10 @@ async def _one(scope: Scope, path: str, query_string: bytes, key: str, token: st
 
 
 async def joined(scope: Scope, path: str, query_string: bytes, wanted: dict[str, str | None], creds: Credentials) -> Response | Outcome:
-    """The joined list, or the first failure (an Outcome) when no key answered."""
+    """The joined list, or the first failure (an Outcome) when no key answered. A page
+    token whose keys all left (or were never the caller's) is an empty last page."""
+    if not wanted:
+        return json_response({})
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def gated(key: str, token: str | None) -> tuple[str, Outcome, dict | None]:

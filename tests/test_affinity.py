@@ -337,3 +337,9 @@ def test_a_missing_resource_does_not_cool_its_key(cooldown, proxy, fake):
     assert r.status_code == 403 and r.json()["error"]["status"] == "PERMISSION_DENIED"
     assert len(fake.received) == 1  # no other key tried: no other project has it
     assert cooldown.snapshot() == []  # and the key is fine for everything else
+
+
+def test_a_page_token_reaches_only_the_callers_keys(proxy, fake):
+    forged = "gep." + base64.urlsafe_b64encode(json.dumps({affinity.tag(KEY_B): "0"}).encode()).decode().rstrip("=")
+    r = httpx.get(proxy + "/v1beta/files", params={"pageToken": forged}, headers={"x-goog-api-key": ALL})
+    assert r.status_code == 200 and r.json() == {} and fake.received == []  # KEY_B is not the caller's
