@@ -122,4 +122,5 @@ def upload_url(value: bytes, google_base: bytes, own_base: bytes, tag: str) -> b
     so that the file named in the last step's answer gets it too."""
     if not value.startswith(google_base):
         return value
-    return own_base + value[len(google_base) :] + f"&{UPLOAD_TAG}={tag}".encode()
+    joiner = b"&" if b"?" in value else b"?"
+    return own_base + value[len(google_base) :] + joiner + f"{UPLOAD_TAG}={tag}".encode()
