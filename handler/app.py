@@ -1,10 +1,13 @@
 """The Starlette app: routes, middleware and exception handlers. `uvicorn handler.app:app` runs it.
 
-Native Gemini paths (`/v1beta/`, `/v1/`, `/v1alpha/`, `/upload/`) take a fast path past
-the router (`NativeDispatch`); everything else is routed: `/`, `/healthz`, `/verify`,
-`/status`, and the translated protocols (OpenAI, Responses, Anthropic Messages), which
-share `/v1/` with Gemini (`is_native` tells them apart). Errors are rendered in the
-shape of the API that was called (errors.shape_for).
+Native Gemini paths (`/v1beta/`, `/v1/`, `/v1alpha/`, `/upload/`, `/download/`) take a
+fast path past the router (`NativeDispatch`); everything else is routed (routes.py): `/`,
+`/healthz`, `/verify`, `/status`, and the translated protocols (OpenAI, Responses,
+Anthropic Messages), which share `/v1/` with Gemini (`is_native` tells them apart).
+Aliases that other tools send: `/gemini/v1beta/...` (any native path under `/gemini`,
+the heavyweight Python proxy's prefix) and version-less `/models/{model}:{method}`
+(Roo Code with a custom base URL), which is `v1beta`. Errors are rendered in the shape of
+the API that was called (errors.shape_for).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import lazy, logs, native, routes, upstream
+from .affinity import Owners
 from .config import Settings
 from .cooldown import Cooldown
 from .errors import ProxyError, json_response, render, shape_for
@@ -71,11 +75,22 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return render(shape_for(request.url.path), ProxyError("The proxy hit an internal error."))
 
 
-NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/v1/")
+NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/download/", "/v1/")
 # The translated routes that share Gemini's /v1/ prefix.
 TRANSLATED_UNDER_V1 = (
     "/v1/chat/", "/v1/embeddings", "/v1/images/", "/v1/audio/", "/v1/responses", "/v1/conversations", "/v1/messages",
 )
+GEMINI_ALIAS = "/gemini"
+
+
+def native_path(path: str) -> str | None:
+    """The Gemini path an alias stands for (`/gemini/v1beta/...`, `/models/m:generateContent`),
+    or None when `path` is no alias."""
+    if path.startswith(GEMINI_ALIAS + "/") and path[len(GEMINI_ALIAS) :].startswith(NATIVE_PREFIXES):
+        return path[len(GEMINI_ALIAS) :]
+    if path.startswith("/models/") and ":" in path:
+        return "/v1beta" + path
+    return None
 
 
 def is_native(scope: Scope, path: str) -> bool:
@@ -107,6 +122,9 @@ class NativeDispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_native(scope, scope["path"]):
             await native.proxy(scope, receive, send)
+            return
+        if scope["type"] == "http" and (path := native_path(scope["path"])) is not None:
+            await native.proxy({**scope, "path": path, "raw_path": path.encode()}, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -148,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.cooldown = Cooldown()
+    app.state.owners = Owners()
     return app
 
 

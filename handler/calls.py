@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from . import affinity
 from .config import Settings
 from .cooldown import Cooldown
 from .credentials import Credentials, from_request
@@ -164,7 +165,7 @@ async def generate(
 ) -> Response | TranslatedStream:
     """A translated route's one Gemini generate call: streamed through the protocol's
     `translator`, or whole, the answer turned into the client's by `whole(data)`."""
-    body = json_bytes(payload)
+    body, creds = await affinity.for_body(request.scope, creds, json_bytes(payload))  # files on their key
     name = quote(model, safe="")
     if streamed:
         path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"

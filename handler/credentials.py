@@ -28,10 +28,13 @@ MAX_VALUES = 256  # comma-separated values in one credential
 
 @dataclass(frozen=True)
 class Credentials:
-    """The keys a request may use; `pooled` when they are the server's own pool."""
+    """The keys a request may use; `pooled` when they are the server's own pool; `bound`
+    when affinity narrowed them to the owner of a resource the call names (a 403 or 404
+    is then about the resource, not the key: see failover)."""
 
     keys: tuple[str, ...]
     pooled: bool = False
+    bound: bool = False
 
 
 def query_map(query_string: bytes) -> dict[str, str]:

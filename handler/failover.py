@@ -60,6 +60,12 @@ class Outcome:
         return self.message or (self.error.message if self.error else "") or f"The Gemini API answered {self.status}."
 
 
+def about_resource(error: GeminiError) -> bool:
+    """A 404, or a 403 without a reason about the key (a suspended project or a disabled
+    API carries one): Google's answer for another project's file, cache or interaction."""
+    return error.status == 404 or (error.status == 403 and not error.reason)
+
+
 def should_retry(error: GeminiError) -> bool:
     return error.status in RETRY_STATUSES or error.invalid_key
 
@@ -110,6 +116,8 @@ async def send(
         except UpstreamError:
             outcome.body = b""
         outcome.error = error = parse(response.status, outcome.body)
+        if creds.bound and about_resource(error):
+            return outcome  # the resource is not this key's: no other key has it, the key is fine
         cooldown.remember(key, error, model, owned=creds.pooled)
         if error.status == 429 and error.retry_delay is not None:
             soonest = error.retry_delay if soonest is None else min(soonest, error.retry_delay)

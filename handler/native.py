@@ -2,9 +2,12 @@
 
 Only the credential changes: the client's `key` query parameter and credential headers
 are removed, and the one chosen key goes in `x-goog-api-key` (or `Authorization:
-Bearer` for Google's own OpenAI-compatible endpoint under `/v1beta/openai/`). Two more
-deliberate differences: `Accept-Encoding` is not forwarded, so answers come
-uncompressed, and an error body that quotes the key (Gemini's 403 does) gets it masked.
+Bearer` for Google's own OpenAI-compatible endpoint under `/v1beta/openai/`). Request
+headers pass by a deny-list (`DROP_REQUEST_HEADERS`), so `Api-Revision`, `x-gemini-*`
+and headers Google adds later reach it. Deliberate differences: `Accept-Encoding` is
+not forwarded, so answers come uncompressed; an error body that quotes the key
+(Gemini's 403 does) gets it masked; resource names carry the key's tag (affinity.py,
+resources.py); a resumable upload's later steps go to Google without a key.
 
 This is a plain ASGI app at the hot path of the proxy: no Request object, no router.
 """
@@ -15,11 +18,14 @@ from typing import AsyncIterator
 
 from starlette.types import Message, Receive, Scope, Send
 
-from .calls import cooldown_of, note_outcome, settings_of
-from .credentials import from_request
+from . import affinity, lists, resources, upstream
+from .calls import MAX_ANSWER_BYTES, cooldown_of, note_outcome, settings_of
+from .credentials import Credentials, from_request
 from .errors import ProxyError, gemini_error, render
 from .failover import Outcome, send as send_upstream
+from .logs import note
 from .streaming import relay
+from .upstream import UpstreamResponse
 
 HOP_BY_HOP = frozenset(
     {
@@ -35,17 +41,27 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-FORWARD_HEADERS = frozenset(
-    {
-        "content-type",
-        "accept",
-        "accept-language",
-        "user-agent",
-        "x-goog-api-client",
-        "x-goog-user-project",
-        "x-server-timeout",
-    }
-)
+# Not forwarded: the client's credentials (the proxy sends the key it chose) and cookies;
+# hop-by-hop headers; what the servers in front of the proxy add (forwarding, CDN and
+# load-balancer headers: they describe the hop to us, not the client's request); Host
+# and Content-Length (the HTTP client sets them for the body it sends); Accept-Encoding
+# (answers come uncompressed: the proxy reads some of them).
+DROP_REQUEST_HEADERS = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "expect",
+    "accept-encoding",
+    "x-goog-api-key",
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "forwarded",
+    "via",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+}
+DROP_REQUEST_PREFIXES = ("x-forwarded-", "x-amzn-", "x-amz-cf-", "cloudfront-", "cf-", "x-vercel-")
 # Set by the server in front of the client (uvicorn, Mangum): ours, not Gemini's.
 DROP_RESPONSE_HEADERS = HOP_BY_HOP | {"server", "date", "set-cookie", "alt-svc"}
 _DROP = frozenset(name.encode() for name in DROP_RESPONSE_HEADERS)  # raw headers are bytes
@@ -60,7 +76,7 @@ def forward_headers(headers: dict[str, str]) -> dict[str, str]:
     return {
         name: value
         for name, value in headers.items()
-        if name in FORWARD_HEADERS or name.startswith("x-goog-upload-")
+        if name not in DROP_REQUEST_HEADERS and not name.startswith(DROP_REQUEST_PREFIXES)
     }
 
 
@@ -112,21 +128,28 @@ async def _rest(head: list[bytes], receive: Receive) -> AsyncIterator[bytes]:
 async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     settings = settings_of(scope)
     headers = header_map(scope)
+    path = scope["path"]
+    if resources.is_continuation(path, scope["query_string"]):
+        await _continue_upload(scope, receive, send, headers)
+        return
     try:
         creds = await from_request(settings, headers, scope["query_string"])
+        body = await read_body(receive, settings.replay_limit)
+        if (wanted := lists.pages(scope["method"], path, creds, scope["query_string"])) is not None:
+            await _send_list(scope, receive, send, wanted, creds)
+            return
+        bound = await affinity.bind(scope, creds, path, body if isinstance(body, bytes) else None, _creating(scope, headers))
     except ProxyError as exc:
         await render("gemini", exc)(scope, receive, send)
         return
-    body = await read_body(receive, settings.replay_limit)
-    path = scope["path"]
     outcome = await send_upstream(
         settings,
         cooldown_of(scope),
         scope["method"],
-        path + upstream_query(scope["query_string"]),
+        bound.path + upstream_query(scope["query_string"]),
         forward_headers(headers),
-        body if body else None,
-        creds,
+        (bound.body if isinstance(body, bytes) else body) or None,
+        bound.creds,
         bearer=path.startswith("/v1beta/openai/"),
     )
     extra = note_outcome(scope, outcome)
@@ -136,17 +159,43 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         return
     raw_headers = [(k.encode(), v.encode()) for k, v in extra.items()]
     raw_headers += [(name, value) for name, value in ((n.lower(), v) for n, v in response.raw_headers) if name not in _DROP]
+    tag = affinity.tag(outcome.key)
     if response.header("x-goog-upload-url"):
-        raw_headers = _upload_url_to_us(scope, headers, raw_headers)
+        raw_headers = _upload_url_to_us(scope, headers, raw_headers, tag)
     start: Message = {"type": "http.response.start", "status": outcome.status, "headers": raw_headers}
     if not outcome.ok:
         await _send_error(start, outcome, send)
         return
+    chunks = response.chunks()
+    try:
+        if resources.tags_answer(bound.path):
+            chunks = await _tagged(start, response, tag, bound.path)
+    except upstream.UpstreamError as exc:
+        await gemini_error(exc.status, exc.message, extra)(scope, receive, send)
+        return
+    await _relay(receive, send, start, response, chunks)
 
+
+async def _send_list(scope: Scope, receive: Receive, send: Send, wanted: dict[str, str | None], creds: Credentials) -> None:
+    """One list of a collection over all the request's keys (lists.py)."""
+    answer = await lists.joined(scope, scope["path"], scope["query_string"], wanted, creds)
+    if isinstance(answer, Outcome):
+        answer = gemini_error(answer.status, answer.text(), note_outcome(scope, answer))
+    await answer(scope, receive, send)
+
+
+def _creating(scope: Scope, headers: dict[str, str]) -> bool:
+    """A resumable upload's first step: a name in its body is the file it creates."""
+    return scope["method"] == "POST" and headers.get("x-goog-upload-command", "").strip() == "start"
+
+
+async def _relay(
+    receive: Receive, send: Send, start: Message, response: UpstreamResponse, chunks: AsyncIterator[bytes]
+) -> None:
     async def pump() -> None:
         try:
             await send(start)
-            async for chunk in response.chunks():
+            async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
@@ -155,15 +204,56 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     await relay(receive, pump)
 
 
+async def _tagged(start: Message, response: UpstreamResponse, tag: str, path: str) -> AsyncIterator[bytes]:
+    """An answer about resources with the key's tag in every name (see resources.py): an
+    event stream event by event, a JSON answer whole (`start` gets its new length)."""
+    start["headers"] = [(n, v) for n, v in start["headers"] if n != b"content-length"]
+    if response.content_type == "text/event-stream":
+        return resources.tag_events(response.chunks(), tag)
+    body = resources.tag_answer(await response.read(MAX_ANSWER_BYTES), tag, "/interactions" in path)
+    start["headers"].append((b"content-length", str(len(body)).encode()))
+    return _once(body)
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+    """A later step of a resumable upload goes to Google without a key, as Google's own
+    SDKs send it: the upload_id in its URL authorises it, and it stays on the project
+    that started the upload whatever key the client sends. The last step's answer names
+    the file: it gets the tag the proxy put in the upload URL."""
+    settings = settings_of(scope)
+    query, tag = resources.continuation_query(scope["query_string"])
+    body = await read_body(receive, settings.replay_limit)
+    url = settings.base_url + scope["path"] + query
+    try:
+        response = await upstream.request(settings, scope["method"], url, forward_headers(headers), body or None)
+    except upstream.UpstreamError as exc:
+        note(scope, upstream_status=exc.status)
+        await gemini_error(exc.status, exc.message)(scope, receive, send)
+        return
+    note(scope, upstream_status=response.status)
+    raw_headers = [(n.lower(), v) for n, v in response.raw_headers if n.lower() not in _DROP]
+    start: Message = {"type": "http.response.start", "status": response.status, "headers": raw_headers}
+    chunks = response.chunks()
+    try:
+        if tag and response.status < 300 and response.content_type == "application/json":
+            chunks = await _tagged(start, response, tag, scope["path"])
+    except upstream.UpstreamError as exc:
+        await gemini_error(exc.status, exc.message)(scope, receive, send)
+        return
+    await _relay(receive, send, start, response, chunks)
+
+
 def _upload_url_to_us(
-    scope: Scope, headers: dict[str, str], raw_headers: list[tuple[bytes, bytes]]
+    scope: Scope, headers: dict[str, str], raw_headers: list[tuple[bytes, bytes]], tag: str
 ) -> list[tuple[bytes, bytes]]:
     """Resumable uploads continue through the proxy, not straight to Google."""
     base = settings_of(scope).base_url.encode()
     own = _own_base(scope, headers).encode()
-    return [
-        (n, own + v[len(base) :] if n == b"x-goog-upload-url" and v.startswith(base) else v) for n, v in raw_headers
-    ]
+    return [(n, resources.upload_url(v, base, own, tag) if n == b"x-goog-upload-url" else v) for n, v in raw_headers]
 
 
 async def _send_error(start: Message, outcome: Outcome, send: Send) -> None:

@@ -19,8 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from . import native
 
-OPENAI_PREFIXES = ("", "/v1", "/openai/v1")
-MEDIA_PREFIXES = (*OPENAI_PREFIXES, "/hf/v1")  # the heavyweight peer's image and speech prefix
+# `/hf/v1`: the heavyweight Python peer's prefix, so that configs copied from it work.
+OPENAI_PREFIXES = ("", "/v1", "/openai/v1", "/hf/v1")
 Endpoint = Callable[[Request], Awaitable[Any]]
 
 
@@ -68,7 +68,7 @@ def _openai() -> list[BaseRoute]:
             Route(f"{prefix}/conversations", lazy("handler.responses.endpoints:stored"), methods=["GET", "POST"]),
             Route(f"{prefix}/conversations/{{rest:path}}", lazy("handler.responses.endpoints:stored"), methods=["GET", "POST", "DELETE"]),
         ]
-    for prefix in MEDIA_PREFIXES:
+    for prefix in OPENAI_PREFIXES:
         routes += [
             Route(f"{prefix}/images/generations", lazy("handler.openai.images:generations"), methods=["POST"]),
             Route(f"{prefix}/images/edits", lazy("handler.openai.images:edits"), methods=["POST"]),

@@ -14,6 +14,7 @@ before paying for it. The annotations below name its types for mypy only.
 from __future__ import annotations
 
 import asyncio
+import io
 import weakref
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Mapping
 
@@ -22,6 +23,9 @@ from .lazy import aiohttp
 
 if TYPE_CHECKING:
     import aiohttp as aiohttp_types
+
+
+LARGE_BODY = 1024 * 1024
 
 
 class UpstreamError(Exception):
@@ -178,6 +182,9 @@ async def request(
         )
     if server_hostname is not None:
         options["server_hostname"] = server_hostname
+    if isinstance(body, bytes) and len(body) > LARGE_BODY:
+        # aiohttp writes a large bytes body in one go (and warns); a BytesIO goes in pieces.
+        body = io.BytesIO(body)
     try:
         raw = await session(settings).request(method, url, headers=headers, data=body, **options)
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):

@@ -4,7 +4,8 @@ records every request it receives.
 
 Behaviour per key (`fake.keys[key] = "..."`): "ok" (default), "invalid" (400
 API_KEY_INVALID), "rate_limited" (429 per minute, retryDelay 7s), "quota_exhausted"
-(429 per day), "forbidden" (403), "unavailable" (503), "slow" (waits `slow_seconds`; `slow_done` and
+(429 per day), "forbidden" (403), "unavailable" (503), a behaviour for one model only
+("rate_limited@gemini-2.5-flash"), "slow" (waits `slow_seconds`; `slow_done` and
 `max_in_flight` record when those waits ended and how many overlapped).
 Tests may queue exact replies for the generate/embed calls with `fake.reply(...)`.
 Media: `:predict` (Imagen) answers `sampleCount` real PNGs; generateContent answers a
@@ -32,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import fake_rules as rules
+from .fake_resources import Projects
 
 MODELS = [
     {
@@ -185,8 +187,13 @@ class FakeGemini:
     in_flight: int = 0  # "slow" requests waiting right now, and the most at once
     max_in_flight: int = 0
     generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
+    projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
+
+    def __post_init__(self) -> None:
+        self.projects = Projects(self)
 
     def reset(self) -> None:
+        self.projects.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -209,6 +216,7 @@ class FakeGemini:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                *self.projects.routes(),
                 Route("/{version:str}/models", self.list_models, methods=["GET"]),
                 Route("/{version:str}/models/{model:str}", self.get_model, methods=["GET"]),
                 Route("/{version:str}/models/{call:path}", self.model_call, methods=["POST"]),
@@ -235,7 +243,9 @@ class FakeGemini:
                 error_body(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
                 403,
             )
-        behaviour = self.keys.get(item.key, "ok")
+        behaviour, _, only = self.keys.get(item.key, "ok").partition("@")
+        if only and f"/models/{only}:" not in item.path:
+            behaviour = "ok"
         if behaviour == "slow":
             generation = self.generation
             self.in_flight += 1
@@ -276,6 +286,8 @@ class FakeGemini:
     async def model_call(self, request: Request) -> Response:
         item = await self._record(request)
         if (denied := await self._check_key(item)) is not None:
+            return denied
+        if (denied := self.projects.check_refs(item.key, item.body)) is not None:
             return denied
         model, _, method = request.path_params["call"].partition(":")
         try:
