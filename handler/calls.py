@@ -15,7 +15,7 @@ from starlette.types import Scope
 from .config import Settings
 from .cooldown import Cooldown
 from .credentials import Credentials, from_request
-from .encoding import json_bytes
+from .encoding import json_bytes, loads
 from .errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
 from .failover import Outcome, send
 from .gemini_error import whole_seconds
@@ -39,10 +39,6 @@ def cooldown_of(scope: Scope) -> Cooldown:
 
 async def credentials_of(request: Request) -> Credentials:
     return await from_request(settings_of(request.scope), request.headers, request.scope["query_string"])
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -71,12 +67,10 @@ async def read_json(request: Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise BadRequest("The request body is not UTF-8 text.") from None
     try:
-        body = json.loads(text, parse_constant=_no_constants)
-    except RecursionError:
-        raise BadRequest("The request body is nested too deeply.") from None
+        body = loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
-    except ValueError as exc:  # NaN, Infinity, a number of thousands of digits
+    except ValueError as exc:  # NaN, Infinity, 1e400, thousands of digits, deep nesting
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:120]}.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -86,6 +80,18 @@ async def read_json(request: Request) -> dict[str, Any]:
         except UnicodeEncodeError:
             raise BadRequest("The request body holds a lone UTF-16 surrogate (\\ud800-\\udfff).") from None
     return body
+
+
+def upstream_body(payload: dict[str, Any]) -> bytes:
+    """A translated request as the JSON body sent upstream; a 400 (never a 500) when it
+    cannot be written: nested deeper than the encoder walks (a client's deep `arguments`
+    object ends up a few levels deeper than it was sent), or not representable."""
+    try:
+        return json_bytes(payload)
+    except RecursionError:
+        raise BadRequest("The request is nested too deeply to be sent on.") from None
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise BadRequest("The request holds a value that cannot be sent on as JSON.") from None
 
 
 def outcome_headers(outcome: Outcome) -> dict[str, str]:

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import calls
-from ..encoding import json_bytes
 from ..errors import UpstreamFailed
 from ..sse import COMMENT_HEARTBEAT
 from .chat_request import to_gemini
@@ -24,7 +23,7 @@ from .chat_response import ChunkStream, completion
 async def create(request: Request) -> Response | calls.TranslatedStream:
     creds = await calls.credentials_of(request)
     call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    body = json_bytes(call.payload)
+    body = calls.upstream_body(call.payload)
     model = quote(call.model, safe="")
     if call.stream:
         path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"

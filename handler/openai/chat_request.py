@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
+from ..encoding import loads
 from ..errors import BadRequest
-from ..translate import media, schema
+from ..translate import media, params, schema
 from ..translate.models import resolve_model
 from ..translate.thinking import SKIP_SIGNATURE, needs_signatures, thinking_config
 
@@ -132,6 +133,8 @@ async def _contents(
                 contents.append({"role": "model", "parts": parts})
         elif role == "tool":
             call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str):
+                raise BadRequest(f"messages[{i}].tool_call_id must be a string.", f"messages[{i}].tool_call_id")
             if call_id not in calls:
                 raise BadRequest(
                     f"messages[{i}] is a tool result for tool_call_id {call_id!r}, which matches no "
@@ -269,7 +272,8 @@ def _assistant_parts(
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"))}}
+        args = _arguments(function.get("arguments"), f"{where}.function.arguments")
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
         extra = call.get("extra_content")
         google = extra.get("google") if isinstance(extra, dict) else None
         signature = google.get("thought_signature") if isinstance(google, dict) else None
@@ -285,7 +289,18 @@ def _assistant_parts(
     return parts, calls
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
+def _nested_json(text: str, param: str) -> Any:
+    """JSON inside a string (a tool call's `arguments`, a tool result); ValueError when
+    it is not JSON, a 400 naming `param` when it is JSON nested deeper than can be sent on."""
+    try:
+        return loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # nesting, NaN, 1e400: JSON that cannot be sent on as it is
+        raise BadRequest(f"{param} holds JSON that is nested too deeply or has numbers out of range.", param) from None
+
+
+def _arguments(raw: Any, param: str) -> dict[str, Any]:
     """A tool call's `arguments` (a JSON string) as Gemini `args`. Text that is not a
     JSON object is forwarded as `{"arguments": raw}`, not refused: a model's own broken
     output must not break the conversation."""
@@ -295,7 +310,7 @@ def _arguments(raw: Any) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
+            value = _nested_json(raw, param)
         except ValueError:
             return {"arguments": raw}
         if isinstance(value, dict):
@@ -316,7 +331,7 @@ def _tool_result(content: Any, param: str) -> dict[str, Any]:
     else:
         return content if isinstance(content, dict) else {"result": content}
     try:
-        value = json.loads(text)
+        value = _nested_json(text, param)
     except ValueError:
         return {"result": text}
     return value if isinstance(value, dict) else {"result": value}
@@ -333,6 +348,7 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         raise BadRequest("tools must be a list.", "tools")
     declarations = []
     search = False
+    budget = schema.Budget()  # one for all the tools: many schemas do not multiply it
     for j, tool in enumerate(tools):
         kind = tool.get("type", "function") if isinstance(tool, dict) else None
         function = tool.get("function") if kind == "function" else None
@@ -349,7 +365,7 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
             declaration["description"] = function["description"]
         parameters = function.get("parameters")
         if isinstance(parameters, dict) and _has_parameters(parameters):
-            declaration["parameters"] = schema.to_gemini_schema(parameters)
+            declaration["parameters"] = schema.to_gemini_schema(parameters, f"tools[{j}].function.parameters", budget)
         declarations.append(declaration)
     return ([{"functionDeclarations": declarations}] if declarations else []), search
 
@@ -378,29 +394,7 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
 
 
 def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for name, key in (
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("top_k", "topK"),
-        ("n", "candidateCount"),
-        ("seed", "seed"),
-        ("presence_penalty", "presencePenalty"),
-        ("frequency_penalty", "frequencyPenalty"),
-    ):
-        value = body.get(name)
-        if value is not None:
-            config[key] = value
-    max_tokens = body.get("max_completion_tokens")
-    if max_tokens is None:
-        max_tokens = body.get("max_tokens")
-    if max_tokens is not None:
-        config["maxOutputTokens"] = max_tokens
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        config["stopSequences"] = [stop]
-    elif isinstance(stop, list) and stop:
-        config["stopSequences"] = stop
+    config = _sampling(body)
     _response_format(body.get("response_format"), config)
 
     thinking = thinking_config(body.get("reasoning_effort"), model)
@@ -418,6 +412,24 @@ def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any])
     return config
 
 
+def _sampling(body: dict[str, Any]) -> dict[str, Any]:
+    """The sampling parameters, each checked (a 400 naming the field when invalid)."""
+    values = {
+        "temperature": params.number(body.get("temperature"), "temperature", 0, 2),
+        "topP": params.number(body.get("top_p"), "top_p", 0, 1),
+        "topK": params.integer(body.get("top_k"), "top_k", 1),
+        "candidateCount": params.integer(body.get("n"), "n", 1, params.MAX_CANDIDATES),
+        "seed": params.integer(body.get("seed"), "seed", -params.INT32 - 1),
+        "presencePenalty": params.number(body.get("presence_penalty"), "presence_penalty", -2, 2),
+        "frequencyPenalty": params.number(body.get("frequency_penalty"), "frequency_penalty", -2, 2),
+        "maxOutputTokens": params.integer(body.get("max_completion_tokens"), "max_completion_tokens", 1)
+        if body.get("max_completion_tokens") is not None
+        else params.integer(body.get("max_tokens"), "max_tokens", 1),
+        "stopSequences": params.stop_sequences(body.get("stop"), "stop"),
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def _response_format(fmt: Any, config: dict[str, Any]) -> None:
     if fmt is None:
         return
@@ -432,7 +444,7 @@ def _response_format(fmt: Any, config: dict[str, Any]) -> None:
         given = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(given, dict):
             raise BadRequest("response_format.json_schema.schema must be a JSON schema object.", "response_format")
-        converted = schema.to_gemini_schema(given)
+        converted = schema.to_gemini_schema(given, "response_format.json_schema.schema")
         # A bare enum is answered best as one of its values, as plain text.
         enum = "enum" in converted and converted.get("type", "string") == "string"
         config["responseMimeType"] = "text/x.enum" if enum else "application/json"
