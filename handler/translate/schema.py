@@ -80,7 +80,7 @@ FORMATS = {"string": {"enum", "date-time"}, "number": {"float", "double"}, "inte
 REF_REPEATS = 2
 MAX_DEPTH = 32
 MAX_NODES = 5_000  # schema nodes visited per request's schemas, $ref expansions included
-MAX_TEXT = 1_000_000  # characters of descriptions, enums, patterns, defaults copied out
+MAX_TEXT = 4_000_000  # characters of descriptions, enums, patterns, defaults copied out
 
 _ANNOTATIONS = ("title", "description", "default", "example")
 _BOUNDS = ("minimum", "maximum")
