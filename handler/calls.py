@@ -21,7 +21,7 @@ from .failover import Outcome, send
 from .gemini_error import whole_seconds
 from .logs import note
 from .masking import mask
-from .streaming import TranslatedStream, Translator, failure
+from .streaming import ClientGone, TranslatedStream, Translator, failure, until_disconnect
 from .upstream import UpstreamError
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -123,7 +123,11 @@ async def call_json(
     """One upstream call answered by one JSON document: (the parsed answer, the proxy's
     headers). An upstream failure raises it with its own status; a body that broke off
     or is not JSON is a 502."""
-    outcome = await call(request, method, path, body, creds, model)
+    try:
+        outcome = await until_disconnect(request.receive, call(request, method, path, body, creds, model))
+    except ClientGone:
+        note(request.scope, client_gone="waiting")
+        raise
     headers = note_outcome(request.scope, outcome)
     if not outcome.ok:
         raise failure(outcome, headers)

@@ -65,6 +65,14 @@ def _aliases(raw: str | None) -> dict[str, str]:
     return aliases
 
 
+def _base_url(raw: str | None) -> str:
+    """PUBLIC_BASE_URL: this proxy's own URL as clients reach it (resumable uploads)."""
+    value = (raw or "").strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"PUBLIC_BASE_URL must start with http:// or https://, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str = DEFAULT_BASE_URL
@@ -83,6 +91,8 @@ class Settings:
     heartbeat_seconds: float = 15.0
     default_model: str = "gemini-2.5-flash"
     model_aliases: dict[str, str] = field(default_factory=dict)
+    public_base_url: str = ""
+    trust_forwarded_headers: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -110,4 +120,6 @@ class Settings:
             heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.1),
             default_model=(env.get("DEFAULT_MODEL") or "gemini-2.5-flash").strip(),
             model_aliases=_aliases(env.get("MODEL_ALIASES")),
+            public_base_url=_base_url(env.get("PUBLIC_BASE_URL")),
+            trust_forwarded_headers=_bool(env, "TRUST_FORWARDED_HEADERS", False),
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol, TypeVar
 
 from starlette.types import Receive, Scope, Send
 
@@ -36,6 +36,7 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+T = TypeVar("T")
 
 
 class Translator(Protocol):
@@ -54,9 +55,41 @@ class Translator(Protocol):
         """The final event for a failure after the commit."""
 
 
+class ClientGone(ProxyError):
+    """The client went away (mid-body, or before the answer): nothing more to send it.
+    Rendered, if at all, as 499 (nginx's "client closed request") for the access log."""
+
+    status = 499
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the request.")
+
+
 async def _wait_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+async def until_disconnect(receive: Receive, work: Awaitable[T], streamed_body: bool = False) -> T:
+    """`work` (an upstream call), cancelled at once if the client goes away first
+    (ClientGone). Without this, a non-streamed call whose client left would run on to
+    READ_TIMEOUT. When the request body is still being streamed upstream, `receive`
+    belongs to that body: no watch then (the body's own reader sees the disconnect)."""
+    if streamed_body:
+        return await work
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not watch.done():
+            watch.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, watch, return_exceptions=True)
+    if task.cancelled():
+        raise ClientGone()
+    return task.result()
 
 
 async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
