@@ -22,6 +22,7 @@ from .gemini_error import whole_seconds
 from .logs import note
 from .masking import mask
 from .streaming import ClientGone, TranslatedStream, Translator, failure, until_disconnect
+from .translate import media
 from .upstream import UpstreamError
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -60,7 +61,9 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 that says what is wrong."""
+    """The request body as a JSON object, or a 400 that says what is wrong. Every
+    translated route reads its body here once, so a request's media budget starts here."""
+    media.start_request()
     raw = await read_body(request, settings_of(request.scope).max_body_bytes)
     try:
         text = raw.decode("utf-8")
