@@ -33,6 +33,7 @@ from .credentials import from_request
 from .errors import BadRequest, ProxyError, gemini_error, render
 from .failover import Outcome, send as send_upstream
 from .streaming import ClientGone, relay, until_disconnect
+from .upstream import UpstreamError
 
 HOP_BY_HOP = frozenset(
     {
@@ -207,6 +208,9 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             async for chunk in response.chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+        except UpstreamError as exc:  # the answer broke off: no clean end (see relay), and the log says why
+            note(scope, stream_error=exc.status)
+            raise
         finally:
             response.close()
 

@@ -155,12 +155,14 @@ class TranslatedStream:
                 await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
             outcome = upstream.result()
             headers = self.on_outcome(outcome)
-            if not outcome.ok:
-                exc = failure(outcome, headers)
+            wrong_shape = outcome.ok and "event-stream" not in outcome.response.content_type  # type: ignore[union-attr]
+            if not outcome.ok or wrong_shape:
+                # A 200 that is not an event stream would otherwise end as an empty success.
+                exc = UpstreamFailed(UNEXPECTED, headers=headers) if wrong_shape else failure(outcome, headers)
                 if not started:
                     await render(self.shape, exc)(scope, receive, send)
                     return
-                note(scope, stream_error=outcome.status)
+                note(scope, stream_error=exc.status)
                 await send({"type": "http.response.body", "body": self.translator.error(exc)})
                 return
             if not started:
