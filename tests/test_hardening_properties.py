@@ -25,14 +25,19 @@ from handler.translate.schema import TYPES, to_gemini_schema
 
 from .conftest import KEY_A
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 SCHEMAS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12),
 )
-junk = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+# Values of the wrong JSON type, with the unhashable and nested ones drawn often.
+tricky = st.sampled_from([[], [[]], [["a"]], {}, {"a": []}, [1, [2]], 10**30, -1, 0, 1.5, "", "x"])
+junk = st.one_of(
+    tricky,
+    st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8),
+)
 
 # JSON Schema ------------------------------------------------------------------------------
 
@@ -119,11 +124,11 @@ tool_calls = st.lists(
 )
 messages = st.lists(
     st.fixed_dictionaries(
-        {"role": st.sampled_from(["user", "user", "user", "system", "developer", "assistant", "assistant", "tool", "function"])},
+        {"role": st.sampled_from(["user", "user", "system", "developer", "assistant", "assistant", "tool", "tool", "function"])},
         optional={
             "content": st.one_of(st.text(max_size=10), st.text(max_size=10), st.lists(parts, max_size=3), junk),
             "tool_calls": tool_calls | junk,
-            "tool_call_id": st.sampled_from(["c1", "c2"]) | junk,
+            "tool_call_id": st.one_of(st.sampled_from(["c1", "c2"]), tricky, junk),
             "name": junk,
         },
     ),
@@ -140,7 +145,7 @@ chat_bodies = st.fixed_dictionaries(
         "stop": st.text(max_size=4) | st.lists(st.text(max_size=4), max_size=6) | junk,
         "stream": st.booleans() | junk,
         "stream_options": st.fixed_dictionaries({"include_usage": st.booleans()}) | junk,
-        "tools": st.lists(st.fixed_dictionaries({"type": st.just("function"), "function": st.fixed_dictionaries({"name": st.sampled_from(["f", "googleSearch"]) | junk}, optional={"parameters": roots | junk, "description": junk})}) | junk, max_size=2) | junk,
+        "tools": st.lists(st.fixed_dictionaries({"type": st.just("function"), "function": st.fixed_dictionaries({"name": st.sampled_from(["f", "g", "googleSearch"])}, optional={"parameters": roots, "description": junk})}) | junk, max_size=2) | junk,
         "tool_choice": st.sampled_from(["auto", "none", "required", "other"]) | st.fixed_dictionaries({"type": st.just("function"), "function": st.fixed_dictionaries({"name": junk})}) | junk,
         "response_format": st.fixed_dictionaries({"type": st.sampled_from(["text", "json_object", "json_schema", "x"])}, optional={"json_schema": st.fixed_dictionaries({"schema": roots | junk})}) | junk,
         "reasoning_effort": st.sampled_from(["none", "minimal", "low", "medium", "high", "max"]) | junk,
