@@ -28,10 +28,10 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 from starlette.types import Message, Receive, Scope, Send
 
 from .calls import cooldown_of, note_outcome, settings_of
-from .logs import note
 from .credentials import from_request
 from .errors import BadRequest, ProxyError, gemini_error, render
 from .failover import Outcome, send as send_upstream
+from .logs import note
 from .streaming import ClientGone, relay, until_disconnect
 from .upstream import UpstreamError
 

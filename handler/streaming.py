@@ -74,22 +74,33 @@ async def until_disconnect(receive: Receive, work: Awaitable[T], streamed_body: 
     """`work` (an upstream call), cancelled at once if the client goes away first
     (ClientGone). Without this, a non-streamed call whose client left would run on to
     READ_TIMEOUT. When the request body is still being streamed upstream, `receive`
-    belongs to that body: no watch then (the body's own reader sees the disconnect)."""
+    belongs to that body: no watch then (the body's own reader sees the disconnect).
+
+    `work` runs in this task (no extra hop through the loop, so an answer is read as
+    soon as it comes); a watch task cancels this task when the client leaves, as
+    `asyncio.timeout` does on expiry.
+    """
     if streamed_body:
         return await work
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_wait_disconnect(receive))
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _wait_disconnect(receive)
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if gone and current.uncancel() == 0:
+            raise ClientGone() from None
+        raise
     finally:
-        if not watch.done():
-            watch.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, watch, return_exceptions=True)
-    if task.cancelled():
-        raise ClientGone()
-    return task.result()
+        watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
 
 
 async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:

@@ -103,7 +103,7 @@ class Budget:
     """What the conversions of one request may spend. Share one across a request's
     schemas (all its tools) so that many schemas cannot multiply the bound."""
 
-    __slots__ = ("nodes", "text", "param")
+    __slots__ = ("nodes", "param", "text")
 
     def __init__(self, nodes: int = MAX_NODES, text: int = MAX_TEXT) -> None:
         self.nodes = nodes
