@@ -42,6 +42,7 @@ from .gemini_error import parse
 from .logs import note
 from .masking import mask, mask_text
 from .sse import DONE, frame
+from .streaming import ClientGone, until_disconnect
 
 CONCURRENCY = 8
 MAX_FOREIGN_NOTES = 8  # cooldown entries one call may record for callers' own keys
@@ -223,7 +224,15 @@ async def verify(request: Request) -> Response:
         return render("gemini", exc)
     note(request.scope, keys_checked=len(creds.keys), probe=options.probe)
     if options.json:
-        indexed = sorted([item async for item in results(settings, cooldown, options, creds)], key=lambda item: item[0])
+
+        async def collect() -> list[tuple[int, dict]]:
+            return [item async for item in results(settings, cooldown, options, creds)]
+
+        try:  # a caller who leaves stops the checks (the SSE form stops with its stream)
+            indexed = sorted(await until_disconnect(request.receive, collect()), key=lambda item: item[0])
+        except ClientGone:
+            note(request.scope, client_gone="waiting")
+            raise
         entries = [entry for _, entry in indexed]
         return json_response({"results": entries, "summary": summary(entries, options)})
     return StreamingResponse(

@@ -200,3 +200,15 @@ def test_key_longer_than_any_real_key_is_refused(proxy, fake, route):
     assert r.status_code == 401
     assert long_key not in r.text
     assert fake.received == []
+
+
+def test_verify_checks_stop_when_the_caller_leaves(proxy, fake, caplog):
+    caplog.set_level(logging.INFO, "gemini_proxy")
+    fake.keys[KEY_A] = "slow"
+    fake.slow_seconds = 30
+    sock = connect(proxy)
+    sock.sendall(f"POST /verify?format=json&timeout=50 HTTP/1.1\r\nHost: x\r\nx-goog-api-key: {KEY_A}\r\nContent-Length: 0\r\n\r\n".encode())
+    wait_for(lambda: fake.in_flight == 1, "the check reached Gemini")
+    sock.close()
+    wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the checks were dropped")
+    assert fake.slow_done == []
