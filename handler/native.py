@@ -118,7 +118,8 @@ def _own_base(scope: Scope, headers: dict[str, str]) -> str:
         return f"{scheme}://{host}"
     server = scope.get("server") or ("localhost", None)
     host = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
-    return f"{scheme}://{host}:{server[1]}" if server[1] else f"{scheme}://{host}"
+    default = server[1] in (None, 80 if scheme == "http" else 443)
+    return f"{scheme}://{host}" if default else f"{scheme}://{host}:{server[1]}"
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[bytes]:

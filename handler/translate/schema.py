@@ -32,12 +32,10 @@ drops the rest:
 
 Pure (the input is never changed) and a single walk over the schema.
 
-Bounded work: `$ref` expansion and type lists can make a small schema stand for a huge
-one (a `$ref` chain whose definitions each name the next several times doubles at every
-link). Every conversion has a `Budget` (schema nodes visited, characters of text copied
-into the output); past it the schema is refused with a 400 that names the field
-(`SchemaTooLarge`), before anything goes upstream. Values of the wrong JSON type
-(`"type": [[]]`, `"required": 5`, a `$ref` to nothing) are ignored like unknown keys.
+Bounded work: `$ref` chains and unions can make a small schema stand for a huge one, so
+a `Budget` (nodes visited, characters copied out) refuses it past MAX_NODES / MAX_TEXT
+with a 400 naming the field. Values of the wrong JSON type (`"type": [[]]`,
+`"required": 5`, a `$ref` to nothing) are ignored like unknown keys.
 """
 
 from __future__ import annotations
@@ -100,8 +98,7 @@ class SchemaTooLarge(BadRequest):
 
 
 class Budget:
-    """What the conversions of one request may spend. Share one across a request's
-    schemas (all its tools) so that many schemas cannot multiply the bound."""
+    """What one request's conversions may spend: shared by all its tools."""
 
     __slots__ = ("nodes", "param", "text")
 
