@@ -167,7 +167,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         path_qs = upstream_path(scope) + upstream_query(scope["query_string"])
         body = await read_body(receive, settings.replay_limit)
     except ClientGone:
-        note(scope, client_gone="body")
+        note(scope, client_gone="body", status=ClientGone.status)
         return
     except ProxyError as exc:
         await render("gemini", exc)(scope, receive, send)
@@ -187,7 +187,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         outcome = await until_disconnect(receive, call, streamed_body=not isinstance(body, bytes))
     except ClientGone:
-        note(scope, client_gone="waiting")
+        note(scope, client_gone="waiting", status=ClientGone.status)
         return
     extra = note_outcome(scope, outcome)
     response = outcome.response
