@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Scope
 
 from .config import Settings
@@ -52,11 +52,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone mid-body: nothing goes upstream, and it is no server error
+        note(request.scope, client_gone="body")
+        raise ClientGone() from None
     return b"".join(chunks)
 
 

@@ -214,3 +214,17 @@ def test_verify_checks_stop_when_the_caller_leaves(proxy, fake, caplog):
     sock.close()
     wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the checks were dropped")
     assert fake.slow_done == []
+
+
+def test_client_that_aborts_mid_body_on_a_translated_route(proxy, fake, caplog):
+    caplog.set_level(logging.INFO)
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+    sock = connect(proxy)
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A}\r\nContent-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n"
+    sock.sendall(head.encode() + body)
+    time.sleep(0.05)
+    sock.close()
+    fields = wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "body"], "the proxy saw the client go")
+    assert fields[0]["status"] == 499
+    assert not [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert fake.received == []
