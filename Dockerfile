@@ -19,4 +19,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"]
 
 # One process per container; scale with more containers. exec: uvicorn gets the signals.
-CMD ["sh", "-c", "exec uvicorn handler.app:app --host 0.0.0.0 --port \"${PORT:-8080}\" --loop uvloop --http httptools --no-access-log --proxy-headers --forwarded-allow-ips '*'"]
+# handler.server:GuardedHttpTools is httptools with header/body read timeouts and a header
+# size limit (docs/security.md); --limit-concurrency answers 503 past 1000 connections.
+CMD ["sh", "-c", "exec uvicorn handler.app:app --host 0.0.0.0 --port \"${PORT:-8080}\" --loop uvloop --http handler.server:GuardedHttpTools --limit-concurrency 1000 --timeout-keep-alive 5 --no-access-log --proxy-headers --forwarded-allow-ips '*'"]

@@ -3,7 +3,7 @@
     python bench/bench.py [--requests 2000] [--concurrency 32] [--baseline ../before]
 
 Starts the fast fake upstream (bench/upstream.py) and the proxy (uvicorn with uvloop and
-httptools, as deployed) as separate processes on loopback, then prints:
+httptools in handler.server's guarded protocol, as deployed) as separate processes on loopback, then prints:
 - latency p50/p99 of non-streamed calls, direct vs through the proxy, and the difference;
 - the added delay per streamed event (each event carries its send time);
 - requests/s at N concurrent clients, direct and through the proxy;
@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def start(app: str, port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-           "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+           "--loop", "uvloop", "--http", "handler.server:GuardedHttpTools", "--no-access-log", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

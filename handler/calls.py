@@ -11,7 +11,7 @@ import json
 from typing import Any, Callable
 from urllib.parse import quote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -19,13 +19,14 @@ from . import affinity
 from .config import Settings
 from .cooldown import Cooldown
 from .credentials import Credentials, from_request
-from .encoding import json_bytes
+from .encoding import json_bytes, loads
 from .errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
 from .failover import Outcome, send
 from .gemini_error import whole_seconds
 from .logs import note
 from .masking import mask
-from .streaming import TranslatedStream, Translator, failure
+from .streaming import ClientGone, TranslatedStream, Translator, failure, until_disconnect
+from .translate import media
 from .upstream import UpstreamError
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -45,10 +46,6 @@ async def credentials_of(request: Request) -> Credentials:
     return await from_request(settings_of(request.scope), request.headers, request.scope["query_string"])
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes `limit` (never read whole first)."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
@@ -59,28 +56,32 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone mid-body: nothing goes upstream, and it is no server error
+        note(request.scope, client_gone="body")
+        raise ClientGone() from None
     return b"".join(chunks)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 that says what is wrong."""
+    """The request body as a JSON object, or a 400 that says what is wrong. Every
+    translated route reads its body here once, so a request's media budget starts here."""
+    media.start_request()
     raw = await read_body(request, settings_of(request.scope).max_body_bytes)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("The request body is not UTF-8 text.") from None
     try:
-        body = json.loads(text, parse_constant=_no_constants)
-    except RecursionError:
-        raise BadRequest("The request body is nested too deeply.") from None
+        body = loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
-    except ValueError as exc:  # NaN, Infinity, a number of thousands of digits
+    except ValueError as exc:  # NaN, Infinity, 1e400, thousands of digits, deep nesting
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:120]}.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -90,6 +91,18 @@ async def read_json(request: Request) -> dict[str, Any]:
         except UnicodeEncodeError:
             raise BadRequest("The request body holds a lone UTF-16 surrogate (\\ud800-\\udfff).") from None
     return body
+
+
+def upstream_body(payload: dict[str, Any]) -> bytes:
+    """A translated request as the JSON body sent upstream; a 400 (never a 500) when it
+    cannot be written: nested deeper than the encoder walks (a client's deep `arguments`
+    object ends up a few levels deeper than it was sent), or not representable."""
+    try:
+        return json_bytes(payload)
+    except RecursionError:
+        raise BadRequest("The request is nested too deeply to be sent on.") from None
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise BadRequest("The request holds a value that cannot be sent on as JSON.") from None
 
 
 def outcome_headers(outcome: Outcome) -> dict[str, str]:
@@ -125,7 +138,11 @@ async def call_json(
     """One upstream call answered by one JSON document: (the parsed answer, the proxy's
     headers). An upstream failure raises it with its own status; a body that broke off
     or is not JSON is a 502."""
-    outcome = await call(request, method, path, body, creds, model)
+    try:
+        outcome = await until_disconnect(request.receive, call(request, method, path, body, creds, model))
+    except ClientGone:
+        note(request.scope, client_gone="waiting")
+        raise
     headers = note_outcome(request.scope, outcome)
     if not outcome.ok:
         raise failure(outcome, headers)
@@ -165,7 +182,7 @@ async def generate(
 ) -> Response | TranslatedStream:
     """A translated route's one Gemini generate call: streamed through the protocol's
     `translator`, or whole, the answer turned into the client's by `whole(data)`."""
-    body, creds = await affinity.for_body(request.scope, creds, json_bytes(payload))  # files on their key
+    body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
     name = quote(model, safe="")
     if streamed:
         path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"

@@ -73,6 +73,14 @@ def _namespace(raw: str | None) -> str:
     return value
 
 
+def _base_url(raw: str | None) -> str:
+    """PUBLIC_BASE_URL: this proxy's own URL as clients reach it (resumable uploads)."""
+    value = (raw or "").strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"PUBLIC_BASE_URL must start with http:// or https://, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str = DEFAULT_BASE_URL
@@ -96,6 +104,8 @@ class Settings:
     metrics: bool = True  # EMF records in the access log (handler/metrics.py)
     metrics_namespace: str = "GeminiEdgeProxy"
     fleet_metrics: bool = False  # the status page reads CloudWatch (handler/fleet.py)
+    public_base_url: str = ""
+    trust_forwarded_headers: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -128,4 +138,6 @@ class Settings:
             metrics=_bool(env, "METRICS", True),
             metrics_namespace=_namespace(env.get("METRICS_NAMESPACE")),
             fleet_metrics=_bool(env, "FLEET_METRICS", False),
+            public_base_url=_base_url(env.get("PUBLIC_BASE_URL")),
+            trust_forwarded_headers=_bool(env, "TRUST_FORWARDED_HEADERS", False),
         )

@@ -9,23 +9,35 @@ not forwarded, so answers come uncompressed; an error body that quotes the key
 (Gemini's 403 does) gets it masked; resource names carry the key's tag (affinity.py,
 resources.py); a resumable upload's later steps go to Google without a key.
 
+Hardening (issue 9): the upstream path is the client's raw path, still percent-encoded,
+so `%3F`, `%23` or `%2F` in it stay data and never become a query, a fragment or a new
+segment; a segment that decodes to `.`, `..` or holds a slash is refused (400), so no
+upstream normaliser can walk it elsewhere. A `key` query parameter is removed however its
+name is encoded (`?%6Bey=`). A body is sent only when it arrived whole: a client that
+goes away mid-body gets nothing sent upstream, and one that goes away before Gemini
+answers has the upstream call cancelled at once. The resumable-upload URL handed back
+names this proxy as `PUBLIC_BASE_URL` says, or as trusted forwarded headers say
+(`TRUST_FORWARDED_HEADERS`), else the address the request arrived on; never a client's
+own `Host` / `X-Forwarded-Host` unless the operator trusts them.
+
 This is a plain ASGI app at the hot path of the proxy: no Request object, no router.
 """
 
 from __future__ import annotations
 
 from typing import AsyncIterator
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from starlette.types import Message, Receive, Scope, Send
 
 from . import affinity, lists, resources, upstream
 from .calls import MAX_ANSWER_BYTES, cooldown_of, note_outcome, settings_of
 from .credentials import Credentials, from_request
-from .errors import ProxyError, gemini_error, render
+from .errors import BadRequest, ProxyError, gemini_error, render
 from .failover import Outcome, send as send_upstream
 from .logs import note
-from .streaming import relay
-from .upstream import UpstreamResponse
+from .streaming import ClientGone, relay, until_disconnect
+from .upstream import UpstreamError, UpstreamResponse
 
 HOP_BY_HOP = frozenset(
     {
@@ -80,29 +92,61 @@ def forward_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
+def _is_key(name: bytes) -> bool:
+    """Whether a raw query name is `key`, percent- or plus-encoded as it may be."""
+    return name == b"key" or (len(name) <= 16 and unquote_to_bytes(name.replace(b"+", b" ")) == b"key")
+
+
 def upstream_query(query_string: bytes) -> str:
-    """The client's query, byte for byte, less its `key` parameter."""
+    """The client's query, byte for byte, less its `key` parameter (`?%6Bey=` too)."""
     if not query_string:
         return ""
-    kept = [p for p in query_string.split(b"&") if p and p.split(b"=", 1)[0] != b"key"]
+    kept = [p for p in query_string.split(b"&") if p and not _is_key(p.split(b"=", 1)[0])]
     return ("?" + b"&".join(kept).decode("latin-1")) if kept else ""
 
 
+def upstream_path(scope: Scope) -> str:
+    """The path to call upstream: the client's raw (still encoded) path, refused when a
+    segment decodes to `.` or `..` or holds a slash. Mangum may not set `raw_path`: the
+    decoded path is then encoded again (`?` and `#` as `%3F`, `%23`)."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(scope["path"], safe="/:@!$&'()*+,;=~")
+    if "%" in path or "/." in path or "\\" in path:
+        for segment in path.split("/"):
+            text = unquote(segment)
+            if text in (".", "..") or "/" in text or "\\" in text:
+                raise BadRequest("The path holds a '.' or '..' segment or an encoded slash; send the plain Gemini path.")
+    return path
+
+
 def _own_base(scope: Scope, headers: dict[str, str]) -> str:
-    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
-    host = headers.get("x-forwarded-host") or headers.get("host", "")
-    return f"{scheme}://{host}"
+    """This proxy's base URL for the client: PUBLIC_BASE_URL, else the forwarded headers
+    when the operator trusts them, else the address the request arrived on."""
+    settings = settings_of(scope)
+    if settings.public_base_url:
+        return settings.public_base_url
+    scheme = scope.get("scheme", "http")
+    if settings.trust_forwarded_headers:
+        scheme = headers.get("x-forwarded-proto") or scheme
+        host = headers.get("x-forwarded-host") or headers.get("host", "")
+        return f"{scheme}://{host}"
+    server = scope.get("server") or ("localhost", None)
+    host = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+    default = server[1] in (None, 80 if scheme == "http" else 443)
+    return f"{scheme}://{host}" if default else f"{scheme}://{host}:{server[1]}"
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[bytes]:
     """The whole body as bytes when it fits in `limit` (so failover can replay it);
-    past that, an iterator over what was read and the rest, sent once as it comes."""
+    past that, an iterator over what was read and the rest, sent once as it comes.
+    A client that goes away mid-body raises ClientGone: nothing is sent as if whole
+    (a streamed upload's iterator raises it too, which aborts the upstream request)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone()
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
@@ -119,7 +163,7 @@ async def _rest(head: list[bytes], receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return
+            raise ClientGone()
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
@@ -134,15 +178,19 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         return
     try:
         creds = await from_request(settings, headers, scope["query_string"])
+        raw_path = upstream_path(scope)
         body = await read_body(receive, settings.replay_limit)
         if (wanted := lists.pages(scope["method"], path, creds, scope["query_string"])) is not None:
             await _send_list(scope, receive, send, wanted, creds)
             return
-        bound = await affinity.bind(scope, creds, path, body if isinstance(body, bytes) else None, _creating(scope, headers))
+        bound = await affinity.bind(scope, creds, raw_path, body if isinstance(body, bytes) else None, _creating(scope, headers))
+    except ClientGone:
+        note(scope, client_gone="body", status=ClientGone.status)
+        return
     except ProxyError as exc:
         await render("gemini", exc)(scope, receive, send)
         return
-    outcome = await send_upstream(
+    call = send_upstream(
         settings,
         cooldown_of(scope),
         scope["method"],
@@ -152,6 +200,11 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         bound.creds,
         bearer=path.startswith("/v1beta/openai/"),
     )
+    try:
+        outcome = await until_disconnect(receive, call, streamed_body=not isinstance(body, bytes))
+    except ClientGone:
+        note(scope, client_gone="waiting", status=ClientGone.status)
+        return
     extra = note_outcome(scope, outcome)
     response = outcome.response
     if response is None:
@@ -170,10 +223,10 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         if resources.tags_answer(bound.path):
             chunks = await _tagged(start, response, tag, bound.path)
-    except upstream.UpstreamError as exc:
+    except UpstreamError as exc:
         await gemini_error(exc.status, exc.message, extra)(scope, receive, send)
         return
-    await _relay(receive, send, start, response, chunks)
+    await _relay(scope, receive, send, start, response, chunks)
 
 
 async def _send_list(scope: Scope, receive: Receive, send: Send, wanted: dict[str, str | None], creds: Credentials) -> None:
@@ -190,7 +243,7 @@ def _creating(scope: Scope, headers: dict[str, str]) -> bool:
 
 
 async def _relay(
-    receive: Receive, send: Send, start: Message, response: UpstreamResponse, chunks: AsyncIterator[bytes]
+    scope: Scope, receive: Receive, send: Send, start: Message, response: UpstreamResponse, chunks: AsyncIterator[bytes]
 ) -> None:
     async def pump() -> None:
         try:
@@ -198,6 +251,9 @@ async def _relay(
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+        except UpstreamError as exc:  # the answer broke off: no clean end (see relay), and the log says why
+            note(scope, stream_error=exc.status)
+            raise
         finally:
             response.close()
 
@@ -226,11 +282,15 @@ async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: 
     the file: it gets the tag the proxy put in the upload URL."""
     settings = settings_of(scope)
     query, tag = resources.continuation_query(scope["query_string"])
-    body = await read_body(receive, settings.replay_limit)
+    try:
+        body = await read_body(receive, settings.replay_limit)
+    except ClientGone:
+        note(scope, client_gone="body", status=ClientGone.status)
+        return
     url = settings.base_url + scope["path"] + query
     try:
         response = await upstream.request(settings, scope["method"], url, forward_headers(headers), body or None)
-    except upstream.UpstreamError as exc:
+    except UpstreamError as exc:
         note(scope, upstream_status=exc.status)
         await gemini_error(exc.status, exc.message)(scope, receive, send)
         return
@@ -241,10 +301,10 @@ async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: 
     try:
         if tag and response.status < 300 and response.content_type == "application/json":
             chunks = await _tagged(start, response, tag, scope["path"])
-    except upstream.UpstreamError as exc:
+    except UpstreamError as exc:
         await gemini_error(exc.status, exc.message)(scope, receive, send)
         return
-    await _relay(receive, send, start, response, chunks)
+    await _relay(scope, receive, send, start, response, chunks)
 
 
 def _upload_url_to_us(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol, TypeVar
 
 from starlette.types import Receive, Scope, Send
 
@@ -36,6 +36,7 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+T = TypeVar("T")
 
 
 class Translator(Protocol):
@@ -54,9 +55,52 @@ class Translator(Protocol):
         """The final event for a failure after the commit."""
 
 
+class ClientGone(ProxyError):
+    """The client went away (mid-body, or before the answer): nothing more to send it.
+    Rendered, if at all, as 499 (nginx's "client closed request") for the access log."""
+
+    status = 499
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the request.")
+
+
 async def _wait_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+async def until_disconnect(receive: Receive, work: Awaitable[T], streamed_body: bool = False) -> T:
+    """`work` (an upstream call), cancelled at once if the client goes away first
+    (ClientGone). Without this, a non-streamed call whose client left would run on to
+    READ_TIMEOUT. When the request body is still being streamed upstream, `receive`
+    belongs to that body: no watch then (the body's own reader sees the disconnect).
+
+    `work` runs in this task (no extra hop through the loop, so an answer is read as
+    soon as it comes); a watch task cancels this task when the client leaves, as
+    `asyncio.timeout` does on expiry.
+    """
+    if streamed_body:
+        return await work
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _wait_disconnect(receive)
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone and current.uncancel() == 0:
+            raise ClientGone() from None
+        raise
+    finally:
+        watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
 
 
 async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
@@ -122,12 +166,14 @@ class TranslatedStream:
                 await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
             outcome = upstream.result()
             headers = self.on_outcome(outcome)
-            if not outcome.ok:
-                exc = failure(outcome, headers)
+            wrong_shape = outcome.ok and "event-stream" not in outcome.response.content_type  # type: ignore[union-attr]
+            if not outcome.ok or wrong_shape:
+                # A 200 that is not an event stream would otherwise end as an empty success.
+                exc = UpstreamFailed(UNEXPECTED, headers=headers) if wrong_shape else failure(outcome, headers)
                 if not started:
                     await render(self.shape, exc)(scope, receive, send)
                     return
-                note(scope, stream_error=outcome.status)
+                note(scope, stream_error=exc.status)
                 await send({"type": "http.response.body", "body": self.translator.error(exc)})
                 return
             if not started:

@@ -16,7 +16,9 @@ ends (in completion order), then `data: {"summary": {...}}`, then `data: [DONE]`
 `Accept: application/json` or `?format=json`: `{"results": [...], "summary": {...}}`,
 results in the order the keys were given. Keys are always masked; Gemini messages that
 quote a key get it masked too. What a check learns about rate limits also feeds the
-in-memory cooldown that failover uses.
+in-memory cooldown that failover uses: all of it for the pool's keys, at most
+`MAX_FOREIGN_NOTES` entries per call for callers' own keys (256 made-up keys per call
+must not flood the cooldown's table of callers' keys).
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ from .gemini_error import parse
 from .logs import note
 from .masking import mask, mask_text
 from .sse import DONE, frame
+from .streaming import ClientGone, until_disconnect
 
 CONCURRENCY = 8
+MAX_FOREIGN_NOTES = 8  # cooldown entries one call may record for callers' own keys
 MAX_KEYS = 256
 MAX_ANSWER = 1024 * 1024  # bytes of a check's answer read at most  # per request with the caller's own keys: a check is one upstream call per key
 DEFAULT_TIMEOUT = 10.0
@@ -107,7 +111,23 @@ def classify(status: int, body: bytes, probe: str) -> tuple[str, str]:
     return "error", message or f"The Gemini API answered {status}."
 
 
-async def check(settings: Settings, cooldown: Cooldown, options: Options, key: str, owned: bool) -> dict:
+class Learned:
+    """What one /verify call may write into the cooldown (see the module docstring)."""
+
+    def __init__(self, cooldown: Cooldown, owned: bool) -> None:
+        self.cooldown = cooldown
+        self.owned = owned
+        self.left = MAX_FOREIGN_NOTES
+
+    def remember(self, key: str, status: int, answer: bytes, model: str) -> None:
+        if not self.owned:
+            if self.left <= 0:
+                return
+            self.left -= 1
+        self.cooldown.remember(key, parse(status, answer), model, owned=self.owned)
+
+
+async def check(settings: Settings, learned: Learned, options: Options, key: str) -> dict:
     """One call with one key (no failover): the result entry for that key."""
     if options.probe == "generate":
         method, path, body = "POST", f"/v1beta/models/{options.model}:generateContent", GENERATE_BODY
@@ -125,7 +145,7 @@ async def check(settings: Settings, cooldown: Cooldown, options: Options, key: s
         answer = await response.read(MAX_ANSWER)
         status, message = classify(http_status, answer, options.probe)
         if http_status >= 400:
-            cooldown.remember(key, parse(http_status, answer), options.model, owned=owned)
+            learned.remember(key, http_status, answer, options.model)
     except upstream.UpstreamTimeout:
         status, message = "unavailable", f"No answer within {options.timeout:g} s."
     except upstream.UpstreamError:
@@ -144,10 +164,11 @@ async def results(
 ) -> AsyncIterator[tuple[int, dict]]:
     """(index, result) for every key, as each check ends; cancels the rest if abandoned."""
     gate = asyncio.Semaphore(CONCURRENCY)
+    learned = Learned(cooldown, creds.pooled)
 
     async def one(index: int, key: str) -> tuple[int, dict]:
         async with gate:
-            return index, await check(settings, cooldown, options, key, creds.pooled)
+            return index, await check(settings, learned, options, key)
 
     tasks = [asyncio.ensure_future(one(i, key)) for i, key in enumerate(creds.keys)]
     try:
@@ -202,7 +223,15 @@ async def verify(request: Request) -> Response:
         return render("gemini", exc)
     note(request.scope, keys_checked=len(creds.keys), probe=options.probe)
     if options.json:
-        indexed = sorted([item async for item in results(settings, cooldown, options, creds)], key=lambda item: item[0])
+
+        async def collect() -> list[tuple[int, dict]]:
+            return [item async for item in results(settings, cooldown, options, creds)]
+
+        try:  # a caller who leaves stops the checks (the SSE form stops with its stream)
+            indexed = sorted(await until_disconnect(request.receive, collect()), key=lambda item: item[0])
+        except ClientGone:
+            note(request.scope, client_gone="waiting")
+            raise
         entries = [entry for _, entry in indexed]
         return json_response({"results": entries, "summary": summary(entries, options)})
     return StreamingResponse(

@@ -9,6 +9,8 @@
 #   Manager secret is configured) come after it.
 # - uvloop and httptools are named explicitly: a wheel built for the wrong architecture
 #   then fails the start loudly instead of silently falling back to the slow defaults.
+# - handler.server:GuardedHttpTools is uvicorn's httptools protocol (so a wrong-architecture
+#   wheel still fails loudly) plus header/body read timeouts and a header size limit.
 # - No access log: the app writes its own JSON line per request.
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here" || exit 1
@@ -16,5 +18,6 @@ PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}:/opt/python${LAMBDA_RUNTIME_DIR:+:$
 export PYTHONPATH
 exec python -m uvicorn handler.app:app \
     --host 0.0.0.0 --port "${AWS_LWA_PORT:-${PORT:-8080}}" \
-    --loop uvloop --http httptools \
+    --loop uvloop --http handler.server:GuardedHttpTools \
+    --timeout-keep-alive 5 --limit-concurrency 1000 \
     --no-access-log

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from handler.translate.schema import ALLOWED_KEYS, FORMATS, MAX_DEPTH, enum_values, to_gemini_schema
+from handler.translate.schema import ALLOWED_KEYS, FORMATS, MAX_DEPTH, to_gemini_schema
 
 TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 
@@ -370,15 +370,3 @@ def test_every_node_gets_a_type():
     }
     assert to_gemini_schema({}) == {"type": "object"}
     assert_gemini_accepts(to_gemini_schema(schema))
-
-
-def test_enum_values():
-    assert enum_values({"type": "string", "enum": ["EAST", "WEST"]}) == ["EAST", "WEST"]
-    assert enum_values({"enum": ["a", "b"]}) == ["a", "b"]
-    assert enum_values({"const": "only"}) == ["only"]
-    assert enum_values({"$ref": "#/$defs/D", "$defs": {"D": {"type": "string", "enum": ["N", "S"]}}}) == ["N", "S"]
-    assert enum_values({"type": "integer", "enum": [1, 2]}) is None
-    assert enum_values({"enum": ["a", None]}) is None
-    assert enum_values({"type": "object", "properties": {"a": {"enum": ["x"]}}}) is None
-    assert enum_values({"type": "string"}) is None
-    assert enum_values({"type": "string", "enum": []}) is None

@@ -186,7 +186,7 @@ async def _tool_result(
             else:
                 raise _unknown(kind, where, "text, image and document")
     text = "".join(texts)
-    response = {"error": text} if block.get("is_error") is True else conventions.result_object(text)
+    response = {"error": text} if block.get("is_error") is True else conventions.result_object(text, f"{param}.content")
     return position, {"functionResponse": {"name": name, "response": response}}, extra
 
 
@@ -210,7 +210,7 @@ def _assistant_parts(content: Any, param: str, sign: bool) -> tuple[list[Part], 
             tool_id = block.get("id")
             if not isinstance(name, str) or not name or not isinstance(tool_id, str) or not tool_id:
                 raise BadRequest(f"{where} needs an id and a name.", where)
-            part = {"functionCall": {"name": name, "args": conventions.arguments(block.get("input"))}}
+            part = {"functionCall": {"name": name, "args": conventions.arguments(block.get("input"), f"{where}.input")}}
             if signature := signature_of(tool_id):
                 part["thoughtSignature"] = signature
             calls[tool_id] = (len(calls), name)

@@ -28,6 +28,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import tools as conventions
+from ..translate.schema import Budget
 from ..translate.models import resolve_model
 from ..translate.thinking import budget_config, gemini_version
 from . import blocks
@@ -107,6 +108,7 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         raise BadRequest("tools must be a list.", "tools")
     declarations = []
     search = False
+    budget = Budget()  # one for all the tools: many schemas do not multiply it
     for j, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else "?"
         if isinstance(kind, str) and kind.startswith("web_search_"):
@@ -123,7 +125,7 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         schema = tool.get("input_schema")
         if schema is not None and not isinstance(schema, dict):
             raise BadRequest(f"tools.{j}.input_schema must be a JSON Schema object.", f"tools.{j}.input_schema")
-        declarations.append(conventions.declaration(name, tool.get("description"), schema))
+        declarations.append(conventions.declaration(name, tool.get("description"), schema, f"tools.{j}.input_schema", budget))
     return declarations, search
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
-from ..translate import media, schema
+from ..translate import media, params, schema
 from ..translate.models import resolve_virtual
 from ..translate.thinking import budget_config, thinking_config
 from ..translate.tools import DEFAULT_SAFETY
@@ -124,6 +124,8 @@ async def _contents(
                 contents.append({"role": "model", "parts": parts})
         elif role == "tool":
             call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str):
+                raise BadRequest(f"messages[{i}].tool_call_id must be a string.", f"messages[{i}].tool_call_id")
             if call_id not in calls:
                 raise BadRequest(
                     f"messages[{i}] is a tool result for tool_call_id {call_id!r}, which matches no "
@@ -133,7 +135,7 @@ async def _contents(
             position, name = calls[call_id]
             content = message.get("content")
             listed = await _user_parts(content, settings, f"messages[{i}].content") if isinstance(content, list) else None
-            response, media = chat_tools.tool_result(name, content, listed, model)
+            response, media = chat_tools.tool_result(name, content, listed, model, f"messages[{i}].content")
             if results is None:
                 results = []
             results.append((position, response, media))
@@ -240,29 +242,7 @@ async def _file_part(file: Any, settings: Settings, param: str) -> dict[str, Any
 
 
 def _generation_config(body: dict[str, Any], model: str, google: dict[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for name, key in (
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("top_k", "topK"),
-        ("n", "candidateCount"),
-        ("seed", "seed"),
-        ("presence_penalty", "presencePenalty"),
-        ("frequency_penalty", "frequencyPenalty"),
-    ):
-        value = body.get(name)
-        if value is not None:
-            config[key] = value
-    max_tokens = body.get("max_completion_tokens")
-    if max_tokens is None:
-        max_tokens = body.get("max_tokens")
-    if max_tokens is not None:
-        config["maxOutputTokens"] = max_tokens
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        config["stopSequences"] = [stop]
-    elif isinstance(stop, list) and stop:
-        config["stopSequences"] = stop
+    config = _sampling(body)
     _response_format(body.get("response_format"), config)
 
     thinking = _thinking(body, model)
@@ -307,6 +287,24 @@ def _thinking(body: dict[str, Any], model: str) -> dict[str, Any] | None:
     return config or None
 
 
+def _sampling(body: dict[str, Any]) -> dict[str, Any]:
+    """The sampling parameters, each checked (a 400 naming the field when invalid)."""
+    values = {
+        "temperature": params.number(body.get("temperature"), "temperature", 0, 2),
+        "topP": params.number(body.get("top_p"), "top_p", 0, 1),
+        "topK": params.integer(body.get("top_k"), "top_k", 1),
+        "candidateCount": params.integer(body.get("n"), "n", 1, params.MAX_CANDIDATES),
+        "seed": params.integer(body.get("seed"), "seed", -params.INT32 - 1),
+        "presencePenalty": params.number(body.get("presence_penalty"), "presence_penalty", -2, 2),
+        "frequencyPenalty": params.number(body.get("frequency_penalty"), "frequency_penalty", -2, 2),
+        "maxOutputTokens": params.integer(body.get("max_completion_tokens"), "max_completion_tokens", 1)
+        if body.get("max_completion_tokens") is not None
+        else params.integer(body.get("max_tokens"), "max_tokens", 1),
+        "stopSequences": params.stop_sequences(body.get("stop"), "stop"),
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def _response_format(fmt: Any, config: dict[str, Any]) -> None:
     if fmt is None:
         return
@@ -323,7 +321,7 @@ def _response_format(fmt: Any, config: dict[str, Any]) -> None:
             raise BadRequest("response_format.json_schema.schema must be a JSON schema object.", "response_format")
         # Always JSON, a bare enum too (`"red"`, not text/x.enum's bare `red`): the
         # client parses the content as JSON of its schema.
-        converted, typed = schema.to_typed_gemini_schema(given)
+        converted, typed = schema.to_typed_gemini_schema(given, "response_format.json_schema.schema")
         config["responseMimeType"] = "application/json"
         config["responseJsonSchema" if typed else "responseSchema"] = converted
         return

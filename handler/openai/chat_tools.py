@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BadRequest
+from ..translate import schema
 from ..translate import tools as conventions
 from ..translate.thinking import gemini_version, needs_signatures
 
@@ -38,6 +39,7 @@ def declarations(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         raise BadRequest("tools must be a list.", "tools")
     declared = []
     search = False
+    budget = schema.Budget()  # one for all the tools: many schemas do not multiply it
     for j, tool in enumerate(tools):
         kind = tool.get("type", "function") if isinstance(tool, dict) else None
         function = tool.get("function") if kind == "function" else None
@@ -49,7 +51,9 @@ def declarations(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         if name in SEARCH_TOOL_NAMES:
             search = True
             continue
-        declared.append(conventions.declaration(name, function.get("description"), function.get("parameters")))
+        parameters = function.get("parameters")
+        where = f"tools[{j}].function.parameters"
+        declared.append(conventions.declaration(name, function.get("description"), parameters, where, budget))
     return ([{"functionDeclarations": declared}] if declared else []), search
 
 
@@ -90,7 +94,7 @@ def assistant_calls(
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(function, dict) or not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": conventions.arguments(function.get("arguments"))}}
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": conventions.arguments(function.get("arguments"), f"{where}.function.arguments")}}
         extra = call.get("extra_content")
         google = extra.get("google") if isinstance(extra, dict) else None
         signature = google.get("thought_signature") if isinstance(google, dict) else None
@@ -105,7 +109,9 @@ def assistant_calls(
     return calls
 
 
-def tool_result(name: str, content: Any, parts: list[dict[str, Any]] | None, model: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def tool_result(
+    name: str, content: Any, parts: list[dict[str, Any]] | None, model: str, param: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(functionResponse part, media parts to send after the turn's responses) for a
     tool message. `parts` is its content list already turned into Gemini parts (None
     for other content). The response is always an object: a JSON object as it is, any
@@ -114,13 +120,9 @@ def tool_result(name: str, content: Any, parts: list[dict[str, Any]] | None, mod
     if parts is not None:
         text = "".join(part["text"] for part in parts if "text" in part)
         media = [part for part in parts if "text" not in part]
-        response = conventions.result_object(text)
-    elif isinstance(content, str):
-        response = conventions.result_object(content)
-    elif content is None:
-        response = conventions.result_object("")
+        response = conventions.result_object(text, param)
     else:
-        response = content if isinstance(content, dict) else {"result": content}
+        response = conventions.result_object(content, param)
     function_response: dict[str, Any] = {"name": name, "response": response}
     if media and (gemini_version(model) or (0, 0)) >= (3, 0):  # multimodal function responses
         function_response["parts"] = [{key: part[key] for key in MEDIA_KEYS if key in part} for part in media]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
+from ..translate.schema import Budget
 from ..translate.thinking import gemini_version
 from ..translate.tools import TOOL_CHOICE, declaration
 
@@ -59,6 +60,7 @@ class Tools:
     declarations: list[dict[str, Any]] = field(default_factory=list)
     by_name: dict[str, Tool] = field(default_factory=dict)
     search: bool = False
+    budget: Budget = field(default_factory=Budget)  # one for all the tools' schemas
 
     def gemini_tools(self, model: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -91,7 +93,9 @@ def _add(out: Tools, tool: Any, param: str, namespace: str | None) -> None:
         if not isinstance(name, str) or not name:
             raise BadRequest(f"{param}.name is required.", f"{param}.name")
         if kind == "function":
-            decl = declaration(gemini_name(name, namespace), tool.get("description"), tool.get("parameters"))
+            decl = declaration(
+                gemini_name(name, namespace), tool.get("description"), tool.get("parameters"), f"{param}.parameters", out.budget
+            )
         else:
             decl = declaration(gemini_name(name, namespace), _custom_description(tool), CUSTOM_PARAMETERS)
         _declare(out, decl, Tool(kind, name, namespace), param)

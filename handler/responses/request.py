@@ -14,10 +14,10 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
-from ..openai.chat_request import DEFAULT_SAFETY
 from ..translate import schema
 from ..translate.models import resolve_model
 from ..translate.thinking import gemini_version, needs_signatures, thinking_config
+from ..translate.tools import DEFAULT_SAFETY
 from .functions import Tools, parse_tools, tool_config
 from .items import Contents
 
@@ -160,6 +160,7 @@ def _text_format(text: Any, config: dict[str, Any]) -> None:
         if not isinstance(given, dict):
             raise BadRequest("text.format.schema must be a JSON schema object.", "text.format.schema")
         config["responseMimeType"] = "application/json"
-        config["responseSchema"] = schema.to_gemini_schema(given)
+        converted, typed = schema.to_typed_gemini_schema(given, "text.format.schema")
+        config["responseJsonSchema" if typed else "responseSchema"] = converted
         return
     raise BadRequest(f"text.format.type must be text, json_object or json_schema, not {kind!r}.", "text.format")

@@ -31,6 +31,11 @@ drops the rest:
   is dropped. Lowercase type names are sent, as Gemini's own examples do.
 
 Pure (the input is never changed) and a single walk over the schema.
+
+Bounded work: `$ref` chains and unions can make a small schema stand for a huge one, so
+a `Budget` (nodes visited, characters copied out) refuses it past MAX_NODES / MAX_TEXT
+with a 400 naming the field. Values of the wrong JSON type (`"type": [[]]`,
+`"required": 5`, a `$ref` to nothing) are ignored like unknown keys.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from __future__ import annotations
 import json
 from typing import Any
 from urllib.parse import unquote
+
+from ..errors import BadRequest
 
 # Gemini's Schema fields (ai.google.dev/api/caching#Schema; js-genai types.Schema).
 ALLOWED_KEYS = frozenset(
@@ -70,6 +77,8 @@ TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
 FORMATS = {"string": {"enum", "date-time"}, "number": {"float", "double"}, "integer": {"int32", "int64"}}
 REF_REPEATS = 2
 MAX_DEPTH = 32
+MAX_NODES = 5_000  # schema nodes visited per request's schemas, $ref expansions included
+MAX_TEXT = 4_000_000  # characters of descriptions, enums, patterns, defaults copied out
 
 _ANNOTATIONS = ("title", "description", "default", "example")
 _BOUNDS = ("minimum", "maximum")
@@ -84,14 +93,50 @@ _LIMITS = frozenset(k for keys in _KIND_LIMITS.values() for k in keys)
 _ARRAY_FALLBACK_ITEMS = {"type": "string"}
 
 
-def to_gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A schema for Gemini's `parameters` / `responseSchema` (OpenAPI subset)."""
+class SchemaTooLarge(BadRequest):
+    """A schema whose conversion would pass the budget."""
+
+
+class Budget:
+    """What one request's conversions may spend: shared by all its tools."""
+
+    __slots__ = ("nodes", "param", "text")
+
+    def __init__(self, nodes: int = MAX_NODES, text: int = MAX_TEXT) -> None:
+        self.nodes = nodes
+        self.text = text
+        self.param: str | None = None
+
+    def spend(self, nodes: int = 0, text: int = 0) -> None:
+        self.nodes -= nodes
+        self.text -= text
+        if self.nodes < 0 or self.text < 0:
+            where = self.param or "A JSON schema"
+            raise SchemaTooLarge(
+                f"{where} is too large once its $refs and type lists are expanded (more than {MAX_NODES} "
+                f"schema nodes or {MAX_TEXT} characters of text); simplify it.",
+                self.param,
+            )
+
+
+def to_gemini_schema(
+    schema: dict[str, Any], param: str | None = None, budget: Budget | None = None
+) -> dict[str, Any]:
+    """A schema for Gemini's `parameters` / `responseSchema` (OpenAPI subset).
+    `param` names the field in a refusal; `budget` defaults to a fresh one."""
     if not isinstance(schema, dict):
         schema = {}
-    return _Converter(schema).convert(schema, 0, ())
+    budget = budget or Budget()
+    budget.param = param
+    try:
+        return _Converter(schema, budget).convert(schema, 0, ())
+    except RecursionError:
+        raise SchemaTooLarge(f"{param or 'A JSON schema'} is nested too deeply.", param) from None
 
 
-def to_typed_gemini_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def to_typed_gemini_schema(
+    schema: dict[str, Any], param: str | None = None, budget: Budget | None = None
+) -> tuple[dict[str, Any], bool]:
     """`to_gemini_schema` that keeps enums of numbers and booleans typed.
 
     Gemini's OpenAPI `parameters` / `responseSchema` take string enums only, so an
@@ -105,39 +150,22 @@ def to_typed_gemini_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool
     """
     if not isinstance(schema, dict):
         schema = {}
-    converter = _Converter(schema, typed=True)
-    out = converter.convert(schema, 0, ())
+    budget = budget or Budget()
+    budget.param = param
+    converter = _Converter(schema, budget, typed=True)
+    try:
+        out = converter.convert(schema, 0, ())
+    except RecursionError:
+        raise SchemaTooLarge(f"{param or 'A JSON schema'} is nested too deeply.", param) from None
     if not converter.typed_seen:
         return out, False
     return _json_schema_form(out), True
 
 
-def enum_values(schema: dict[str, Any]) -> list[str] | None:
-    """The values when `schema` is a plain string enum (for `text/x.enum`), else None.
-
-    Gemini answers a `text/x.enum` request with the bare value (`EAST`); an OpenAI
-    client that asked for a JSON schema expects JSON (`"EAST"`), so the caller quotes
-    it. Only string enums qualify: `1` and `"1"` are different JSON.
-    """
-    if not isinstance(schema, dict):
-        return None
-    node = _Converter(schema).deref(schema)
-    if "properties" in node or "items" in node:
-        return None
-    kind = node.get("type", "string")
-    if kind != "string":
-        return None
-    if "const" in node:
-        return [node["const"]] if isinstance(node["const"], str) else None
-    values = node.get("enum")
-    if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
-        return list(values)
-    return None
-
-
 class _Converter:
-    def __init__(self, root: dict[str, Any], typed: bool = False) -> None:
+    def __init__(self, root: dict[str, Any], budget: Budget, typed: bool = False) -> None:
         self.root = root
+        self.budget = budget
         self.typed = typed  # keep enums of numbers / booleans typed (JSON Schema form)
         self.typed_seen = False
 
@@ -166,6 +194,7 @@ class _Converter:
         return node
 
     def convert(self, node: Any, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+        self.budget.spend(nodes=1)
         if not isinstance(node, dict):  # `true` (anything) or junk
             node = {}
         ref = node.get("$ref")
@@ -193,20 +222,24 @@ class _Converter:
             return self.type_list(node, kind, depth, refs)
         return self.single(node, kind, depth, refs)
 
-    def merge_all(self, node: dict[str, Any], refs: tuple[str, ...]) -> dict[str, Any]:
+    def merge_all(self, node: dict[str, Any], refs: tuple[str, ...], level: int = 0) -> dict[str, Any]:
         """`allOf` folded into one schema: the node's own keys first, then each part's."""
+        self.budget.spend(nodes=1)
         merged = {k: v for k, v in node.items() if k != "allOf"}
         for part in node["allOf"]:
             if not isinstance(part, dict):
                 continue
             part = self.deref(part)
             if isinstance(part.get("allOf"), list):
-                part = self.merge_all(part, refs)
+                part = self.merge_all(part, refs, level + 1) if level < MAX_DEPTH else {}
             for key, value in part.items():
                 if key == "properties" and isinstance(value, dict):
-                    merged["properties"] = {**value, **(merged.get("properties") or {})}
+                    own = merged.get("properties")
+                    merged["properties"] = {**value, **(own if isinstance(own, dict) else {})}
                 elif key == "required" and isinstance(value, list):
-                    merged["required"] = list(dict.fromkeys([*(merged.get("required") or []), *value]))
+                    own = merged.get("required")
+                    names = [*(own if isinstance(own, list) else []), *value]
+                    merged["required"] = list(dict.fromkeys(n for n in names if isinstance(n, str)))
                 else:
                     merged.setdefault(key, value)
         return merged
@@ -245,7 +278,8 @@ class _Converter:
         return out
 
     def type_list(self, node: dict[str, Any], kinds: list, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
-        names = [k for k in dict.fromkeys(kinds) if isinstance(k, str)]
+        # "object", "OBJECT" and "Object" are one type: listed once, not one branch each.
+        names = list(dict.fromkeys(k.lower() for k in kinds if isinstance(k, str)))
         nullable = "null" in names
         names = [k for k in names if k != "null"]
         if len(names) <= 1:
@@ -269,8 +303,10 @@ class _Converter:
             if key == "description" or key == "title":
                 if isinstance(value, str) and value:
                     out[key] = value
+                    self.budget.spend(text=len(value))
             elif key == "default" or key == "example":
                 out[key] = value
+                self.budget.spend(text=len(_text(value)))
             elif key == "nullable":
                 nullable = nullable or value is True
             elif key == "const":
@@ -293,6 +329,7 @@ class _Converter:
                 values = values if typed != "boolean" else None
             else:
                 values = [_text(v) for v in values]
+            self.budget.spend(text=sum(len(_text(v)) for v in values or ()))
             if values and typed is None:
                 kind = "string"
                 out["enum"] = values
@@ -315,6 +352,7 @@ class _Converter:
             if key == "pattern":
                 if isinstance(value, str) and not values:
                     out[key] = value
+                    self.budget.spend(text=len(value))
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 if key in _BOUNDS:
                     out[key] = value
@@ -329,7 +367,7 @@ class _Converter:
                 }
                 required = node.get("required")
                 if isinstance(required, list):
-                    names = [r for r in dict.fromkeys(required) if isinstance(r, str) and r in props]
+                    names = [r for r in dict.fromkeys(r for r in required if isinstance(r, str)) if r in props]
                     if names:
                         out["required"] = names
                 ordering = node.get("propertyOrdering")
@@ -411,7 +449,8 @@ def _cut_off(node: dict[str, Any]) -> dict[str, Any]:
     """What stands for a schema past the recursion or depth limit: its type, described."""
     kind = node.get("type")
     if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
+        kind = next((k for k in kind if isinstance(k, str) and k != "null"), None)
+    kind = kind.lower() if isinstance(kind, str) else None
     kind = kind if kind in TYPES else (_implied_type(node) or "object")
     out: dict[str, Any] = {"type": kind}
     if isinstance(node.get("description"), str) and node["description"]:

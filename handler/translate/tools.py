@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..encoding import loads
+from ..errors import BadRequest
 from . import schema
 from .thinking import SKIP_SIGNATURE
 
@@ -38,15 +40,15 @@ DEFAULT_SAFETY = [
 ]
 
 
-def arguments(raw: Any) -> dict[str, Any]:
-    """A tool call's arguments (an object, or JSON text) as Gemini `args`."""
+def arguments(raw: Any, param: str | None = None) -> dict[str, Any]:
+    """A tool call's `arguments` (a JSON string) as Gemini `args` (decision 4)."""
     if isinstance(raw, dict):
         return raw
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
+            value = nested_json(raw, param)
         except ValueError:
             return {"arguments": raw}
         if isinstance(value, dict):
@@ -54,7 +56,20 @@ def arguments(raw: Any) -> dict[str, Any]:
     return {"arguments": raw}
 
 
-def result_object(content: Any) -> dict[str, Any]:
+def nested_json(text: str, param: str | None) -> Any:
+    """JSON inside a string (a tool call's arguments, a tool result): ValueError when it
+    is not JSON; a 400 naming `param` when it is JSON that cannot be sent on (nested
+    too deeply, NaN, numbers out of range)."""
+    try:
+        return loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        where = param or "A tool call or result"
+        raise BadRequest(f"{where} holds JSON that is nested too deeply or has numbers out of range.", param) from None
+
+
+def result_object(content: Any, param: str | None = None) -> dict[str, Any]:
     """A tool result (text, or an already parsed value) as a functionResponse
     `response`, which Gemini wants as an object (decision 3)."""
     if content is None:
@@ -62,7 +77,7 @@ def result_object(content: Any) -> dict[str, Any]:
     if not isinstance(content, str):
         return content if isinstance(content, dict) else {"result": content}
     try:
-        value = json.loads(content)
+        value = nested_json(content, param)
     except ValueError:
         return {"result": content}
     return value if isinstance(value, dict) else {"result": value}
@@ -76,15 +91,18 @@ def has_parameters(parameters: dict[str, Any]) -> bool:
     )
 
 
-def declaration(name: str, description: Any, parameters: Any) -> dict[str, Any]:
-    """A Gemini functionDeclaration; the JSON Schema through the shared converter."""
+def declaration(
+    name: str, description: Any, parameters: Any, param: str | None = None, budget: schema.Budget | None = None
+) -> dict[str, Any]:
+    """A Gemini functionDeclaration; the JSON Schema through the shared converter, under
+    the request's `budget` (one for all its tools), refusals naming `param`."""
     out: dict[str, Any] = {"name": name}
     if description:
         out["description"] = description
     if isinstance(parameters, dict) and has_parameters(parameters):
         # An enum of numbers or booleans goes as `parametersJsonSchema`, which keeps it
         # typed; any other schema as `parameters` (schema.to_typed_gemini_schema).
-        converted, typed = schema.to_typed_gemini_schema(parameters)
+        converted, typed = schema.to_typed_gemini_schema(parameters, param, budget)
         out["parametersJsonSchema" if typed else "parameters"] = converted
     return out
 
