@@ -56,8 +56,10 @@ def free_port() -> int:
 
 
 def start(app: str, port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
+    # As deployed: the guarded HTTP protocol where the checkout has it (older ones ran httptools).
+    http = "handler.server:GuardedHttpTools" if (cwd / "handler" / "server.py").exists() else "httptools"
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-           "--loop", "uvloop", "--http", "handler.server:GuardedHttpTools", "--no-access-log", "--log-level", "warning"]
+           "--loop", "uvloop", "--http", http, "--no-access-log", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -163,6 +165,21 @@ def row(name: str, *cols: str) -> str:
 ROUTES = [("OpenAI chat", "/v1/chat/completions", CHAT), ("Messages", "/v1/messages", MESSAGES), ("Responses", "/v1/responses", RESPONSES)]
 
 
+async def interleaved_delays(base: str, out: dict, streams: int) -> None:
+    """Each route's streamed event delays measured again, round by round across the
+    routes, so that a drift of the machine over the run does not favour one route."""
+    routes = [("native", NATIVE_STREAM, BODY)] + [
+        (name, path, json.dumps({**json.loads(body), "stream": True}).encode()) for name, path, body in ROUTES if out[name]
+    ]
+    delays: dict[str, list[float]] = {name: [] for name, _, _ in routes}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(streams):
+            for name, path, body in routes:
+                delays[name] += await event_delays(session, base + path, body, 1)
+    for name, values in delays.items():
+        out[name]["events"] = values
+
+
 def run_proxy(cwd: Path, up_port: int, args) -> dict:
     """Start a proxy from the checkout at `cwd` and measure the native route and every
     translated route it answers."""
@@ -173,6 +190,7 @@ def run_proxy(cwd: Path, up_port: int, args) -> dict:
         out = {"native": asyncio.run(measure(base, proxy.pid, args, NATIVE, NATIVE_STREAM, BODY))}
         for name, path, body in ROUTES:
             out[name] = asyncio.run(translated(base, proxy.pid, args, path, body))
+        asyncio.run(interleaved_delays(base, out, args.streams))
     finally:
         proxy.terminate()
         proxy.wait(10)
