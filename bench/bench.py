@@ -58,6 +58,7 @@ def free_port() -> int:
 def start(app: str, port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
     # As deployed: the guarded HTTP protocol where the checkout has it (older ones ran httptools).
     http = "handler.server:GuardedHttpTools" if (cwd / "handler" / "server.py").exists() else "httptools"
+    http = os.environ.get("BENCH_HTTP", http)
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
            "--loop", "uvloop", "--http", http, "--no-access-log", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

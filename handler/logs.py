@@ -19,13 +19,20 @@ from . import metrics
 logger = logging.getLogger("gemini_proxy")
 
 
+# One encoder, built once (json.dumps with options builds one per call). default=str: a
+# field the proxy set that JSON cannot hold is written as text, never an error.
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {"level": record.levelname.lower(), "msg": record.getMessage()}
         extra = getattr(record, "fields", None)
         if extra:
             line.update(extra)
-        return json.dumps(line, separators=(",", ":"))
+        directive = line.pop("_aws", None)  # an EMF record's directive (metrics.Directive)
+        text = _encode(line)
+        return text if directive is None else text[:-1] + ',"_aws":' + directive.json() + "}"
 
 
 class NoTraceback(logging.Filter):

@@ -35,8 +35,8 @@ from .calls import MAX_ANSWER_BYTES, cooldown_of, note_outcome, settings_of
 from .credentials import Credentials, from_request
 from .errors import BadRequest, ProxyError, gemini_error, render
 from .failover import Outcome, send as send_upstream
-from .logs import note
-from .streaming import ClientGone, relay, until_disconnect
+from .logs import logger, note
+from .streaming import ClientGone, DisconnectWatch, relay
 from .upstream import UpstreamError, UpstreamResponse
 
 HOP_BY_HOP = frozenset(
@@ -200,11 +200,21 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         bound.creds,
         bearer=path.startswith("/v1beta/openai/"),
     )
+    if not isinstance(body, bytes):  # a streamed upload: its reader owns `receive` until sent
+        await _answer(scope, receive, send, await call, headers, bound.path, watched=False)
+        return
     try:
-        outcome = await until_disconnect(receive, call, streamed_body=not isinstance(body, bytes))
+        async with DisconnectWatch(receive):  # the client leaving cancels the call or the answer at once
+            await _answer(scope, receive, send, await call, headers, bound.path, watched=True)
     except ClientGone:
         note(scope, client_gone="waiting", status=ClientGone.status)
-        return
+
+
+async def _answer(
+    scope: Scope, receive: Receive, send: Send, outcome: Outcome, headers: dict[str, str], path: str, watched: bool
+) -> None:
+    """Send the client the upstream's answer: its status and headers (plus the proxy's),
+    an error body as read, a success relayed as it comes (resource names tagged)."""
     extra = note_outcome(scope, outcome)
     response = outcome.response
     if response is None:
@@ -219,14 +229,25 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     if not outcome.ok:
         await _send_error(start, outcome, send)
         return
+    length = response.content_length
+    if length is not None and length <= SMALL_ANSWER and not resources.tags_answer(path):
+        await _send_whole(scope, receive, send, start, response)
+        return
     chunks = response.chunks()
     try:
-        if resources.tags_answer(bound.path):
-            chunks = await _tagged(start, response, tag, bound.path)
+        if resources.tags_answer(path):
+            chunks = await _tagged(start, response, tag, path)
     except UpstreamError as exc:
+        response.close()
         await gemini_error(exc.status, exc.message, extra)(scope, receive, send)
         return
-    await _relay(scope, receive, send, start, response, chunks)
+    if watched:
+        await _pump(scope, send, start, response, chunks)
+    else:
+        await relay(receive, lambda: _pump(scope, send, start, response, chunks))
+
+
+SMALL_ANSWER = 64 * 1024  # a JSON answer this small is read whole and sent in one piece
 
 
 async def _send_list(scope: Scope, receive: Receive, send: Send, wanted: dict[str, str | None], creds: Credentials) -> None:
@@ -242,22 +263,34 @@ def _creating(scope: Scope, headers: dict[str, str]) -> bool:
     return scope["method"] == "POST" and headers.get("x-goog-upload-command", "").strip() == "start"
 
 
-async def _relay(
-    scope: Scope, receive: Receive, send: Send, start: Message, response: UpstreamResponse, chunks: AsyncIterator[bytes]
-) -> None:
-    async def pump() -> None:
-        try:
-            await send(start)
-            async for chunk in chunks:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        except UpstreamError as exc:  # the answer broke off: no clean end (see relay), and the log says why
-            note(scope, stream_error=exc.status)
-            raise
-        finally:
-            response.close()
+async def _send_whole(scope: Scope, receive: Receive, send: Send, start: Message, response: UpstreamResponse) -> None:
+    """A small answer: read whole, then sent in one piece (one write fewer than relaying
+    it); one that breaks off is a clean 502, as nothing was sent yet."""
+    try:
+        body = await response.read(SMALL_ANSWER)
+    except UpstreamError as exc:
+        note(scope, stream_error=exc.status)
+        await gemini_error(exc.status, exc.message)(scope, receive, send)
+        return
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
 
-    await relay(receive, pump)
+
+async def _pump(
+    scope: Scope, send: Send, start: Message, response: UpstreamResponse, chunks: AsyncIterator[bytes]
+) -> None:
+    """Relay the answer chunk by chunk. If it breaks off, the response ends there, with
+    no clean end (the client can tell it from success), and the log says why."""
+    try:
+        await send(start)
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    except UpstreamError as exc:
+        note(scope, stream_error=exc.status)
+        logger.warning("stream ended early", extra={"fields": {"error": type(exc).__name__}})
+    finally:
+        response.close()
 
 
 async def _tagged(start: Message, response: UpstreamResponse, tag: str, path: str) -> AsyncIterator[bytes]:
@@ -304,7 +337,7 @@ async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: 
     except UpstreamError as exc:
         await gemini_error(exc.status, exc.message)(scope, receive, send)
         return
-    await _relay(scope, receive, send, start, response, chunks)
+    await relay(receive, lambda: _pump(scope, send, start, response, chunks))
 
 
 def _upload_url_to_us(

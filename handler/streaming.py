@@ -70,57 +70,66 @@ async def _wait_disconnect(receive: Receive) -> None:
         pass
 
 
+class DisconnectWatch:
+    """`async with DisconnectWatch(receive):` the work inside runs in this task, and a
+    watch task cancels this task the moment the client goes away, which surfaces as
+    ClientGone (as `asyncio.timeout` cancels on expiry). One small task per request, no
+    extra hop through the loop for the work itself: an answer is read as soon as it comes.
+    `receive` must be free: enter only after the request body was read.
+    """
+
+    __slots__ = ("current", "gone", "receive", "watcher")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.gone = False
+        self.current: asyncio.Task | None = None
+        self.watcher: asyncio.Future | None = None
+
+    async def _watch(self) -> None:
+        await _wait_disconnect(self.receive)
+        self.gone = True
+        assert self.current is not None
+        self.current.cancel()
+
+    async def __aenter__(self) -> DisconnectWatch:
+        self.current = asyncio.current_task()
+        self.watcher = asyncio.ensure_future(self._watch())
+        return self
+
+    async def __aexit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
+        assert self.watcher is not None and self.current is not None
+        self.watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
+        if kind is asyncio.CancelledError and self.gone and self.current.uncancel() == 0:
+            raise ClientGone() from None
+
+
 async def until_disconnect(receive: Receive, work: Awaitable[T], streamed_body: bool = False) -> T:
     """`work` (an upstream call), cancelled at once if the client goes away first
     (ClientGone). Without this, a non-streamed call whose client left would run on to
     READ_TIMEOUT. When the request body is still being streamed upstream, `receive`
-    belongs to that body: no watch then (the body's own reader sees the disconnect).
-
-    `work` runs in this task (no extra hop through the loop, so an answer is read as
-    soon as it comes); a watch task cancels this task when the client leaves, as
-    `asyncio.timeout` does on expiry.
-    """
+    belongs to that body: no watch then (the body's own reader sees the disconnect)."""
     if streamed_body:
         return await work
-    current = asyncio.current_task()
-    assert current is not None
-    gone = False
-
-    async def watch() -> None:
-        nonlocal gone
-        await _wait_disconnect(receive)
-        gone = True
-        current.cancel()
-
-    watcher = asyncio.ensure_future(watch())
-    try:
+    async with DisconnectWatch(receive):
         return await work
-    except asyncio.CancelledError:
-        if gone and current.uncancel() == 0:
-            raise ClientGone() from None
-        raise
-    finally:
-        watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
 
 
 async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
     """Run `pump` (which sends the response) until it ends or the client goes away.
 
     uvicorn drops writes to a closed connection silently, so without this watch a
-    stream whose client left would keep the upstream call open to its end.
+    stream whose client left would keep the upstream call open to its end. A pump that
+    fails after the response started cannot change the status: the stream ends there
+    (no clean end) and the log says why.
     """
-    task = asyncio.ensure_future(pump())
-    watch = asyncio.ensure_future(_wait_disconnect(receive))
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, watch):
-            if not pending.done():
-                pending.cancel()
-        await asyncio.gather(task, watch, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        # The response has started, so the status cannot change: end the stream, log why.
-        logger.warning("stream ended early", extra={"fields": {"error": type(task.exception()).__name__}})
+        async with DisconnectWatch(receive):
+            await pump()
+    except ClientGone:
+        pass
+    except Exception as exc:  # noqa: BLE001 - the response has started: end it, log why
+        logger.warning("stream ended early", extra={"fields": {"error": type(exc).__name__}})
 
 
 def failure(outcome: Outcome, headers: dict[str, str] | None = None) -> UpstreamFailed:

@@ -91,7 +91,8 @@ class UpstreamResponse:
     async def read(self, limit: int | None = None) -> bytes:
         """The whole body (then released); UpstreamTooLarge past `limit` bytes."""
         try:
-            if limit is None:
+            known = self._raw.content_length
+            if limit is None or (known is not None and known <= limit):
                 return await self._raw.read()
             body = bytearray()
             async for chunk in self._raw.content.iter_any():
