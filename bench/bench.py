@@ -39,7 +39,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "AIzaSyBench-key-0000000000000000000000000"
 BODY = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Say something short."}]}]}).encode()
-CHAT = json.dumps({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Say something short."}]}).encode()
+CHAT = json.dumps(
+    {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Say something short."}]}
+).encode()
 RESPONSES = json.dumps({"model": "gemini-2.5-flash", "input": "Say something short.", "store": False}).encode()
 MESSAGES = json.dumps(
     {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": "Say something short."}]}
@@ -59,9 +61,26 @@ def start(app: str, port: int, env: dict[str, str], cwd: Path = ROOT) -> subproc
     # As deployed: the guarded HTTP protocol where the checkout has it (older ones ran httptools).
     http = "handler.server:GuardedHttpTools" if (cwd / "handler" / "server.py").exists() else "httptools"
     http = os.environ.get("BENCH_HTTP", http)
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-           "--loop", "uvloop", "--http", http, "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        http,
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
@@ -87,7 +106,9 @@ async def latencies(session: aiohttp.ClientSession, url: str, body: bytes, n: in
     out = []
     for _ in range(n):
         t = time.perf_counter()
-        async with session.post(url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}) as r:
+        async with session.post(
+            url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}
+        ) as r:
             await r.read()
             assert r.status == 200, r.status
         out.append((time.perf_counter() - t) * 1000)
@@ -101,7 +122,9 @@ async def throughput(session: aiohttp.ClientSession, url: str, body: bytes, n: i
         nonlocal left
         while left > 0:
             left -= 1
-            async with session.post(url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}) as r:
+            async with session.post(
+                url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}
+            ) as r:
                 await r.read()
 
     t = time.perf_counter()
@@ -114,7 +137,9 @@ async def event_delays(session: aiohttp.ClientSession, url: str, body: bytes, st
     delays: list[float] = []
     for _ in range(streams):
         seen: set[bytes] = set()  # a Responses stream repeats a text in its `.done` events
-        async with session.post(url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}) as r:
+        async with session.post(
+            url, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}
+        ) as r:
             assert r.status == 200, r.status
             buffer = b""
             async for chunk in r.content.iter_any():
@@ -150,10 +175,10 @@ async def measure(
 
 async def translated(base: str, pid: int, args, path: str, body: bytes) -> dict | None:
     """A translated route measured like the native one (None if it does not answer)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.post(base + path, data=body, headers={"x-goog-api-key": KEY, "content-type": "application/json"}) as r:
-            if r.status != 200:
-                return None
+    headers = {"x-goog-api-key": KEY, "content-type": "application/json"}
+    async with aiohttp.ClientSession() as session, session.post(base + path, data=body, headers=headers) as r:
+        if r.status != 200:
+            return None
     stream_body = json.dumps({**json.loads(body), "stream": True}).encode()
     result = await measure(base, pid, args, path, path, body, stream_body)
     return result if result["events"] else None  # an older checkout without the route
@@ -163,14 +188,20 @@ def row(name: str, *cols: str) -> str:
     return f"{name:<38}" + "".join(f"{c:>16}" for c in cols)
 
 
-ROUTES = [("OpenAI chat", "/v1/chat/completions", CHAT), ("Messages", "/v1/messages", MESSAGES), ("Responses", "/v1/responses", RESPONSES)]
+ROUTES = [
+    ("OpenAI chat", "/v1/chat/completions", CHAT),
+    ("Messages", "/v1/messages", MESSAGES),
+    ("Responses", "/v1/responses", RESPONSES),
+]
 
 
 async def interleaved_delays(base: str, out: dict, streams: int) -> None:
     """Each route's streamed event delays measured again, round by round across the
     routes, so that a drift of the machine over the run does not favour one route."""
     routes = [("native", NATIVE_STREAM, BODY)] + [
-        (name, path, json.dumps({**json.loads(body), "stream": True}).encode()) for name, path, body in ROUTES if out[name]
+        (name, path, json.dumps({**json.loads(body), "stream": True}).encode())
+        for name, path, body in ROUTES
+        if out[name]
     ]
     delays: dict[str, list[float]] = {name: [] for name, _, _ in routes}
     async with aiohttp.ClientSession() as session:
@@ -203,8 +234,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--streams", type=int, default=20)
-    parser.add_argument("--baseline", type=Path, help="another checkout (say, a git worktree of the last release) "
-                        "measured in the same run, printed beside this one")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (say, a git worktree of the last release) "
+        "measured in the same run, printed beside this one",
+    )
     args = parser.parse_args()
 
     up_port = free_port()
@@ -216,8 +251,10 @@ def main() -> None:
     finally:
         upstream.terminate()
         upstream.wait(10)
-    print(f"Gemini Edge Proxy benchmark: {args.requests} sequential calls, {args.requests * 2} at "
-          f"{args.concurrency} concurrent, {args.streams} streams; python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print(
+        f"Gemini Edge Proxy benchmark: {args.requests} sequential calls, {args.requests * 2} at "
+        f"{args.concurrency} concurrent, {args.streams} streams; python {sys.version.split()[0]}, {os.cpu_count()} cores"
+    )
     report(direct, this["native"], before["native"] if before else None, args)
     routes = [(name, this[name], before.get(name) if before else None) for name, _, _ in ROUTES if this[name]]
     if routes:
@@ -226,17 +263,24 @@ def main() -> None:
         native, old_native = this["native"], before["native"] if before else None
         for label, value in (
             ("non-streamed latency p50 (ms)", lambda r, n: pct(r["lat"], 0.5) - pct(n["lat"], 0.5)),
-            ("streamed chunk delay p50 (ms)", lambda r, n: statistics.median(r["events"]) - statistics.median(n["events"])),
+            (
+                "streamed chunk delay p50 (ms)",
+                lambda r, n: statistics.median(r["events"]) - statistics.median(n["events"]),
+            ),
             ("proxy CPU per streamed chunk (us)", lambda r, n: r["cpu_chunk_us"] - n["cpu_chunk_us"]),
             ("proxy CPU per request, sequential (ms)", lambda r, n: r["cpu_seq_ms"] - n["cpu_seq_ms"]),
         ):
-            cells = [f"{value(r, native):+.3f}" + (f" ({value(old, old_native):+.3f})" if old and old_native else "")
-                     for _, r, old in routes]
+            cells = [
+                f"{value(r, native):+.3f}" + (f" ({value(old, old_native):+.3f})" if old and old_native else "")
+                for _, r, old in routes
+            ]
             print(row(label, *cells))
         if before:
             print("(in brackets: the baseline checkout)")
-    print("Reference (the issue, same kind of machine): JavaScript edge proxy under Node adds ~1.2 ms p50, "
-          "~0.45 ms CPU/request, ~2,500 req/s at 32 concurrent.")
+    print(
+        "Reference (the issue, same kind of machine): JavaScript edge proxy under Node adds ~1.2 ms p50, "
+        "~0.45 ms CPU/request, ~2,500 req/s at 32 concurrent."
+    )
 
 
 def report(direct: dict, via: dict, old: dict | None, args) -> None:
@@ -254,12 +298,18 @@ def report(direct: dict, via: dict, old: dict | None, args) -> None:
 
     print(row("non-streamed latency p50 (ms)", f"{d50:.3f}", *cells("{:.3f}", lambda r: pct(r["lat"], 0.5), d50)))
     print(row("non-streamed latency p99 (ms)", f"{d99:.3f}", *cells("{:.3f}", lambda r: pct(r["lat"], 0.99), d99)))
-    print(row("streamed event delay p50 (ms)", f"{de:.3f}", *cells("{:.3f}", lambda r: statistics.median(r["events"]), de)))
+    print(
+        row(
+            "streamed event delay p50 (ms)", f"{de:.3f}", *cells("{:.3f}", lambda r: statistics.median(r["events"]), de)
+        )
+    )
     rps = [f"{via['rps']:.0f}", ""] + ([f"{old['rps']:.0f}", ""] if old else [])
     print(row(f"requests/s at {args.concurrency} concurrent", f"{direct['rps']:.0f}", *rps))
-    for label, key in (("proxy CPU per request, sequential (ms)", "cpu_seq_ms"),
-                       (f"proxy CPU per request, {args.concurrency} conc. (ms)", "cpu_ms"),
-                       ("proxy CPU per streamed chunk (us)", "cpu_chunk_us")):
+    for label, key in (
+        ("proxy CPU per request, sequential (ms)", "cpu_seq_ms"),
+        (f"proxy CPU per request, {args.concurrency} conc. (ms)", "cpu_ms"),
+        ("proxy CPU per streamed chunk (us)", "cpu_chunk_us"),
+    ):
         print(row(label, "", f"{via[key]:.3f}", "", *([f"{old[key]:.3f}", ""] if old else [])))
 
 

@@ -37,8 +37,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def build(dest: Path) -> tuple[Path, int]:
-    subprocess.run([sys.executable, str(ROOT / "infra" / "build_package.py"), "--arch", "host",
-                    "--out", str(dest / "pkg"), "--zip", str(dest / "pkg.zip")], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "infra" / "build_package.py"),
+            "--arch",
+            "host",
+            "--out",
+            str(dest / "pkg"),
+            "--zip",
+            str(dest / "pkg.zip"),
+        ],
+        check=True,
+    )
     return dest / "pkg", (dest / "pkg.zip").stat().st_size
 
 
@@ -47,13 +58,19 @@ def import_ms(package: Path, bytecode: bool) -> float:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(package)}
     if not bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # /var/task is read-only: nothing gets cached
-    done = subprocess.run([sys.executable, "-S", "-X", "importtime", "-c", "import handler.app"],
-                          cwd=package, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", "-c", "import handler.app"],
+        cwd=package,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     total, started = 0, False
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        _, cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
         started = started or name.startswith("handler")
         raw_name = line.rsplit("|", 1)[1]
         if started and raw_name.startswith(" ") and not raw_name.startswith("  "):  # depth 0
@@ -111,15 +128,32 @@ def time_to_answer_ms(command: list[str], env: dict[str, str], port: int, path: 
 
 def run_sh_ms(package: Path, shim: Path, path: str, upstream: str = "") -> float:
     port = free_port()
-    env = {"PATH": f"{shim}:{os.environ['PATH']}", "PORT": str(port), "GEMINI_BASE_URL": upstream or "http://127.0.0.1:9"}
+    env = {
+        "PATH": f"{shim}:{os.environ['PATH']}",
+        "PORT": str(port),
+        "GEMINI_BASE_URL": upstream or "http://127.0.0.1:9",
+    }
     return time_to_answer_ms([str(package / "run.sh")], env, port, path)
 
 
 def hello_ms(package: Path, shim: Path, hello: Path) -> float:
     port = free_port()
     env = {"PATH": f"{shim}:{os.environ['PATH']}", "PYTHONPATH": f"{hello}:{package}"}
-    command = [str(shim / "python"), "-m", "uvicorn", "hello:app", "--host", "127.0.0.1", "--port", str(port),
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    command = [
+        str(shim / "python"),
+        "-m",
+        "uvicorn",
+        "hello:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+    ]
     return time_to_answer_ms(command, env, port, "/healthz")
 
 
@@ -127,7 +161,9 @@ def start_upstream() -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.upstream:app", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 15
     while not answered(port, "/v1beta/models"):

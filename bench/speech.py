@@ -58,7 +58,9 @@ def speech_like(seconds: float) -> bytes:
 
 def gemini_answer(pcm: bytes) -> bytes:
     part = {"inlineData": {"mimeType": f"audio/L16;codec=pcm;rate={RATE}", "data": base64.b64encode(pcm).decode()}}
-    return json.dumps({"candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP"}]}).encode()
+    return json.dumps(
+        {"candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP"}]}
+    ).encode()
 
 
 def answer(raw: bytes) -> bytes:
@@ -103,7 +105,9 @@ def fresh_peak(kind: str, data: bytes) -> tuple[int, int]:
     with tempfile.NamedTemporaryFile() as file:
         file.write(data)
         file.flush()
-        done = subprocess.run([sys.executable, __file__, "--child", kind, file.name], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", kind, file.name], capture_output=True, text=True, check=True
+        )
     idle, peak = done.stdout.split()
     return int(idle), int(peak)
 
@@ -130,8 +134,10 @@ def main() -> None:
     _, python_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    print(f"{args.seconds:g} s of speech: PCM {len(pcm) / 1e6:.2f} MB, Gemini JSON {len(raw) / 1e6:.2f} MB, "
-          f"MP3 {len(mp3) / 1e3:.0f} KB ({audio.MP3_KBPS} kbit/s)")
+    print(
+        f"{args.seconds:g} s of speech: PCM {len(pcm) / 1e6:.2f} MB, Gemini JSON {len(raw) / 1e6:.2f} MB, "
+        f"MP3 {len(mp3) / 1e3:.0f} KB ({audio.MP3_KBPS} kbit/s)"
+    )
     print(f"encode to MP3 (LAME only):              {encode_ms:7.1f} ms  (median of {args.runs})")
     print(f"whole answer (JSON, base64, MP3):       {answer_ms:7.1f} ms")
     print(f"proxy idle RSS (handler.app + lameenc, with the input held): {idle / 1024:5.1f} MB")

@@ -55,5 +55,11 @@ async def app(scope, receive, send) -> None:
             await asyncio.sleep(GAP)
         # The send time rides in the text, so it survives the OpenAI translation too.
         event = _response(f"t={time.monotonic():.6f};", finish=i == EVENTS - 1)
-        await send({"type": "http.response.body", "body": b"data: " + json.dumps(event).encode() + b"\r\n\r\n", "more_body": True})
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b"data: " + json.dumps(event).encode() + b"\r\n\r\n",
+                "more_body": True,
+            }
+        )
     await send({"type": "http.response.body", "body": b""})

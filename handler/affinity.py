@@ -26,8 +26,8 @@ import hashlib
 import hmac
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from starlette.types import Scope
 
@@ -59,7 +59,9 @@ BODY_NAME = re.compile(rb'(?:"|/v1beta/|/v1/|/v1alpha/)' + CORE.encode() + rb'(?
 MARKERS = (b"files/", b"cachedContents/", b"fileSearchStores/")
 PREVIOUS = re.compile(rb'("previous_interaction_id"\s*:\s*")([^"\\]+)(")')
 INTERACTION_PATH = re.compile(r"(/interactions/)([^/:]+)")
-PATH_HINT = re.compile(r"/(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions)/|/operations/")
+PATH_HINT = re.compile(
+    r"/(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions)/|/operations/"
+)
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ async def discover(settings: Settings, owners: Owners, name: str, keys: tuple[st
     for start in range(0, len(order), DISCOVERY_CONCURRENCY):
         batch = order[start : start + DISCOVERY_CONCURRENCY]
         answers = await asyncio.gather(*(_owns(settings, name, key) for key in batch))
-        for key, owns in zip(batch, answers):
+        for key, owns in zip(batch, answers, strict=True):
             if owns:
                 owners.put(name, key)
                 return key

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,7 +30,14 @@ from .config import Settings
 from .cooldown import Cooldown
 from .errors import ProxyError, json_response, render, shape_for
 
-EXPOSED_HEADERS = ["x-proxy-key", "x-proxy-attempts", "x-proxy-model", "retry-after", "x-goog-upload-url", "x-goog-upload-status"]
+EXPOSED_HEADERS = [
+    "x-proxy-key",
+    "x-proxy-attempts",
+    "x-proxy-model",
+    "retry-after",
+    "x-goog-upload-url",
+    "x-goog-upload-status",
+]
 
 
 def landing(request: Request) -> Response:
@@ -60,7 +67,9 @@ async def proxy_error(request: Request, exc: Exception) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return render(shape_for(request.url.path), ProxyError(f"No route for {request.method} {request.url.path}.", status=404))
+    return render(
+        shape_for(request.url.path), ProxyError(f"No route for {request.method} {request.url.path}.", status=404)
+    )
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
@@ -78,7 +87,13 @@ async def server_error(request: Request, exc: Exception) -> Response:
 NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/download/", "/v1/")
 # The translated routes that share Gemini's /v1/ prefix.
 TRANSLATED_UNDER_V1 = (
-    "/v1/chat/", "/v1/embeddings", "/v1/images/", "/v1/audio/", "/v1/responses", "/v1/conversations", "/v1/messages",
+    "/v1/chat/",
+    "/v1/embeddings",
+    "/v1/images/",
+    "/v1/audio/",
+    "/v1/responses",
+    "/v1/conversations",
+    "/v1/messages",
 )
 GEMINI_ALIAS = "/gemini"
 

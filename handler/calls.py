@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
@@ -50,7 +51,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes `limit` (never read whole first)."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
-        raise ProxyError(f"Content-Encoding {encoding[:40]!r} is not supported; send the body uncompressed.", status=415)
+        raise ProxyError(
+            f"Content-Encoding {encoding[:40]!r} is not supported; send the body uncompressed.", status=415
+        )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"The request body is larger than this proxy's limit of {limit} bytes.")

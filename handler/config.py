@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
@@ -108,7 +108,7 @@ class Settings:
     trust_forwarded_headers: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         base_url = (env.get("GEMINI_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
         if not base_url.startswith(("http://", "https://")):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from .gemini_error import GeminiError
 from .masking import mask
@@ -64,7 +64,9 @@ class Cooldown:
         if seconds > 0:
             self.cool(key, seconds, scope, reason, owned=owned)
 
-    def cool(self, key: str, seconds: float, model: str | None = None, reason: str = "", *, owned: bool = False) -> None:
+    def cool(
+        self, key: str, seconds: float, model: str | None = None, reason: str = "", *, owned: bool = False
+    ) -> None:
         until = self.clock() + seconds
         entry: Entry = (key, model)
         table = self._owned if owned else self._foreign
@@ -115,7 +117,9 @@ class Cooldown:
         for table in (self._owned, self._foreign):
             for (key, model), (until, reason) in list(table.items()):
                 if until > now:
-                    out.append({"key": mask(key), "model": model, "seconds_left": round(until - now, 1), "reason": reason})
+                    out.append(
+                        {"key": mask(key), "model": model, "seconds_left": round(until - now, 1), "reason": reason}
+                    )
         return out
 
     def forget(self, key: str) -> None:

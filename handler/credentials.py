@@ -13,8 +13,8 @@ may carry is refused. Keys are never logged or returned unmasked (`masking.mask`
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from .config import Settings, split_list

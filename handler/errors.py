@@ -15,7 +15,8 @@ Anthropic's 529 `overloaded_error`, which Claude Code retries.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from starlette.responses import Response
 

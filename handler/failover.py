@@ -13,12 +13,12 @@ into the cooldown.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
-from typing import AsyncIterable, Mapping
 
 from . import upstream
-from .cooldown import Cooldown
 from .config import Settings
+from .cooldown import Cooldown
 from .credentials import Credentials
 from .gemini_error import GeminiError, parse
 from .logs import logger

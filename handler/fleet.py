@@ -21,7 +21,7 @@ import asyncio
 import math
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .config import Settings
@@ -101,7 +101,7 @@ def read(namespace: str, masked: list[str], now: float | None = None) -> dict:
             for result in _results(client, batch, _utc(start), _utc(end)):
                 index, _, name = result["Id"][1:].partition("_")
                 series = figures[masked[int(index)]][window][name]
-                for stamp, value in zip(result.get("Timestamps", []), result.get("Values", [])):
+                for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     slot = int((stamp.timestamp() - start) // period)
                     if 0 <= slot < bins:
                         series[slot] += value
@@ -112,7 +112,7 @@ def read(namespace: str, masked: list[str], now: float | None = None) -> dict:
 
 
 def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _reason(exc: Exception) -> str:
@@ -125,7 +125,10 @@ def _reason(exc: Exception) -> str:
 async def figures(settings: Settings, masked: list[str]) -> dict:
     """The fleet figures for the status page, or why there are none (never an exception)."""
     if not settings.fleet_metrics:
-        return {"enabled": False, "reason": "Fleet figures are off (set FLEET_METRICS=true; see docs/status-and-metrics.md)."}
+        return {
+            "enabled": False,
+            "reason": "Fleet figures are off (set FLEET_METRICS=true; see docs/status-and-metrics.md).",
+        }
     masked = list(dict.fromkeys(masked))[:MAX_KEYS]
     ident = (settings.metrics_namespace, tuple(masked))
     cached = _cache.get(ident)

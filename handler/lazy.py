@@ -34,4 +34,4 @@ aiohttp = lazy_import("aiohttp")
 
 def warm_up() -> None:
     """Load aiohttp now (any attribute access does)."""
-    aiohttp.ClientSession
+    getattr(aiohttp, "ClientSession")  # noqa: B009 - the attribute access is what loads it

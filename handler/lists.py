@@ -72,9 +72,13 @@ def _query(query_string: bytes, token: str | None) -> str:
     return "?" + query if query else ""
 
 
-async def _one(scope: Scope, path: str, query_string: bytes, key: str, token: str | None, creds: Credentials) -> tuple[str, Outcome, dict | None]:
+async def _one(
+    scope: Scope, path: str, query_string: bytes, key: str, token: str | None, creds: Credentials
+) -> tuple[str, Outcome, dict | None]:
     one = Credentials((key,), creds.pooled)
-    outcome = await send(settings_of(scope), cooldown_of(scope), "GET", path + _query(query_string, token), {}, None, one)
+    outcome = await send(
+        settings_of(scope), cooldown_of(scope), "GET", path + _query(query_string, token), {}, None, one
+    )
     if not outcome.ok or outcome.response is None:
         return key, outcome, None
     try:
@@ -85,7 +89,9 @@ async def _one(scope: Scope, path: str, query_string: bytes, key: str, token: st
     return key, outcome, data if isinstance(data, dict) else None
 
 
-async def joined(scope: Scope, path: str, query_string: bytes, wanted: dict[str, str | None], creds: Credentials) -> Response | Outcome:
+async def joined(
+    scope: Scope, path: str, query_string: bytes, wanted: dict[str, str | None], creds: Credentials
+) -> Response | Outcome:
     """The joined list, or the first failure (an Outcome) when no key answered. A page
     token whose keys all left (or were never the caller's) is an empty last page."""
     if not wanted:

@@ -30,9 +30,11 @@ class JsonFormatter(logging.Formatter):
         extra = getattr(record, "fields", None)
         if extra:
             line.update(extra)
-        directive = line.pop("_aws", None)  # an EMF record's directive (metrics.Directive)
-        text = _encode(line)
-        return text if directive is None else text[:-1] + ',"_aws":' + directive.json() + "}"
+        directive = line.get("_aws")
+        if not isinstance(directive, metrics.Directive):
+            return _encode(line)
+        del line["_aws"]  # an EMF record's directive: its text is written once (metrics.Directive)
+        return _encode(line)[:-1] + ',"_aws":' + directive.json() + "}"
 
 
 class NoTraceback(logging.Filter):

@@ -7,7 +7,7 @@ Decision 18: values of 16 characters or more show their first 6 and last 4 chara
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def mask(key: str) -> str:

@@ -45,9 +45,18 @@ REFUSED = frozenset({400, 401, 404})  # the request (its key or model) was not G
 # Gemini's methods (after `:`) and collections: anything else is `other`.
 ACTIONS = frozenset(
     {
-        "generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents",
-        "batchGenerateContent", "asyncBatchEmbedContent", "predict", "predictLongRunning", "generateAnswer",
-        "cancel", "download",
+        "generateContent",
+        "streamGenerateContent",
+        "countTokens",
+        "embedContent",
+        "batchEmbedContents",
+        "batchGenerateContent",
+        "asyncBatchEmbedContent",
+        "predict",
+        "predictLongRunning",
+        "generateAnswer",
+        "cancel",
+        "download",
     }
 )
 COLLECTIONS = frozenset(
@@ -129,21 +138,20 @@ def add_record(fields: dict[str, Any], namespace: str = NAMESPACE) -> None:
     fields["_aws"] = Directive(int(time.time() * 1000), namespace)
 
 
-class Directive:
-    """The `_aws` member of an EMF record. Its metric definitions are the same on every
-    line, so they are written as JSON once per namespace (logs.JsonFormatter splices the
-    text in) instead of being encoded again for every request."""
+class Directive(dict):
+    """The `_aws` member of an EMF record (a plain dict to anything that reads it). Its
+    metric definitions are the same on every line, so logs.JsonFormatter splices in
+    `json()`, written once per namespace, instead of encoding them for every request."""
 
-    __slots__ = ("namespace", "timestamp")
     _written: dict[str, str] = {}
 
     def __init__(self, timestamp: int, namespace: str) -> None:
-        self.timestamp = timestamp
-        self.namespace = namespace
+        directive = [{"Namespace": namespace, "Dimensions": DIMENSION_SETS, "Metrics": METRICS}]
+        super().__init__(Timestamp=timestamp, CloudWatchMetrics=directive)
 
     def json(self) -> str:
-        definitions = self._written.get(self.namespace)
+        namespace = self["CloudWatchMetrics"][0]["Namespace"]
+        definitions = self._written.get(namespace)
         if definitions is None:
-            directive = [{"Namespace": self.namespace, "Dimensions": DIMENSION_SETS, "Metrics": METRICS}]
-            definitions = self._written[self.namespace] = json.dumps(directive, separators=(",", ":"))
-        return '{"Timestamp":' + str(self.timestamp) + ',"CloudWatchMetrics":' + definitions + "}"
+            definitions = self._written[namespace] = json.dumps(self["CloudWatchMetrics"], separators=(",", ":"))
+        return '{"Timestamp":' + str(self["Timestamp"]) + ',"CloudWatchMetrics":' + definitions + "}"

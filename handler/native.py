@@ -25,7 +25,7 @@ This is a plain ASGI app at the hot path of the proxy: no Request object, no rou
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from starlette.types import Message, Receive, Scope, Send
@@ -34,7 +34,8 @@ from . import affinity, lists, resources, upstream
 from .calls import MAX_ANSWER_BYTES, cooldown_of, note_outcome, settings_of
 from .credentials import Credentials, from_request
 from .errors import BadRequest, ProxyError, gemini_error, render
-from .failover import Outcome, send as send_upstream
+from .failover import Outcome
+from .failover import send as send_upstream
 from .logs import logger, note
 from .streaming import ClientGone, DisconnectWatch, relay
 from .upstream import UpstreamError, UpstreamResponse
@@ -115,7 +116,9 @@ def upstream_path(scope: Scope) -> str:
         for segment in path.split("/"):
             text = unquote(segment)
             if text in (".", "..") or "/" in text or "\\" in text:
-                raise BadRequest("The path holds a '.' or '..' segment or an encoded slash; send the plain Gemini path.")
+                raise BadRequest(
+                    "The path holds a '.' or '..' segment or an encoded slash; send the plain Gemini path."
+                )
     return path
 
 
@@ -183,7 +186,9 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         if (wanted := lists.pages(scope["method"], path, creds, scope["query_string"])) is not None:
             await _send_list(scope, receive, send, wanted, creds)
             return
-        bound = await affinity.bind(scope, creds, raw_path, body if isinstance(body, bytes) else None, _creating(scope, headers))
+        bound = await affinity.bind(
+            scope, creds, raw_path, body if isinstance(body, bytes) else None, _creating(scope, headers)
+        )
     except ClientGone:
         note(scope, client_gone="body", status=ClientGone.status)
         return
@@ -221,7 +226,9 @@ async def _answer(
         await gemini_error(outcome.status, outcome.message, extra)(scope, receive, send)
         return
     raw_headers = [(k.encode(), v.encode()) for k, v in extra.items()]
-    raw_headers += [(name, value) for name, value in ((n.lower(), v) for n, v in response.raw_headers) if name not in _DROP]
+    raw_headers += [
+        (name, value) for name, value in ((n.lower(), v) for n, v in response.raw_headers) if name not in _DROP
+    ]
     tag = affinity.tag(outcome.key)
     if response.header("x-goog-upload-url"):
         raw_headers = _upload_url_to_us(scope, headers, raw_headers, tag)
@@ -250,7 +257,9 @@ async def _answer(
 SMALL_ANSWER = 64 * 1024  # a JSON answer this small is read whole and sent in one piece
 
 
-async def _send_list(scope: Scope, receive: Receive, send: Send, wanted: dict[str, str | None], creds: Credentials) -> None:
+async def _send_list(
+    scope: Scope, receive: Receive, send: Send, wanted: dict[str, str | None], creds: Credentials
+) -> None:
     """One list of a collection over all the request's keys (lists.py)."""
     answer = await lists.joined(scope, scope["path"], scope["query_string"], wanted, creds)
     if isinstance(answer, Outcome):
@@ -355,4 +364,3 @@ async def _send_error(start: Message, outcome: Outcome, send: Send) -> None:
     start["headers"].append((b"content-length", str(len(outcome.body)).encode()))
     await send(start)
     await send({"type": "http.response.body", "body": outcome.body})
-

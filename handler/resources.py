@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from .affinity import BODY_NAME, TAG_LENGTH, replace_id
 

@@ -11,7 +11,8 @@ translators of protocols it has not been asked to speak yet.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
@@ -62,11 +63,21 @@ def _openai() -> list[BaseRoute]:
             Route(f"{prefix}/chat/completions", lazy("handler.openai.chat:create"), methods=["POST"]),
             Route(f"{prefix}/embeddings", lazy("handler.openai.embeddings:create"), methods=["POST"]),
             Route(f"{prefix}/models", ModelsOrNative("handler.openai.models:list_models"), methods=["GET"]),
-            Route(f"{prefix}/models/{{model:path}}", ModelsOrNative("handler.openai.models:get_model"), methods=["GET"]),
+            Route(
+                f"{prefix}/models/{{model:path}}", ModelsOrNative("handler.openai.models:get_model"), methods=["GET"]
+            ),
             Route(f"{prefix}/responses", lazy("handler.responses.endpoints:create"), methods=["POST"]),
-            Route(f"{prefix}/responses/{{rest:path}}", lazy("handler.responses.endpoints:stored"), methods=["GET", "POST", "DELETE"]),
+            Route(
+                f"{prefix}/responses/{{rest:path}}",
+                lazy("handler.responses.endpoints:stored"),
+                methods=["GET", "POST", "DELETE"],
+            ),
             Route(f"{prefix}/conversations", lazy("handler.responses.endpoints:stored"), methods=["GET", "POST"]),
-            Route(f"{prefix}/conversations/{{rest:path}}", lazy("handler.responses.endpoints:stored"), methods=["GET", "POST", "DELETE"]),
+            Route(
+                f"{prefix}/conversations/{{rest:path}}",
+                lazy("handler.responses.endpoints:stored"),
+                methods=["GET", "POST", "DELETE"],
+            ),
         ]
     for prefix in OPENAI_PREFIXES:
         routes += [
@@ -82,7 +93,9 @@ def _anthropic() -> list[BaseRoute]:
     for prefix in ("", "/v1"):
         routes += [
             Route(f"{prefix}/messages", lazy("handler.anthropic.endpoints:create"), methods=["POST"]),
-            Route(f"{prefix}/messages/count_tokens", lazy("handler.anthropic.endpoints:count_tokens"), methods=["POST"]),
+            Route(
+                f"{prefix}/messages/count_tokens", lazy("handler.anthropic.endpoints:count_tokens"), methods=["POST"]
+            ),
         ]
     return routes
 

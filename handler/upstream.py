@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import io
 import weakref
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .lazy import aiohttp
@@ -100,7 +101,7 @@ class UpstreamResponse:
                 if len(body) > limit:
                     raise UpstreamTooLarge()
             return bytes(body)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeout() from None
         except (aiohttp.ClientError, OSError):
             raise UpstreamBroken() from None
@@ -112,7 +113,7 @@ class UpstreamResponse:
         try:
             async for chunk in self._raw.content.iter_any():
                 yield chunk
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeout() from None
         except (aiohttp.ClientError, OSError):
             raise UpstreamBroken() from None
@@ -146,7 +147,9 @@ def session(settings: Settings) -> aiohttp_types.ClientSession:
     if current is None or current.closed:
         current = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
+            ),
             # Bodies pass through byte for byte; the client decompresses what it asked for.
             auto_decompress=False,
             # Send only the headers the client sent, not aiohttp's own defaults.
@@ -188,7 +191,7 @@ async def request(
         body = io.BytesIO(body)
     try:
         raw = await session(settings).request(method, url, headers=headers, data=body, **options)
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         raise UpstreamTimeout() from None
     except aiohttp.ClientSSLError:
         raise UpstreamTLSError() from None

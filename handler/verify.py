@@ -27,7 +27,7 @@ import asyncio
 import json
 import re
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -46,7 +46,9 @@ from .streaming import ClientGone, until_disconnect
 CONCURRENCY = 8
 MAX_FOREIGN_NOTES = 8  # cooldown entries one call may record for callers' own keys
 MAX_KEYS = 256
-MAX_ANSWER = 1024 * 1024  # bytes of a check's answer read at most  # per request with the caller's own keys: a check is one upstream call per key
+MAX_ANSWER = (
+    1024 * 1024
+)  # bytes of a check's answer read at most  # per request with the caller's own keys: a check is one upstream call per key
 DEFAULT_TIMEOUT = 10.0
 GENERATE_TIMEOUT = 30.0  # thinking models may take a while even for one token
 MAX_TIMEOUT = 60.0
@@ -96,7 +98,8 @@ def classify(status: int, body: bytes, probe: str) -> tuple[str, str]:
     message = error.message
     if status < 300:
         return "valid", (
-            "The key works and generated a token." if probe == "generate"
+            "The key works and generated a token."
+            if probe == "generate"
             else "The key is valid (model metadata read; generation quota not checked)."
         )
     if status == 429:

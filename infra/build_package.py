@@ -56,10 +56,15 @@ def platform_options(arch: str, python_version: str) -> list[str]:
 def fetch_command(wheels: Path, arch: str, python_version: str) -> list[str]:
     """The pip download that fills a wheelhouse for offline builds (`--fetch-wheels`)."""
     return [
-        sys.executable, "-m", "pip", "download",
-        "--requirement", str(ROOT / "requirements.txt"),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--requirement",
+        str(ROOT / "requirements.txt"),
         "--no-deps",  # the lock lists every package: nothing else comes in
-        "--dest", str(wheels / arch),
+        "--dest",
+        str(wheels / arch),
         "--only-binary=:all:",
         "--disable-pip-version-check",
         "--quiet",
@@ -71,10 +76,15 @@ def pip_command(target: Path, arch: str, python_version: str, wheels: Path | Non
     """The pip install of the target's wheels (no compiling, no sdists); from the
     wheelhouse `wheels` only, with no index, when one is given."""
     command = [
-        sys.executable, "-m", "pip", "install",
-        "--requirement", str(ROOT / "requirements.txt"),
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--requirement",
+        str(ROOT / "requirements.txt"),
         "--no-deps",  # the lock lists every package: nothing else comes in
-        "--target", str(target),
+        "--target",
+        str(target),
         "--only-binary=:all:",
         "--no-compile",
         "--disable-pip-version-check",
@@ -84,9 +94,12 @@ def pip_command(target: Path, arch: str, python_version: str, wheels: Path | Non
         command += ["--no-index", "--find-links", str(wheels / arch)]
     if arch != "host":
         command += [
-            "--platform", PLATFORMS[arch],
-            "--python-version", python_version,
-            "--implementation", "cp",
+            "--platform",
+            PLATFORMS[arch],
+            "--python-version",
+            python_version,
+            "--implementation",
+            "cp",
             "--upgrade",
         ]
     return command
@@ -157,8 +170,13 @@ def make_zip(target: Path, zip_path: Path) -> int:
     return zip_path.stat().st_size
 
 
-def build(arch: str = "arm64", out: Path | None = None, zip_path: Path | None = None,
-          python_version: str = DEFAULT_PYTHON, wheels: Path | None = None) -> tuple[Path, Path, int]:
+def build(
+    arch: str = "arm64",
+    out: Path | None = None,
+    zip_path: Path | None = None,
+    python_version: str = DEFAULT_PYTHON,
+    wheels: Path | None = None,
+) -> tuple[Path, Path, int]:
     """Build into `out` (emptied first) and zip it; returns (directory, zip, zipped bytes)."""
     if arch == "host":
         python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -196,8 +214,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="package directory (default build/lambda-ARCH)")
     parser.add_argument("--zip", type=Path, help="zip file (default: the directory's name + .zip)")
     parser.add_argument("--wheels", type=Path, help="build offline from this wheelhouse (filled by --fetch-wheels)")
-    parser.add_argument("--fetch-wheels", type=Path, metavar="DIR",
-                        help="only download the wheels of every target (arm64, x86_64, host) into DIR/ARCH")
+    parser.add_argument(
+        "--fetch-wheels",
+        type=Path,
+        metavar="DIR",
+        help="only download the wheels of every target (arm64, x86_64, host) into DIR/ARCH",
+    )
     args = parser.parse_args(argv)
     if args.fetch_wheels:
         for arch in (*PLATFORMS, "host"):

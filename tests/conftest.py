@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from handler import fleet
 from handler.app import create_app
 from handler.config import Settings
 from handler.cooldown import Cooldown
@@ -93,3 +94,23 @@ def start_proxy(fake_server, _proxies) -> Callable[..., str]:
 def proxy(start_proxy, fake) -> str:
     """The proxy with default settings (client keys allowed, no server pool)."""
     return start_proxy()
+
+
+@pytest.fixture
+def cloudwatch(monkeypatch):
+    """moto's CloudWatch, in this process (the proxy's threads included); no network."""
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    fleet.forget()
+    with moto.mock_aws():
+        yield boto3.client("cloudwatch", region_name="us-east-1")
+    fleet.forget()

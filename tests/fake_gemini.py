@@ -53,8 +53,12 @@ MODELS = [
         ("gemini-embedding-001", ["embedContent", "batchEmbedContents"]),
     ]
 ] + [
-    {"name": f"models/gemma-3-{i}b-it", "version": "001", "displayName": f"Gemma {i}B",
-     "supportedGenerationMethods": ["generateContent"]}
+    {
+        "name": f"models/gemma-3-{i}b-it",
+        "version": "001",
+        "displayName": f"Gemma {i}B",
+        "supportedGenerationMethods": ["generateContent"],
+    }
     for i in range(1, 76)
 ]
 
@@ -240,7 +244,11 @@ class FakeGemini:
     async def _check_key(self, item: Received) -> Response | None:
         if not item.key:
             return JSONResponse(
-                error_body(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
+                error_body(
+                    403,
+                    "PERMISSION_DENIED",
+                    "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+                ),
                 403,
             )
         behaviour, _, only = self.keys.get(item.key, "ok").partition("@")
@@ -259,7 +267,11 @@ class FakeGemini:
         if behaviour in KEY_ERRORS:
             status, body = KEY_ERRORS[behaviour]
             # Like the real API, a suspended key's 403 quotes the key itself.
-            return Response(json.dumps(body, indent=2).replace("api_key:x", f"api_key:{item.key}"), status, media_type="application/json")
+            return Response(
+                json.dumps(body, indent=2).replace("api_key:x", f"api_key:{item.key}"),
+                status,
+                media_type="application/json",
+            )
         return None
 
     async def list_models(self, request: Request) -> Response:
@@ -281,7 +293,12 @@ class FakeGemini:
         for model in MODELS:
             if model["name"] == name:
                 return JSONResponse(model)
-        return JSONResponse(error_body(404, "NOT_FOUND", f"Model is not found: {name} for API version {request.path_params['version']}"), 404)
+        return JSONResponse(
+            error_body(
+                404, "NOT_FOUND", f"Model is not found: {name} for API version {request.path_params['version']}"
+            ),
+            404,
+        )
 
     async def model_call(self, request: Request) -> Response:
         item = await self._record(request)
@@ -295,7 +312,9 @@ class FakeGemini:
         except ValueError:
             return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
         if method in ("generateContent", "streamGenerateContent", "countTokens"):
-            refused = rules.problem(model, payload.get("generateContentRequest", payload) if method == "countTokens" else payload)
+            refused = rules.problem(
+                model, payload.get("generateContentRequest", payload) if method == "countTokens" else payload
+            )
             if refused is not None:
                 return JSONResponse(error_body(400, "INVALID_ARGUMENT", refused), 400)
         reply = self._next_reply(method, model)
@@ -304,7 +323,11 @@ class FakeGemini:
                 await asyncio.sleep(reply.delay)
             return JSONResponse(reply.body, reply.status)
         if method == "generateContent":
-            body = reply.body if reply else media_response(payload, model) or text_response(f"echo: {last_text(payload)}", model)
+            body = (
+                reply.body
+                if reply
+                else media_response(payload, model) or text_response(f"echo: {last_text(payload)}", model)
+            )
             return Response(json.dumps(body, indent=2), media_type="application/json")
         if method == "streamGenerateContent":
             events = (reply.events if reply and reply.events is not None else None) or [
@@ -327,12 +350,19 @@ class FakeGemini:
             counted = payload.get("generateContentRequest", payload)
             return JSONResponse({"totalTokens": len(last_text(counted).split()) or 1})
         if method == "embedContent":
-            return JSONResponse(reply.body if reply else {"embedding": {"values": vector(payload.get("outputDimensionality"))}})
+            return JSONResponse(
+                reply.body if reply else {"embedding": {"values": vector(payload.get("outputDimensionality"))}}
+            )
         if method == "batchEmbedContents":
             if reply:
                 return JSONResponse(reply.body)
             return JSONResponse(
-                {"embeddings": [{"values": vector(r.get("outputDimensionality"), i)} for i, r in enumerate(payload.get("requests", []))]}
+                {
+                    "embeddings": [
+                        {"values": vector(r.get("outputDimensionality"), i)}
+                        for i, r in enumerate(payload.get("requests", []))
+                    ]
+                }
             )
         return JSONResponse(error_body(404, "NOT_FOUND", f"Unknown method {method}"), 404)
 
@@ -358,19 +388,37 @@ class FakeGemini:
         if not item.headers.get("authorization", "").startswith("Bearer "):
             return JSONResponse([error_body(401, "UNAUTHENTICATED", "Missing bearer")], 401)
         return JSONResponse(
-            {"id": "chatcmpl-x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "compat"}, "finish_reason": "stop"}]}
+            {
+                "id": "chatcmpl-x",
+                "object": "chat.completion",
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "compat"}, "finish_reason": "stop"}
+                ],
+            }
         )
 
     async def upload(self, request: Request) -> Response:
         item = await self._record(request)
         if request.query_params.get("upload_id"):
-            return JSONResponse({"file": {"name": "files/abc", "uri": "https://generativelanguage.googleapis.com/v1beta/files/abc", "sizeBytes": str(len(item.body))}}, headers={"x-goog-upload-status": "final"})
+            return JSONResponse(
+                {
+                    "file": {
+                        "name": "files/abc",
+                        "uri": "https://generativelanguage.googleapis.com/v1beta/files/abc",
+                        "sizeBytes": str(len(item.body)),
+                    }
+                },
+                headers={"x-goog-upload-status": "final"},
+            )
         if (denied := await self._check_key(item)) is not None:
             return denied
         base = str(request.base_url).rstrip("/")
         return Response(
             b"",
-            headers={"x-goog-upload-url": f"{base}/upload/v1beta/files?upload_id=UP1&upload_protocol=resumable", "x-goog-upload-status": "active"},
+            headers={
+                "x-goog-upload-url": f"{base}/upload/v1beta/files?upload_id=UP1&upload_protocol=resumable",
+                "x-goog-upload-status": "active",
+            },
         )
 
     async def list_files(self, request: Request) -> Response:
@@ -390,7 +438,9 @@ def png(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = b"".join(b"\0" + bytes(v for x in range(width) for v in (x * 40 % 256, y * 40 % 256, 128)) for y in range(height))
+    rows = b"".join(
+        b"\0" + bytes(v for x in range(width) for v in (x * 40 % 256, y * 40 % 256, 128)) for y in range(height)
+    )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
@@ -416,7 +466,14 @@ def media_response(payload: dict, model: str) -> dict | None:
     config = payload.get("generationConfig") or {}
     modalities = config.get("responseModalities") or []
     if "AUDIO" in modalities:
-        parts = [{"inlineData": {"mimeType": f"audio/L16;codec=pcm;rate={SPEECH_RATE}", "data": base64.b64encode(pcm()).decode()}}]
+        parts = [
+            {
+                "inlineData": {
+                    "mimeType": f"audio/L16;codec=pcm;rate={SPEECH_RATE}",
+                    "data": base64.b64encode(pcm()).decode(),
+                }
+            }
+        ]
     elif "IMAGE" in modalities:
         size = ratio_pixels((config.get("imageConfig") or {}).get("aspectRatio"))
         parts = [{"text": "Here is your image."}, {"inlineData": {"mimeType": "image/png", "data": png_b64(*size)}}]

@@ -17,8 +17,9 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -136,19 +137,24 @@ class Projects:
 
     def file(self, ident: str, key: str, size: int, meta: dict | None = None) -> dict:
         meta = meta or {}
-        return self.put("files", ident, key, {
-            "name": f"files/{ident}",
-            "displayName": meta.get("display_name") or meta.get("displayName") or ident,
-            "mimeType": meta.get("mime_type") or meta.get("mimeType") or "text/plain",
-            "sizeBytes": str(size),
-            "createTime": "2026-12-01T00:00:00.000000Z",
-            "updateTime": "2026-12-01T00:00:00.000000Z",
-            "expirationTime": "2026-12-03T00:00:00.000000Z",
-            "sha256Hash": "ZmFrZQ==",
-            "uri": f"https://generativelanguage.googleapis.com/v1beta/files/{ident}",
-            "state": "ACTIVE",
-            "source": "UPLOADED",
-        })
+        return self.put(
+            "files",
+            ident,
+            key,
+            {
+                "name": f"files/{ident}",
+                "displayName": meta.get("display_name") or meta.get("displayName") or ident,
+                "mimeType": meta.get("mime_type") or meta.get("mimeType") or "text/plain",
+                "sizeBytes": str(size),
+                "createTime": "2026-12-01T00:00:00.000000Z",
+                "updateTime": "2026-12-01T00:00:00.000000Z",
+                "expirationTime": "2026-12-03T00:00:00.000000Z",
+                "sha256Hash": "ZmFrZQ==",
+                "uri": f"https://generativelanguage.googleapis.com/v1beta/files/{ident}",
+                "state": "ACTIVE",
+                "source": "UPLOADED",
+            },
+        )
 
     async def download(self, request: Request) -> Response:
         item, denied = await self.admit(request)
@@ -204,8 +210,13 @@ class Projects:
             return denied
         ident = self.new_id("c")
         body = item.json or {}
-        cache = {"name": f"cachedContents/{ident}", "model": body.get("model"), "displayName": body.get("displayName", ""),
-                 "usageMetadata": {"totalTokenCount": 4096}, "expireTime": "2026-12-03T00:00:00Z"}
+        cache = {
+            "name": f"cachedContents/{ident}",
+            "model": body.get("model"),
+            "displayName": body.get("displayName", ""),
+            "usageMetadata": {"totalTokenCount": 4096},
+            "expireTime": "2026-12-03T00:00:00Z",
+        }
         return JSONResponse(self.put("cachedContents", ident, item.key, cache))
 
     async def create_batch(self, request: Request) -> Response:
@@ -213,19 +224,32 @@ class Projects:
         if denied is not None or (denied := self.check_refs(item.key, item.body)) is not None:
             return denied
         ident = self.new_id("b")
-        meta = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
-                "model": f"models/{request.path_params['model']}", "name": f"batches/{ident}", "state": "BATCH_STATE_PENDING"}
+        meta = {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+            "model": f"models/{request.path_params['model']}",
+            "name": f"batches/{ident}",
+            "state": "BATCH_STATE_PENDING",
+        }
         self.put("batches", ident, item.key, {"name": f"batches/{ident}", "metadata": meta})
         return JSONResponse({"name": f"batches/{ident}", "metadata": meta})
 
     def batch_done(self, ident: str, key: str) -> dict:
         """A batch is done when asked about: its answers are a file of its project."""
         self.file(f"batch-{ident}", key, 42)
-        meta = {**self.store["batches"][ident][1]["metadata"], "state": "BATCH_STATE_SUCCEEDED",
-                "output": {"responsesFile": f"files/batch-{ident}"}}
-        return {"name": f"batches/{ident}", "metadata": meta, "done": True,
-                "response": {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput",
-                             "responsesFile": f"files/batch-{ident}"}}
+        meta = {
+            **self.store["batches"][ident][1]["metadata"],
+            "state": "BATCH_STATE_SUCCEEDED",
+            "output": {"responsesFile": f"files/batch-{ident}"},
+        }
+        return {
+            "name": f"batches/{ident}",
+            "metadata": meta,
+            "done": True,
+            "response": {
+                "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput",
+                "responsesFile": f"files/batch-{ident}",
+            },
+        }
 
     # Interactions -------------------------------------------------------------------------------
 
@@ -253,9 +277,14 @@ class Projects:
     def interaction_of(self, ident: str, model: str | None, previous: str | None, state: dict) -> dict:
         done = not state["background"] or state["polls"] > 1
         answer = f"turn {len(state['history'])}: " + " | ".join(state["history"])
-        out: dict[str, Any] = {"id": ident, "object": "interaction", "model": model or "gemini-2.5-flash",
-                               "status": "completed" if done else "in_progress",
-                               "created": "2026-12-01T00:00:00Z", "updated": "2026-12-01T00:00:00Z"}
+        out: dict[str, Any] = {
+            "id": ident,
+            "object": "interaction",
+            "model": model or "gemini-2.5-flash",
+            "status": "completed" if done else "in_progress",
+            "created": "2026-12-01T00:00:00Z",
+            "updated": "2026-12-01T00:00:00Z",
+        }
         state["model"], state["previous"] = out["model"], previous
         if previous:
             out["previous_interaction_id"] = previous
@@ -269,7 +298,10 @@ class Projects:
         pieces = [
             {"event_type": "interaction.created", "interaction": {"id": interaction["id"], "status": "in_progress"}},
             {"event_type": "interaction.status_update", "interaction_id": interaction["id"], "status": "in_progress"},
-            *({"event_type": "step.delta", "index": 0, "delta": {"type": "text", "text": word}} for word in text.split(" ")),
+            *(
+                {"event_type": "step.delta", "index": 0, "delta": {"type": "text", "text": word}}
+                for word in text.split(" ")
+            ),
             {"event_type": "interaction.completed", "interaction": interaction},
         ]
         for i, event in enumerate(pieces):

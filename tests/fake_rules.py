@@ -21,27 +21,72 @@ from __future__ import annotations
 from typing import Any
 
 TOP_LEVEL = frozenset(
-    {"model", "contents", "systemInstruction", "tools", "toolConfig", "safetySettings", "generationConfig", "cachedContent", "labels"}
+    {
+        "model",
+        "contents",
+        "systemInstruction",
+        "tools",
+        "toolConfig",
+        "safetySettings",
+        "generationConfig",
+        "cachedContent",
+        "labels",
+    }
 )
 GENERATION_CONFIG = frozenset(
     {
-        "temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "stopSequences", "presencePenalty",
-        "frequencyPenalty", "seed", "responseMimeType", "responseSchema", "responseJsonSchema", "thinkingConfig",
-        "responseModalities", "speechConfig", "imageConfig", "responseLogprobs", "logprobs", "mediaResolution",
+        "temperature",
+        "topP",
+        "topK",
+        "candidateCount",
+        "maxOutputTokens",
+        "stopSequences",
+        "presencePenalty",
+        "frequencyPenalty",
+        "seed",
+        "responseMimeType",
+        "responseSchema",
+        "responseJsonSchema",
+        "thinkingConfig",
+        "responseModalities",
+        "speechConfig",
+        "imageConfig",
+        "responseLogprobs",
+        "logprobs",
+        "mediaResolution",
         "enableEnhancedCivicAnswers",
     }
 )
 SCHEMA_KEYS = frozenset(
     {
-        "type", "format", "title", "description", "nullable", "enum", "properties", "required", "propertyOrdering",
-        "minProperties", "maxProperties", "items", "minItems", "maxItems", "minimum", "maximum", "minLength",
-        "maxLength", "pattern", "anyOf", "default", "example",
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "properties",
+        "required",
+        "propertyOrdering",
+        "minProperties",
+        "maxProperties",
+        "items",
+        "minItems",
+        "maxItems",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "anyOf",
+        "default",
+        "example",
     }
 )
 
 
 def unknown_name(name: str, where: str) -> str:
-    return f'Invalid JSON payload received. Unknown name "{name}" at \'{where}\': Cannot find field.'
+    return f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
 
 
 def schema_problem(node: Any, where: str) -> str | None:
@@ -131,14 +176,20 @@ def function_response_problem(model: str, payload: dict) -> str | None:
                 continue
             where = f"contents[{c}].parts[{p}].function_response.parts"
             if not model.startswith("gemini-3"):
-                return f"* GenerateContentRequest.{where}: multimodal function responses are not supported by this model."
+                return (
+                    f"* GenerateContentRequest.{where}: multimodal function responses are not supported by this model."
+                )
             for inner in response["parts"]:
                 blob, file = inner.get("inlineData"), inner.get("fileData")
                 if len(inner) != 1 or not (
                     (isinstance(blob, dict) and blob.get("mimeType") and blob.get("data"))
                     or (isinstance(file, dict) and file.get("fileUri"))
                 ):
-                    return unknown_name(next(iter(inner), ""), where) if inner else f"* GenerateContentRequest.{where}: empty part."
+                    return (
+                        unknown_name(next(iter(inner), ""), where)
+                        if inner
+                        else f"* GenerateContentRequest.{where}: empty part."
+                    )
     return None
 
 

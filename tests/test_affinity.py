@@ -47,14 +47,18 @@ def upload(proxy: str, data: bytes, creds: dict[str, str], name: str | None = No
     )
     assert start.status_code == 200, start.text
     url = start.headers["x-goog-upload-url"]
-    done = httpx.post(url, content=data, headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"})
+    done = httpx.post(
+        url, content=data, headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"}
+    )
     assert done.status_code == 200, done.text
     return done.json()["file"]
 
 
 def generate(proxy: str, parts: list, keys: str = ALL, **extra) -> httpx.Response:
     body = {"contents": [{"role": "user", "parts": parts}], **extra}
-    return httpx.post(proxy + "/v1beta/models/gemini-2.5-flash:generateContent", json=body, headers={"x-goog-api-key": keys})
+    return httpx.post(
+        proxy + "/v1beta/models/gemini-2.5-flash:generateContent", json=body, headers={"x-goog-api-key": keys}
+    )
 
 
 def owner(fake, kind: str, name: str) -> str:
@@ -71,7 +75,9 @@ def test_upload_then_generate_uses_the_files_key(proxy, fake):
         assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1", r.text
         call = fake.received[-1]
         assert call.key == owner(fake, "files", "files/" + google_name)
-        assert call.json["contents"][0]["parts"][0]["fileData"]["fileUri"] == GOOGLE + "files/" + google_name  # Google's name
+        assert (
+            call.json["contents"][0]["parts"][0]["fileData"]["fileUri"] == GOOGLE + "files/" + google_name
+        )  # Google's name
     # Every upload started on one key and continued without one.
     steps = [r for r in fake.received if r.path == "/upload/v1beta/files"]
     assert all(r.key is None for r in steps if r.query.get("upload_id")) and len(steps) == 2 * ROUNDS
@@ -84,13 +90,19 @@ def test_upload_continuation_needs_no_credential(start_proxy, fake):
     start = httpx.post(
         url + "/upload/v1beta/files",
         json={"file": {"display_name": "x"}},
-        headers={"authorization": f"Bearer {TOKEN}", "x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start"},
+        headers={
+            "authorization": f"Bearer {TOKEN}",
+            "x-goog-upload-protocol": "resumable",
+            "x-goog-upload-command": "start",
+        },
     )
     session = start.headers["x-goog-upload-url"]
     assert session.startswith(url + "/upload/v1beta/files?upload_id=") and "gep_tag=" in session
     # Chunks without a credential (Python SDK) and with another key (JS SDK): both keyless upstream.
     one = httpx.post(session, content=b"abc", headers={"x-goog-upload-command": "upload", "x-goog-upload-offset": "0"})
-    two = httpx.post(session, content=b"def", headers={"x-goog-upload-command": "upload, finalize", "x-goog-api-key": KEY_B})
+    two = httpx.post(
+        session, content=b"def", headers={"x-goog-upload-command": "upload, finalize", "x-goog-api-key": KEY_B}
+    )
     assert one.status_code == 200 and one.headers["x-goog-upload-status"] == "active"
     assert two.status_code == 200 and two.json()["file"]["sizeBytes"] == "6"
     later = [r for r in fake.received if r.query.get("upload_id")]
@@ -107,12 +119,17 @@ def test_cache_then_generate_with_it(proxy, fake):
         file = upload(proxy, b"long document", {"x-goog-api-key": ALL})
         r = httpx.post(
             proxy + "/v1beta/cachedContents",
-            json={"model": "models/gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"fileData": {"fileUri": file["uri"]}}]}]},
+            json={
+                "model": "models/gemini-2.5-flash",
+                "contents": [{"role": "user", "parts": [{"fileData": {"fileUri": file["uri"]}}]}],
+            },
             headers={"x-goog-api-key": ALL},
         )
         assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1", r.text
         cache = r.json()["name"]
-        assert fake.received[-1].key == owner(fake, "files", fake.received[-1].json["contents"][0]["parts"][0]["fileData"]["fileUri"].split("v1beta/")[1])
+        assert fake.received[-1].key == owner(
+            fake, "files", fake.received[-1].json["contents"][0]["parts"][0]["fileData"]["fileUri"].split("v1beta/")[1]
+        )
         r = generate(proxy, [{"text": "summarise"}], cachedContent=cache)
         assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1", r.text
         sent = fake.received[-1]
@@ -122,8 +139,15 @@ def test_cache_then_generate_with_it(proxy, fake):
 
 def test_batch_then_its_status_and_answers_file(proxy, fake):
     for i in range(ROUNDS):
-        body = {"batch": {"display_name": f"b{i}", "input_config": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}}]}}}}
-        r = httpx.post(proxy + "/v1beta/models/gemini-2.5-flash:batchGenerateContent", json=body, headers={"x-goog-api-key": ALL})
+        body = {
+            "batch": {
+                "display_name": f"b{i}",
+                "input_config": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}}]}},
+            }
+        }
+        r = httpx.post(
+            proxy + "/v1beta/models/gemini-2.5-flash:batchGenerateContent", json=body, headers={"x-goog-api-key": ALL}
+        )
         assert r.status_code == 200, r.text
         batch = r.json()["name"]
         assert r.json()["metadata"]["name"] == batch  # every name in the answer is tagged
@@ -134,7 +158,9 @@ def test_batch_then_its_status_and_answers_file(proxy, fake):
         got = httpx.get(f"{proxy}/v1beta/{answers}", headers={"x-goog-api-key": ALL})
         assert got.status_code == 200 and got.json()["name"] == answers
         assert fake.received[-1].key == owner(fake, "batches", fake.received[-2].path.split("/v1beta/")[1])
-        lines = httpx.get(f"{proxy}/download/v1beta/{answers}:download", params={"alt": "media"}, headers={"x-goog-api-key": ALL})
+        lines = httpx.get(
+            f"{proxy}/download/v1beta/{answers}:download", params={"alt": "media"}, headers={"x-goog-api-key": ALL}
+        )
         assert lines.status_code == 200 and lines.content.startswith(b'{"key": "1"')  # bytes, not rewritten
         assert fake.received[-1].key == fake.received[-2].key and fake.received[-1].path.startswith("/download/")
 
@@ -171,13 +197,18 @@ def test_pool_growth_keeps_names_and_a_departed_key_gets_a_clear_error(start_pro
     grown = start_proxy(GEMINI_API_KEYS=f"{KEY_B},{ALL}", ACCESS_TOKENS=TOKEN)
     for file in files:
         r = httpx.get(grown + "/v1beta/" + file["name"], headers=bearer)
-        assert r.status_code == 200 and fake.received[-1].key == owner(fake, "files", r.json()["name"][: -affinity.TAG_LENGTH])
+        assert r.status_code == 200 and fake.received[-1].key == owner(
+            fake, "files", r.json()["name"][: -affinity.TAG_LENGTH]
+        )
     lost = files[0]
     gone = owner(fake, "files", lost["name"][: -affinity.TAG_LENGTH])
     shrunk = start_proxy(GEMINI_API_KEYS=",".join(k for k in KEYS if k != gone), ACCESS_TOKENS=TOKEN)
     fake.received.clear()
-    r = httpx.post(shrunk + "/v1beta/models/gemini-2.5-flash:generateContent", headers=bearer,
-                   json={"contents": [{"parts": [{"fileData": {"fileUri": lost["uri"]}}]}]})
+    r = httpx.post(
+        shrunk + "/v1beta/models/gemini-2.5-flash:generateContent",
+        headers=bearer,
+        json={"contents": [{"parts": [{"fileData": {"fileUri": lost["uri"]}}]}]},
+    )
     assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
     assert "another key's project" in r.json()["error"]["message"]
     assert not [x for x in fake.received if "generateContent" in x.path]  # never sent with a wrong key
@@ -217,14 +248,16 @@ def test_resources_of_two_keys_in_one_call_are_refused(proxy, fake):
 
 def test_names_of_every_kind_are_tagged_and_stripped():
     key = KEY_Q
-    answer = json.dumps({
-        "name": "models/veo-3.0-generate-001/operations/op1",
-        "store": "fileSearchStores/store-1",
-        "doc": "fileSearchStores/store-1/documents/d1",
-        "model": "tunedModels/my-model",
-        "uri": GOOGLE + "files/f1",
-        "text": "a model that talks about files/f1 in prose",
-    }).encode()
+    answer = json.dumps(
+        {
+            "name": "models/veo-3.0-generate-001/operations/op1",
+            "store": "fileSearchStores/store-1",
+            "doc": "fileSearchStores/store-1/documents/d1",
+            "model": "tunedModels/my-model",
+            "uri": GOOGLE + "files/f1",
+            "text": "a model that talks about files/f1 in prose",
+        }
+    ).encode()
     tagged = resources.tag_answer(answer, affinity.tag(key), interactions=False)
     t = affinity.tag(key)
     assert json.loads(tagged) == {
@@ -253,12 +286,19 @@ def test_openai_chat_file_id_goes_to_the_files_key(proxy, fake):
         file = upload(proxy, b"pdf", {"x-goog-api-key": ALL})
         answer = client.chat.completions.create(
             model="gemini-2.5-flash",
-            messages=[{"role": "user", "content": [{"type": "text", "text": "read"}, {"type": "file", "file": {"file_id": file["name"]}}]}],
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "read"}, {"type": "file", "file": {"file_id": file["name"]}}],
+                }
+            ],
         )
         assert answer.choices[0].message.content == "echo: read"
         sent = fake.received[-1]
         uri = sent.json["contents"][0]["parts"][1]["fileData"]["fileUri"]
-        assert sent.key == owner(fake, "files", uri.split("v1beta/")[1]) and file["name"].startswith(uri.split("v1beta/")[1])
+        assert sent.key == owner(fake, "files", uri.split("v1beta/")[1]) and file["name"].startswith(
+            uri.split("v1beta/")[1]
+        )
     assert len([r for r in fake.received if "generateContent" in r.path]) == ROUNDS  # never a wrong key first
 
 
@@ -270,7 +310,9 @@ def test_python_sdk_files_and_caches(proxy, fake):
         answer = client.models.generate_content(model="gemini-2.5-flash", contents=[file, "what is it?"])
         assert answer.text == "echo: what is it?"
         cache = client.caches.create(model="gemini-2.5-flash", config={"contents": [file]})
-        answer = client.models.generate_content(model="gemini-2.5-flash", contents="hi", config={"cached_content": cache.name})
+        answer = client.models.generate_content(
+            model="gemini-2.5-flash", contents="hi", config={"cached_content": cache.name}
+        )
         assert answer.text == "echo: hi"
         ident = file.name.removeprefix("files/")[: -affinity.TAG_LENGTH]
         used = {r.key for r in fake.received if ident in r.path or ident.encode() in r.body}
@@ -283,7 +325,9 @@ def test_js_sdk_chunked_upload_files_caches_interactions(proxy, fake):
     if not any((d / "node_modules" / "@google" / "genai").is_dir() for d in (JS_DIR, JS_DIR.parent.parent)):
         pytest.skip("the JS SDK is not installed: run `npm ci --prefix tests/js` once (tests use no network)")
     env = {**os.environ, "PROXY_URL": proxy, "GEMINI_KEYS": ALL, "UPLOAD_BYTES": str(17 * 1024 * 1024)}
-    run = subprocess.run(["node", "affinity_client.mjs"], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["node", "affinity_client.mjs"], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["size"] == str(17 * 1024 * 1024) and out["got"] == out["file"]
@@ -292,7 +336,9 @@ def test_js_sdk_chunked_upload_files_caches_interactions(proxy, fake):
     assert len(steps) == 4  # the start and three chunks of at most 8 MB
     assert steps[0].key in KEYS and all(r.key is None for r in steps[1:])
     file_key = steps[0].key
-    assert all(r.key == file_key for r in fake.received if not r.path.startswith("/upload/") and "/interactions" not in r.path)
+    assert all(
+        r.key == file_key for r in fake.received if not r.path.startswith("/upload/") and "/interactions" not in r.path
+    )
     talk = out["interactions"]
     assert talk["previous"] == talk["first"] and talk["polled"] == "completed"
     assert talk["events"][0] == "interaction.created" and talk["events"][-1] == "interaction.completed"
@@ -312,7 +358,11 @@ def test_a_list_joins_every_keys_project_page_by_page(proxy, fake):
     fake.received.clear()
     seen, token, pages = [], None, 0
     while True:
-        r = httpx.get(proxy + "/v1beta/files", params={"pageSize": 2, **({"pageToken": token} if token else {})}, headers={"x-goog-api-key": ALL})
+        r = httpx.get(
+            proxy + "/v1beta/files",
+            params={"pageSize": 2, **({"pageToken": token} if token else {})},
+            headers={"x-goog-api-key": ALL},
+        )
         assert r.status_code == 200, r.text
         seen += [f["name"] for f in r.json().get("files", [])]
         pages += 1

@@ -50,8 +50,12 @@ def answer(parts: list[dict], finish: str = "STOP", model: str = "gemini-3-pro-p
 
 def test_plain_message(proxy, fake):
     raw = client(proxy).messages.with_raw_response.create(
-        model="claude-sonnet-4-5-20250929", max_tokens=256, system="Be brief.", messages=USER,
-        metadata={"user_id": "u-1"}, extra_body={"temperature": 0.5},
+        model="claude-sonnet-4-5-20250929",
+        max_tokens=256,
+        system="Be brief.",
+        messages=USER,
+        metadata={"user_id": "u-1"},
+        extra_body={"temperature": 0.5},
     )
     message = raw.parse()
     assert message.content[0].text == "echo: hi" and message.model == "claude-sonnet-4-5-20250929"
@@ -86,16 +90,31 @@ def test_bearer_token_and_failover(proxy, fake):
 
 
 def test_bare_path_without_v1(proxy, fake):
-    r = httpx.post(proxy + "/messages", json={"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": USER}, headers={"x-api-key": KEY_A})
+    r = httpx.post(
+        proxy + "/messages",
+        json={"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": USER},
+        headers={"x-api-key": KEY_A},
+    )
     assert r.status_code == 200 and r.json()["content"] == [{"type": "text", "text": "echo: hi"}]
-    r = httpx.post(proxy + "/messages/count_tokens", json={"model": "claude-sonnet-4-5", "messages": USER}, headers={"x-api-key": KEY_A})
+    r = httpx.post(
+        proxy + "/messages/count_tokens",
+        json={"model": "claude-sonnet-4-5", "messages": USER},
+        headers={"x-api-key": KEY_A},
+    )
     assert r.json() == {"input_tokens": 1}
 
 
 def test_async_client(proxy, fake):
     async def run():
         async with anthropic.AsyncAnthropic(base_url=proxy, api_key=KEY_A, max_retries=0) as c:
-            return await asyncio.gather(*(c.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=[{"role": "user", "content": f"q{i}"}]) for i in range(3)))
+            return await asyncio.gather(
+                *(
+                    c.messages.create(
+                        model="claude-haiku-4-5", max_tokens=9, messages=[{"role": "user", "content": f"q{i}"}]
+                    )
+                    for i in range(3)
+                )
+            )
 
     messages = asyncio.run(run())
     assert sorted(m.content[0].text for m in messages) == ["echo: q0", "echo: q1", "echo: q2"]
@@ -113,8 +132,13 @@ def test_gemini_3_tool_loop_keeps_signatures_byte_for_byte(proxy, fake):
         )
     )
     history = [{"role": "user", "content": "What is in /tmp/a.txt?"}]
-    first = c.messages.create(model="gemini-3-pro-preview", max_tokens=1024, tools=[READ_TOOL], messages=history,
-                              thinking={"type": "enabled", "budget_tokens": 2048})
+    first = c.messages.create(
+        model="gemini-3-pro-preview",
+        max_tokens=1024,
+        tools=[READ_TOOL],
+        messages=history,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+    )
     thinking, tool = first.content
     assert thinking.type == "thinking" and thinking.thinking == "I need the file." and thinking.signature == THOUGHT_SIG
     assert tool.type == "tool_use" and tool.name == "Read" and tool.input == {"file_path": "/tmp/a.txt"}
@@ -123,7 +147,9 @@ def test_gemini_3_tool_loop_keeps_signatures_byte_for_byte(proxy, fake):
     assert sent["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "low", "includeThoughts": True}
     assert "additionalProperties" not in str(sent["tools"]) and "const" not in str(sent["tools"])
 
-    fake.reply(answer([{"functionCall": {"name": "Read", "args": {"file_path": "/tmp/b.txt"}}, "thoughtSignature": SIG + "2"}]))
+    fake.reply(
+        answer([{"functionCall": {"name": "Read", "args": {"file_path": "/tmp/b.txt"}}, "thoughtSignature": SIG + "2"}])
+    )
     history += [
         {"role": "assistant", "content": first.content},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "see /tmp/b.txt"}]},
@@ -134,7 +160,12 @@ def test_gemini_3_tool_loop_keeps_signatures_byte_for_byte(proxy, fake):
     fake.reply(answer([{"text": "Both files say hello."}]))
     history += [
         {"role": "assistant", "content": [tool2]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool2.id, "content": [{"type": "text", "text": "hello"}]}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": tool2.id, "content": [{"type": "text", "text": "hello"}]}
+            ],
+        },
     ]
     final = c.messages.create(model="gemini-3-pro-preview", max_tokens=1024, tools=[READ_TOOL], messages=history)
     assert final.content[0].text == "Both files say hello." and final.stop_reason == "end_turn"
@@ -145,7 +176,9 @@ def test_gemini_3_tool_loop_keeps_signatures_byte_for_byte(proxy, fake):
         {"functionCall": {"name": "Read", "args": {"file_path": "/tmp/a.txt"}}, "thoughtSignature": SIG},
     ]
     assert third[2]["parts"] == [{"functionResponse": {"name": "Read", "response": {"result": "see /tmp/b.txt"}}}]
-    assert third[3]["parts"] == [{"functionCall": {"name": "Read", "args": {"file_path": "/tmp/b.txt"}}, "thoughtSignature": SIG + "2"}]
+    assert third[3]["parts"] == [
+        {"functionCall": {"name": "Read", "args": {"file_path": "/tmp/b.txt"}}, "thoughtSignature": SIG + "2"}
+    ]
     assert third[4]["parts"] == [{"functionResponse": {"name": "Read", "response": {"result": "hello"}}}]
 
 
@@ -153,10 +186,18 @@ def test_foreign_tool_ids_on_gemini_3_are_not_refused(proxy, fake):
     """History from another model (real Claude ids, no signatures) still works on Gemini 3."""
     history = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01AbC", "name": "Read", "input": {"file_path": "/x"}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01AbC", "content": "data", "is_error": True}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_01AbC", "name": "Read", "input": {"file_path": "/x"}}],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_01AbC", "content": "data", "is_error": True}],
+        },
     ]
-    message = client(proxy).messages.create(model="gemini-3-pro-preview", max_tokens=9, tools=[READ_TOOL], messages=history)
+    message = client(proxy).messages.create(
+        model="gemini-3-pro-preview", max_tokens=9, tools=[READ_TOOL], messages=history
+    )
     assert message.content[0].type == "text"
     parts = fake.generate_calls[0].json["contents"]
     assert parts[1]["parts"][0]["thoughtSignature"] == "skip_thought_signature_validator"
@@ -164,9 +205,20 @@ def test_foreign_tool_ids_on_gemini_3_are_not_refused(proxy, fake):
 
 
 def test_tool_choice_and_parallel_calls(proxy, fake):
-    fake.reply(answer([{"functionCall": {"name": "Read", "args": {"file_path": "a"}}}, {"functionCall": {"name": "Read", "args": {"file_path": "b"}}}], model="gemini-2.5-pro"))
+    fake.reply(
+        answer(
+            [
+                {"functionCall": {"name": "Read", "args": {"file_path": "a"}}},
+                {"functionCall": {"name": "Read", "args": {"file_path": "b"}}},
+            ],
+            model="gemini-2.5-pro",
+        )
+    )
     message = client(proxy).messages.create(
-        model="claude-sonnet-4-5", max_tokens=99, tools=[READ_TOOL], messages=USER,
+        model="claude-sonnet-4-5",
+        max_tokens=99,
+        tools=[READ_TOOL],
+        messages=USER,
         tool_choice={"type": "any", "disable_parallel_tool_use": True},
     )
     assert [b.input for b in message.content] == [{"file_path": "a"}]
@@ -182,7 +234,10 @@ def test_web_search_and_citations(proxy, fake):
     }
     fake.reply(grounded)
     message = client(proxy).messages.create(
-        model="claude-sonnet-4-5", max_tokens=99, messages=USER, tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]
+        model="claude-sonnet-4-5",
+        max_tokens=99,
+        messages=USER,
+        tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
     )
     used, results, text = message.content
     assert used.type == "server_tool_use" and used.input == {"query": "sky colour"}
@@ -195,17 +250,35 @@ def test_web_search_and_citations(proxy, fake):
 def test_images_documents_and_tool_result_images(proxy, fake):
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
     history = [
-        {"role": "user", "content": [
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
-            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
-            {"type": "image", "source": {"type": "url", "url": "https://generativelanguage.googleapis.com/v1beta/files/f1"}},
-            {"type": "text", "text": "look"},
-        ]},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_9", "name": "Read", "input": {"file_path": "p.png"}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": [
-            {"type": "text", "text": "an image:"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
-        ]}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+                {
+                    "type": "image",
+                    "source": {"type": "url", "url": "https://generativelanguage.googleapis.com/v1beta/files/f1"},
+                },
+                {"type": "text", "text": "look"},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_9", "name": "Read", "input": {"file_path": "p.png"}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_9",
+                    "content": [
+                        {"type": "text", "text": "an image:"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                    ],
+                }
+            ],
+        },
     ]
     client(proxy).messages.create(model="claude-sonnet-4-5", max_tokens=9, tools=[READ_TOOL], messages=history)
     first, _, results = fake.generate_calls[0].json["contents"]
@@ -223,7 +296,10 @@ def test_images_documents_and_tool_result_images(proxy, fake):
 
 def test_count_tokens(proxy, fake):
     count = client(proxy).messages.count_tokens(
-        model="claude-sonnet-4-5", system="sys", tools=[READ_TOOL], messages=[{"role": "user", "content": "one two three four"}]
+        model="claude-sonnet-4-5",
+        system="sys",
+        tools=[READ_TOOL],
+        messages=[{"role": "user", "content": "one two three four"}],
     )
     assert count.input_tokens == 4
     (call,) = fake.generate_calls
@@ -238,21 +314,62 @@ def test_count_tokens(proxy, fake):
     [
         ({"model": "claude-sonnet-4-5", "messages": USER}, "max_tokens"),
         ({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": []}, "messages"),
-        ({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "r"}]}]}, "tool_use_id"),
-        ({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "%%%"}}]}]}, "base64"),
-        ({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:1/x.png"}}]}]}, "source.url"),
+        (
+            {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 5,
+                "messages": [
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "r"}]}
+                ],
+            },
+            "tool_use_id",
+        ),
+        (
+            {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 5,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "%%%"}}
+                        ],
+                    }
+                ],
+            },
+            "base64",
+        ),
+        (
+            {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 5,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:1/x.png"}}],
+                    }
+                ],
+            },
+            "source.url",
+        ),
     ],
 )
 def test_bad_input_is_a_400_with_nothing_sent_upstream(proxy, fake, body, words):
     r = httpx.post(proxy + "/v1/messages", json=body, headers={"x-api-key": KEY_A, "anthropic-version": "2023-06-01"})
     assert r.status_code == 400
     error = r.json()
-    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error" and words in error["error"]["message"]
+    assert (
+        error["type"] == "error"
+        and error["error"]["type"] == "invalid_request_error"
+        and words in error["error"]["message"]
+    )
     assert fake.generate_calls == []
 
 
 def test_broken_json_body(proxy, fake):
-    r = httpx.post(proxy + "/v1/messages", content=b"{nope", headers={"x-api-key": KEY_A, "content-type": "application/json"})
+    r = httpx.post(
+        proxy + "/v1/messages", content=b"{nope", headers={"x-api-key": KEY_A, "content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
 
 
@@ -290,4 +407,6 @@ def test_no_credential_is_401(proxy, fake):
 
 def test_signed_ids_look_like_tool_ids():
     tool_id = signatures.tool_use_id(SIG)
-    assert tool_id.startswith("toolu_") and set(tool_id) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+    assert tool_id.startswith("toolu_") and set(tool_id) <= set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+    )

@@ -19,7 +19,10 @@ from .fake_gemini import error_body, usage
 
 USER = [{"role": "user", "content": "hi"}]
 SIG = "CiQBcsjafE4kL9+/mCWQ0h2a5EN0ZXNpZ25hdHVyZS1ieXRlcw=="
-BASH = {"name": "Bash", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}
+BASH = {
+    "name": "Bash",
+    "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
+}
 
 
 def client(url: str) -> anthropic.Anthropic:
@@ -52,8 +55,14 @@ def test_exact_event_sequence(proxy, fake):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     assert r.headers["x-proxy-model"] == "gemini-2.5-pro"
     assert [name for _, name, _ in got] == [
-        "message_start", "content_block_start", "content_block_delta", "content_block_delta",
-        "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]
     assert all(data["type"] == name for _, name, data in got)
     start = got[0][2]["message"]
@@ -77,7 +86,11 @@ def test_stream_helper_with_thinking_and_tools(proxy, fake):
         ]
     )
     with client(proxy).messages.stream(
-        model="claude-sonnet-4-5", max_tokens=2000, messages=USER, tools=[BASH], thinking={"type": "enabled", "budget_tokens": 1024}
+        model="claude-sonnet-4-5",
+        max_tokens=2000,
+        messages=USER,
+        tools=[BASH],
+        thinking={"type": "enabled", "budget_tokens": 1024},
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -86,7 +99,10 @@ def test_stream_helper_with_thinking_and_tools(proxy, fake):
     assert thinking.thinking == "Let me run it." and thinking.signature == "TS=="
     assert said.text == "Running ls." and tool.name == "Bash" and tool.input == {"command": "ls -la"}
     assert signatures.signature_of(tool.id) == SIG and final.stop_reason == "tool_use"
-    assert fake.generate_calls[0].json["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 1024, "includeThoughts": True}
+    assert fake.generate_calls[0].json["generationConfig"]["thinkingConfig"] == {
+        "thinkingBudget": 1024,
+        "includeThoughts": True,
+    }
 
 
 def test_streaming_is_proved_by_timing(proxy, fake):
@@ -99,7 +115,15 @@ def test_streaming_is_proved_by_timing(proxy, fake):
 
 def test_streamed_gemini_3_tool_loop_keeps_signatures(proxy, fake):
     c = client(proxy)
-    fake.reply(events=[event([{"functionCall": {"name": "Bash", "args": {"command": "pwd"}}, "thoughtSignature": SIG}], "STOP", "gemini-3-pro-preview")])
+    fake.reply(
+        events=[
+            event(
+                [{"functionCall": {"name": "Bash", "args": {"command": "pwd"}}, "thoughtSignature": SIG}],
+                "STOP",
+                "gemini-3-pro-preview",
+            )
+        ]
+    )
     history = [{"role": "user", "content": "where am I?"}]
     with c.messages.stream(model="gemini-3-pro-preview", max_tokens=500, messages=history, tools=[BASH]) as stream:
         first = stream.get_final_message()
@@ -150,7 +174,7 @@ def test_pings_while_waiting_and_between_events(start_proxy, fake):
 
 def test_error_before_the_stream_keeps_its_status(proxy, fake):
     fake.keys[KEY_A] = "rate_limited"
-    r, got = raw_stream(proxy, {})
+    r, _ = raw_stream(proxy, {})
     assert r.status_code == 429 and r.headers["retry-after"] == "7"
     fake.keys[KEY_A] = "unavailable"
     try:
@@ -171,13 +195,23 @@ def test_failover_before_the_stream(proxy, fake):
 
 def test_failure_after_the_commit_is_an_error_event(proxy, fake):
     # (A break may cost the bytes that arrived with it: "two" is not asserted on.)
-    fake.reply(events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "3"}], "STOP")], fail_after=2, delay=0.2)
+    fake.reply(
+        events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "3"}], "STOP")],
+        fail_after=2,
+        delay=0.2,
+    )
     r, got = raw_stream(proxy, {})
     assert r.status_code == 200
     names = [n for _, n, _ in got]
-    assert names[:3] == ["message_start", "content_block_start", "content_block_delta"] and got[2][2]["delta"]["text"] == "one"
+    assert (
+        names[:3] == ["message_start", "content_block_start", "content_block_delta"]
+        and got[2][2]["delta"]["text"] == "one"
+    )
     assert names[-1] == "error" and "message_stop" not in names
-    assert got[-1][2] == {"type": "error", "error": {"type": "api_error", "message": "The Gemini API broke off its answer."}}
+    assert got[-1][2] == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "The Gemini API broke off its answer."},
+    }
     with pytest.raises(anthropic.APIStatusError):
         fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}])], fail_after=1)
         with client(proxy).messages.stream(model="claude-sonnet-4-5", max_tokens=9, messages=USER) as stream:
@@ -187,7 +221,10 @@ def test_failure_after_the_commit_is_an_error_event(proxy, fake):
 def test_overloaded_inside_the_upstream_stream(proxy, fake):
     fake.reply(events=[event([{"text": "one"}]), error_body(503, "UNAVAILABLE", "The model is overloaded.")])
     _, got = raw_stream(proxy, {})
-    assert got[-1][1:] == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "The model is overloaded."}})
+    assert got[-1][1:] == (
+        "error",
+        {"type": "error", "error": {"type": "overloaded_error", "message": "The model is overloaded."}},
+    )
 
 
 def test_blocked_prompt_streams_a_refusal(proxy, fake):
@@ -212,7 +249,9 @@ def test_streamed_web_search_with_the_stream_helper(proxy, fake):
     last["candidates"][0]["groundingMetadata"] = grounding
     fake.reply(events=[event([{"text": "Blue."}]), last])
     search = {"type": "web_search_20250305", "name": "web_search"}
-    with client(proxy).messages.stream(model="claude-sonnet-4-5", max_tokens=99, messages=USER, tools=[search]) as stream:
+    with client(proxy).messages.stream(
+        model="claude-sonnet-4-5", max_tokens=99, messages=USER, tools=[search]
+    ) as stream:
         final = stream.get_final_message()
     text, used, results = final.content
     assert text.text == "Blue." and text.citations[0].url == "https://example.org/sky"

@@ -22,7 +22,9 @@ SIG = "CiQBcsjafE4kL9+/mCWQ0h2a5EN0ZXNpZ25hdHVyZS1ieXRlcw=="
 
 
 def translate(body: dict, settings: Settings = SETTINGS, **kw):
-    return asyncio.run(to_gemini({"max_tokens": 100, "model": "claude-sonnet-4-5", "messages": user(), **body}, settings, **kw))
+    return asyncio.run(
+        to_gemini({"max_tokens": 100, "model": "claude-sonnet-4-5", "messages": user(), **body}, settings, **kw)
+    )
 
 
 def user(text: str = "hi") -> list[dict]:
@@ -100,23 +102,50 @@ def test_max_tokens_beyond_gemini_is_gemini_s_most():
 
 def test_generation_config():
     call = translate(
-        {"messages": user(), "temperature": 0.2, "top_p": 0.9, "top_k": 40, "stop_sequences": ["END"], "max_tokens": 512}
+        {
+            "messages": user(),
+            "temperature": 0.2,
+            "top_p": 0.9,
+            "top_k": 40,
+            "stop_sequences": ["END"],
+            "max_tokens": 512,
+        }
     )
     assert call.payload["generationConfig"] == {
-        "maxOutputTokens": 512, "temperature": 0.2, "topP": 0.9, "topK": 40, "stopSequences": ["END"]
+        "maxOutputTokens": 512,
+        "temperature": 0.2,
+        "topP": 0.9,
+        "topK": 40,
+        "stopSequences": ["END"],
     }
 
 
 @pytest.mark.parametrize(
     ("model", "thinking", "config"),
     [
-        ("gemini-2.5-flash", {"type": "enabled", "budget_tokens": 2048}, {"thinkingBudget": 2048, "includeThoughts": True}),
-        ("gemini-2.5-pro", {"type": "enabled", "budget_tokens": 99999}, {"thinkingBudget": 32768, "includeThoughts": True}),
+        (
+            "gemini-2.5-flash",
+            {"type": "enabled", "budget_tokens": 2048},
+            {"thinkingBudget": 2048, "includeThoughts": True},
+        ),
+        (
+            "gemini-2.5-pro",
+            {"type": "enabled", "budget_tokens": 99999},
+            {"thinkingBudget": 32768, "includeThoughts": True},
+        ),
         ("gemini-2.5-pro", {"type": "disabled"}, {"thinkingBudget": 128}),
         ("gemini-2.5-flash", {"type": "disabled"}, {"thinkingBudget": 0}),
         ("gemini-2.5-flash", {"type": "adaptive"}, {"thinkingBudget": -1, "includeThoughts": True}),
-        ("gemini-3-pro-preview", {"type": "enabled", "budget_tokens": 1024}, {"thinkingLevel": "low", "includeThoughts": True}),
-        ("gemini-3-pro-preview", {"type": "enabled", "budget_tokens": 31999}, {"thinkingLevel": "high", "includeThoughts": True}),
+        (
+            "gemini-3-pro-preview",
+            {"type": "enabled", "budget_tokens": 1024},
+            {"thinkingLevel": "low", "includeThoughts": True},
+        ),
+        (
+            "gemini-3-pro-preview",
+            {"type": "enabled", "budget_tokens": 31999},
+            {"thinkingLevel": "high", "includeThoughts": True},
+        ),
         ("gemini-3-pro-preview", {"type": "disabled"}, {"thinkingLevel": "low"}),
         ("gemini-3-pro-preview", {"type": "adaptive"}, {"includeThoughts": True}),
     ],
@@ -142,10 +171,18 @@ def test_tools_and_tool_choice():
         },
         {"name": "Noop", "input_schema": {"type": "object", "properties": {}}},
     ]
-    call = translate({"messages": user(), "tools": tools, "tool_choice": {"type": "tool", "name": "Read", "disable_parallel_tool_use": True}})
+    call = translate(
+        {
+            "messages": user(),
+            "tools": tools,
+            "tool_choice": {"type": "tool", "name": "Read", "disable_parallel_tool_use": True},
+        }
+    )
     (declared,) = call.payload["tools"]
     read, noop = declared["functionDeclarations"]
-    assert read["name"] == "Read" and "additionalProperties" not in json.dumps(read) and "$schema" not in json.dumps(read)
+    assert (
+        read["name"] == "Read" and "additionalProperties" not in json.dumps(read) and "$schema" not in json.dumps(read)
+    )
     assert noop == {"name": "Noop"}
     assert call.payload["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["Read"]}}
     assert call.single_tool
@@ -207,7 +244,10 @@ def test_tool_loop_history():
 def test_unsigned_history_on_gemini_3_gets_the_skip_sentinel():
     messages = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01X", "name": "Bash", "input": {"command": "ls"}}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_01X", "name": "Bash", "input": {"command": "ls"}}],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01X", "content": "a.txt"}]},
     ]
     call = translate({"model": "gemini-3-pro-preview", "messages": messages})
@@ -219,7 +259,10 @@ def test_unsigned_history_on_gemini_3_gets_the_skip_sentinel():
 def test_thinking_signature_goes_back_verbatim():
     messages = [
         {"role": "user", "content": "q"},
-        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": SIG}, {"type": "text", "text": "a"}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "thinking", "thinking": "t", "signature": SIG}, {"type": "text", "text": "a"}],
+        },
         {"role": "user", "content": "next"},
     ]
     parts = translate({"model": "gemini-3-pro-preview", "messages": messages}).payload["contents"][1]["parts"]
@@ -231,7 +274,10 @@ def test_media_blocks():
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
         {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}},
         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain doc"}},
-        {"type": "image", "source": {"type": "url", "url": "https://generativelanguage.googleapis.com/v1beta/files/abc123"}},
+        {
+            "type": "image",
+            "source": {"type": "url", "url": "https://generativelanguage.googleapis.com/v1beta/files/abc123"},
+        },
         {"type": "image", "source": {"type": "file", "file_id": "files/xyz"}},
         {"type": "text", "text": "describe"},
     ]
@@ -254,8 +300,30 @@ def test_media_blocks():
         ({"messages": []}, "messages"),
         ({"model": ""}, "model"),
         ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
-        ({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "r"}]}]}, "messages.0.content.0.tool_use_id"),
-        ({"messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "not base64!"}}]}]}, "messages.0.content.0.source.data"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "r"}]}
+                ]
+            },
+            "messages.0.content.0.tool_use_id",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "image",
+                                "source": {"type": "base64", "media_type": "image/png", "data": "not base64!"},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "messages.0.content.0.source.data",
+        ),
         ({"messages": [{"role": "user", "content": [{"type": "video", "source": {}}]}]}, "messages.0.content.0.type"),
         ({"messages": user(), "tools": [{"type": "bash_20250124", "name": "bash"}]}, "tools.0.type"),
         ({"messages": user(), "tool_choice": {"type": "required"}}, "tool_choice"),
@@ -281,7 +349,16 @@ def gemini(parts: list[dict], finish: str | None = "STOP", **extra) -> dict:
     candidate = {"content": {"role": "model", "parts": parts}, "index": 0, **extra}
     if finish:
         candidate["finishReason"] = finish
-    return {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4, "thoughtsTokenCount": 6, "cachedContentTokenCount": 3}, "responseId": "r1"}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": {
+            "promptTokenCount": 10,
+            "candidatesTokenCount": 4,
+            "thoughtsTokenCount": 6,
+            "cachedContentTokenCount": 3,
+        },
+        "responseId": "r1",
+    }
 
 
 def test_message_with_thinking_text_and_tools():
@@ -301,7 +378,12 @@ def test_message_with_thinking_text_and_tools():
     assert first["type"] == "tool_use" and first["name"] == "Bash" and first["input"] == {"command": "ls"}
     assert signatures.signature_of(first["id"]) == SIG and signatures.signature_of(second["id"]) is None
     assert out["stop_reason"] == "tool_use" and out["model"] == "claude-sonnet-4-5" and out["id"] == "msg_r1"
-    assert out["usage"] == {"input_tokens": 7, "output_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 3}
+    assert out["usage"] == {
+        "input_tokens": 7,
+        "output_tokens": 10,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 3,
+    }
     single = json.loads(message(data, "m", True))
     assert [b["type"] for b in single["content"]] == ["thinking", "text", "tool_use"]
 
@@ -311,7 +393,10 @@ def test_unsigned_thought_gets_a_placeholder_signature():
     assert block["signature"] == signatures.UNSIGNED
 
 
-@pytest.mark.parametrize(("finish", "reason"), [("MAX_TOKENS", "max_tokens"), ("SAFETY", "refusal"), ("RECITATION", "refusal"), ("OTHER", "end_turn")])
+@pytest.mark.parametrize(
+    ("finish", "reason"),
+    [("MAX_TOKENS", "max_tokens"), ("SAFETY", "refusal"), ("RECITATION", "refusal"), ("OTHER", "end_turn")],
+)
 def test_stop_reasons(finish, reason):
     assert json.loads(message(gemini([{"text": "x"}], finish), "m", False))["stop_reason"] == reason
 
@@ -329,11 +414,27 @@ def test_grounding_becomes_citations():
     grounding["webSearchQueries"] = ["sky colour"]
     out = json.loads(message(gemini([{"text": "Sky is blue."}], groundingMetadata=grounding), "m", False))
     used, results, text = out["content"]
-    assert used["type"] == "server_tool_use" and used["name"] == "web_search" and used["input"] == {"query": "sky colour"}
+    assert (
+        used["type"] == "server_tool_use" and used["name"] == "web_search" and used["input"] == {"query": "sky colour"}
+    )
     assert results["type"] == "web_search_tool_result" and results["tool_use_id"] == used["id"]
-    assert results["content"] == [{"type": "web_search_result", "url": "https://example.com/a", "title": "A", "encrypted_content": "", "page_age": None}]
+    assert results["content"] == [
+        {
+            "type": "web_search_result",
+            "url": "https://example.com/a",
+            "title": "A",
+            "encrypted_content": "",
+            "page_age": None,
+        }
+    ]
     assert text["citations"] == [
-        {"type": "web_search_result_location", "url": "https://example.com/a", "title": "A", "encrypted_index": "", "cited_text": "Sky is blue."}
+        {
+            "type": "web_search_result_location",
+            "url": "https://example.com/a",
+            "title": "A",
+            "encrypted_index": "",
+            "cited_text": "Sky is blue.",
+        }
     ]
 
 
@@ -354,15 +455,28 @@ def test_stream_event_sequence():
     assert stream.start() == b""
     raw = stream.event(gemini([{"text": "hm", "thought": True}], None))
     raw += stream.event(gemini([{"text": "", "thought": True, "thoughtSignature": "T1=="}, {"text": "Hi"}], None))
-    raw += stream.event(gemini([{"text": " there"}, {"functionCall": {"name": "Bash", "args": {"command": "ls"}}, "thoughtSignature": SIG}]))
+    raw += stream.event(
+        gemini(
+            [{"text": " there"}, {"functionCall": {"name": "Bash", "args": {"command": "ls"}}, "thoughtSignature": SIG}]
+        )
+    )
     raw += stream.end()
     got = events(raw)
     assert [name for name, _ in got] == [
         "message_start",
-        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-        "content_block_start", "content_block_delta", "content_block_stop",
-        "message_delta", "message_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]
     assert all(data["type"] == name for name, data in got)
     assert got[0][1]["message"]["usage"]["input_tokens"] == 7 and got[0][1]["message"]["model"] == "claude-sonnet-4-5"
@@ -397,12 +511,24 @@ def test_streamed_grounding():
     raw += stream.end()
     got = events(raw)
     assert [name for name, _ in got][1:] == [
-        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-        "content_block_start", "content_block_delta", "content_block_stop",
-        "content_block_start", "content_block_stop",
-        "message_delta", "message_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]
-    assert got[3][1]["delta"]["type"] == "citations_delta" and got[3][1]["delta"]["citation"]["url"] == "https://example.com/a"
-    assert got[5][1]["content_block"]["type"] == "server_tool_use" and json.loads(got[6][1]["delta"]["partial_json"]) == {"query": "q1"}
+    assert (
+        got[3][1]["delta"]["type"] == "citations_delta"
+        and got[3][1]["delta"]["citation"]["url"] == "https://example.com/a"
+    )
+    assert got[5][1]["content_block"]["type"] == "server_tool_use" and json.loads(
+        got[6][1]["delta"]["partial_json"]
+    ) == {"query": "q1"}
     assert got[8][1]["content_block"]["content"][0]["url"] == "https://example.com/a" and got[8][1]["index"] == 2
     assert got[-2][1]["delta"]["stop_reason"] == "end_turn"

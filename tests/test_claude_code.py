@@ -32,7 +32,9 @@ def _claude() -> Path:
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed, so Claude Code cannot run")
     if not CLAUDE.exists():
-        pytest.skip("Claude Code is not installed; run `npm install` in the repository (package.json lists @anthropic-ai/claude-code)")
+        pytest.skip(
+            "Claude Code is not installed; run `npm install` in the repository (package.json lists @anthropic-ai/claude-code)"
+        )
     return CLAUDE
 
 
@@ -93,25 +95,37 @@ def test_pings_before_gemini_answers(start_proxy, fake, workdir):
 
 def test_read_tool_loop(proxy, fake, workdir):
     note = str(workdir / "work" / "note.txt")
-    fake.reply(events=[event([{"functionCall": {"name": "Read", "args": {"file_path": note}}}], "gemini-2.5-pro")], model="gemini-2.5-pro")
+    fake.reply(
+        events=[event([{"functionCall": {"name": "Read", "args": {"file_path": note}}}], "gemini-2.5-pro")],
+        model="gemini-2.5-pro",
+    )
     fake.reply(events=[event([{"text": "The word is pelican."}], "gemini-2.5-pro")], model="gemini-2.5-pro")
     messages = run(proxy, workdir, "Read note.txt and tell me the word.", "--model", "sonnet")
-    tool_uses = [b for m in messages if m["type"] == "assistant" for b in m["message"]["content"] if b["type"] == "tool_use"]
+    tool_uses = [
+        b for m in messages if m["type"] == "assistant" for b in m["message"]["content"] if b["type"] == "tool_use"
+    ]
     assert [(t["name"], t["input"]) for t in tool_uses] == [("Read", {"file_path": note})]
     assert messages[-1]["result"] == "The word is pelican."
     last = [c for c in fake.generate_calls if c.path.endswith("gemini-2.5-pro:streamGenerateContent")][-1].json
     (response,) = last["contents"][-1]["parts"][:1]
-    assert response["functionResponse"]["name"] == "Read" and "pelican" in json.dumps(response["functionResponse"]["response"])
+    assert response["functionResponse"]["name"] == "Read" and "pelican" in json.dumps(
+        response["functionResponse"]["response"]
+    )
 
 
 def test_bash_tool_loop_on_gemini_3_keeps_the_signature(proxy, fake, workdir):
     model = "gemini-3-pro-preview"
-    call = {"functionCall": {"name": "Bash", "args": {"command": "echo from-the-tool", "description": "Echo"}}, "thoughtSignature": SIG}
+    call = {
+        "functionCall": {"name": "Bash", "args": {"command": "echo from-the-tool", "description": "Echo"}},
+        "thoughtSignature": SIG,
+    }
     fake.reply(events=[event([{"text": "I will run echo.", "thought": True}, call], model)], model=model)
     fake.reply(events=[event([{"text": "Done: from-the-tool"}], model)], model=model)
     messages = run(proxy, workdir, "Run echo.", "--model", model, "--allowedTools", "Bash(echo:*)")
     assert messages[-1]["result"] == "Done: from-the-tool", messages[-1]
-    results = [b for m in messages if m["type"] == "user" for b in m["message"]["content"] if b.get("type") == "tool_result"]
+    results = [
+        b for m in messages if m["type"] == "user" for b in m["message"]["content"] if b.get("type") == "tool_result"
+    ]
     assert "from-the-tool" in json.dumps(results)
     second = [c for c in fake.generate_calls if c.path.startswith(f"/v1beta/models/{model}:")][-1].json
     model_turn = second["contents"][-2]

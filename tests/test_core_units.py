@@ -66,7 +66,16 @@ def test_list_wrapped_error_from_the_openai_compatible_endpoint():
 
 @pytest.mark.parametrize(
     "value, seconds",
-    [("37s", 37.0), ("1.5s", 1.5), (" 2s ", 2.0), (3, 3.0), ("soon", None), ("-1s", None), (True, None), (float("nan"), None)],
+    [
+        ("37s", 37.0),
+        ("1.5s", 1.5),
+        (" 2s ", 2.0),
+        (3, 3.0),
+        ("soon", None),
+        ("-1s", None),
+        (True, None),
+        (float("nan"), None),
+    ],
 )
 def test_one_duration_parser(value, seconds):
     assert duration_seconds(value) == seconds
@@ -148,17 +157,28 @@ def test_shape_for(path, shape):
 def test_the_same_error_in_three_shapes():
     exc = BadRequest("messages is required.", "messages")
     assert body_for("openai", exc) == {
-        "error": {"message": "messages is required.", "type": "invalid_request_error", "param": "messages", "code": None}
+        "error": {
+            "message": "messages is required.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": None,
+        }
     }
     assert body_for("anthropic", exc) == {
-        "type": "error", "error": {"type": "invalid_request_error", "message": "messages is required."}
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "messages is required."},
     }
-    assert body_for("gemini", exc) == {"error": {"code": 400, "message": "messages is required.", "status": "INVALID_ARGUMENT"}}
+    assert body_for("gemini", exc) == {
+        "error": {"code": 400, "message": "messages is required.", "status": "INVALID_ARGUMENT"}
+    }
 
 
 def test_upstream_statuses_per_shape():
     overloaded = UpstreamFailed("The model is overloaded.", status=503)
-    assert (status_for("anthropic", overloaded), body_for("anthropic", overloaded)["error"]["type"]) == (529, "overloaded_error")
+    assert (status_for("anthropic", overloaded), body_for("anthropic", overloaded)["error"]["type"]) == (
+        529,
+        "overloaded_error",
+    )
     assert status_for("openai", overloaded) == 503
     invalid = UpstreamFailed("API key not valid.", status=400, invalid_key=True)
     assert status_for("openai", invalid) == status_for("anthropic", invalid) == 401

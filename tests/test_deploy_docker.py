@@ -51,8 +51,11 @@ def test_dockerfile_is_small_and_copies_what_exists():
     assert copies == [["requirements.txt", "."], ["handler/", "handler/"]]
     for source, _ in copies:
         assert (ROOT / source).exists(), source
-        files = [source] if (ROOT / source).is_file() else [
-            p.relative_to(ROOT).as_posix() for p in (ROOT / source).rglob("*.py")]
+        files = (
+            [source]
+            if (ROOT / source).is_file()
+            else [p.relative_to(ROOT).as_posix() for p in (ROOT / source).rglob("*.py")]
+        )
         assert files and all(included(f) for f in files), source
     assert not included("tests/test_native.py") and not included("build/lambda-arm64.zip")
     assert not included("handler/__pycache__/app.cpython-313.pyc")

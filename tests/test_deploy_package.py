@@ -23,8 +23,8 @@ import sys
 import sysconfig
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -42,9 +42,21 @@ WHEELS = ROOT / "build" / "wheels"
 
 def start_build(arch: str, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "infra" / "build_package.py"), "--arch", arch, "--out", str(out / "pkg"),
-         "--zip", str(out / "pkg.zip"), "--wheels", str(WHEELS)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(ROOT / "infra" / "build_package.py"),
+            "--arch",
+            arch,
+            "--out",
+            str(out / "pkg"),
+            "--zip",
+            str(out / "pkg.zip"),
+            "--wheels",
+            str(WHEELS),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -67,8 +79,10 @@ def builds(tmp_path_factory) -> Iterator[dict[str, tuple[subprocess.Popen, Path]
     """Both builds at once, offline from the wheelhouse."""
     missing = [arch for arch in ("host", "arm64") if not any((WHEELS / arch).glob("*.whl"))]
     if missing:
-        pytest.skip(f"no wheelhouse for {missing} in {WHEELS}: run `python infra/build_package.py --fetch-wheels "
-                    "build/wheels` first (the README's test command does)")
+        pytest.skip(
+            f"no wheelhouse for {missing} in {WHEELS}: run `python infra/build_package.py --fetch-wheels "
+            "build/wheels` first (the README's test command does)"
+        )
     outs = {arch: tmp_path_factory.mktemp(arch) for arch in ("host", "arm64")}
     started = {arch: (start_build(arch, out), out) for arch, out in outs.items()}
     yield started
@@ -152,8 +166,11 @@ def test_app_imports_from_the_unpacked_package_alone(host_package, fake_url):
     )
     done = subprocess.run(
         [sys.executable, "-S", "-c", script],
-        cwd=host_package, env=isolated_env(host_package, GEMINI_BASE_URL=fake_url),
-        capture_output=True, text=True, timeout=60,
+        cwd=host_package,
+        env=isolated_env(host_package, GEMINI_BASE_URL=fake_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
@@ -184,8 +201,9 @@ def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_pat
     env = isolated_env(host_package, GEMINI_BASE_URL=fake_url, PATH=f"{shim}:{os.environ['PATH']}")
     env[port_variable] = str(port)
     del env["PYTHONPATH"]  # run.sh sets it
-    process = subprocess.Popen([str(host_package / "run.sh")], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(host_package / "run.sh")], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -227,7 +245,11 @@ def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_pat
 
 
 def test_build_refuses_to_empty_the_repository():
-    done = subprocess.run([sys.executable, str(ROOT / "infra" / "build_package.py"), "--arch", "host", "--out", str(ROOT)],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "infra" / "build_package.py"), "--arch", "host", "--out", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode != 0 and "refusing to empty" in done.stderr
     assert (ROOT / "template.yaml").exists() and (ROOT / "handler" / "app.py").exists()

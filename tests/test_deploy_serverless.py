@@ -140,7 +140,10 @@ def test_stream_mode_essentials(arch):
     assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
     read_timeout = config["Origins"][0]["CustomOriginConfig"]["OriginReadTimeout"]
     assert float(env["HEARTBEAT_SECONDS"]) < read_timeout <= 120
-    assert json.loads(resources["Resources"]["KeysSecret"]["Properties"]["SecretString"]) == {"gemini_keys": [], "access_tokens": []}
+    assert json.loads(resources["Resources"]["KeysSecret"]["Properties"]["SecretString"]) == {
+        "gemini_keys": [],
+        "access_tokens": [],
+    }
     assert {"EndpointUrl", "KeysSecretArn", "PutKeysCommand", "DomainUrl"} <= set(resources["Outputs"])
 
 
@@ -170,8 +173,12 @@ def find_cli() -> str | None:
 @pytest.mark.parametrize(
     "params",
     [
-        {"arch": "x86_64", "domainName": "gemini.example.com",
-         "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc", "hostedZoneId": "Z0123456789"},
+        {
+            "arch": "x86_64",
+            "domainName": "gemini.example.com",
+            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "hostedZoneId": "Z0123456789",
+        },
         {"mode": "buffered", "keysSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:keys-AbCdEf"},
         {"fleetMetrics": "true", "metricsDashboard": "true"},
     ],
@@ -190,12 +197,20 @@ def test_cli_packages_offline(tmp_path, params):
     with zipfile.ZipFile(tmp_path / "build" / f"lambda-{arch}.zip", "w") as archive:
         archive.writestr("run.sh", "#!/bin/sh\n")  # the CLI only checks that the artifact exists
     args = [f"--param={k}={v}" for k, v in params.items()]
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off"}
-    done = subprocess.run([cli, "package", "--package", "out", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+    }
+    done = subprocess.run(
+        [cli, "package", "--package", "out", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     cfn = json.loads((tmp_path / "out" / "cloudformation-template-update-stack.json").read_text())
-    errors = [str(m) for m in lint(json.dumps(cfn), config=ManualArgs(regions=["us-east-1"])) if m.rule.id.startswith("E")]
+    errors = [
+        str(m) for m in lint(json.dumps(cfn), config=ManualArgs(regions=["us-east-1"])) if m.rule.id.startswith("E")
+    ]
     assert errors == []
     res = cfn["Resources"]
     fn = res["ProxyLambdaFunction"]["Properties"]
@@ -221,8 +236,13 @@ def test_cli_packages_offline(tmp_path, params):
     assert '{\\"GeminiEdgeProxy\\",Key}' in res["KeyHealthDashboard"]["Properties"]["DashboardBody"]
     statements = res["IamRoleLambdaExecution"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     secret = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert secret == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                       "Resource": {"Fn::If": ["CreateSecret", {"Ref": "KeysSecret"}, {"Ref": "ExistingKeysSecretArn"}]}}]
+    assert secret == [
+        {
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": {"Fn::If": ["CreateSecret", {"Ref": "KeysSecret"}, {"Ref": "ExistingKeysSecretArn"}]},
+        }
+    ]
 
 
 # Key health figures (docs/status-and-metrics.md): optional, off by default ----------------
@@ -243,7 +263,8 @@ def test_fleet_figures_and_dashboard_are_optional(mode):
     assert resources["Conditions"]["HasFleetMetrics"] == {"Fn::Equals": [{"Ref": "FleetMetrics"}, "true"]}
     assert policy["Properties"]["Roles"] == [{"Ref": "IamRoleLambdaExecution"}]
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
-        {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}]
+        {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}
+    ]
     assert len(service["provider"]["iam"]["role"]["statements"]) == 1  # the secret's, unchanged
 
     dashboard = resources["Resources"]["KeyHealthDashboard"]

@@ -66,9 +66,7 @@ class Stack:
 
     def __init__(self, cfn: dict, params: dict[str, str]) -> None:
         self.cfn = cfn
-        self.params = {
-            name: str(spec.get("Default", "")) for name, spec in cfn["Parameters"].items()
-        } | params
+        self.params = {name: str(spec.get("Default", "")) for name, spec in cfn["Parameters"].items()} | params
         self.conditions: dict[str, bool] = {}
         for name in cfn["Conditions"]:
             self.condition(name)
@@ -89,7 +87,7 @@ class Stack:
         return self.conditions[name]
 
     def truth(self, expr: Any) -> bool:
-        (fn, arg), = expr.items()
+        ((fn, arg),) = expr.items()
         if fn == "Fn::Equals":
             return self.resolve(arg[0]) == self.resolve(arg[1])
         if fn == "Fn::Not":
@@ -109,7 +107,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref":
                 if arg == "AWS::NoValue":
                     return NO_VALUE
@@ -122,10 +120,14 @@ class Stack:
                 whole = re.fullmatch(r"\$\{([^}]+)\}", text)
                 if whole and whole[1] in names:
                     return names[whole[1]]
-                known = {**self.params, "AWS::Region": REGION, "AWS::Partition": "aws",
-                         "AWS::URLSuffix": "amazonaws.com"}
+                known = {
+                    **self.params,
+                    "AWS::Region": REGION,
+                    "AWS::Partition": "aws",
+                    "AWS::URLSuffix": "amazonaws.com",
+                }
                 for k, v in names.items():  # a resource reference stays visible as ${Name}
-                    known[k] = v if isinstance(v, str) else "${%s}" % v["Ref"] if set(v) == {"Ref"} else known.get(k)
+                    known[k] = v if isinstance(v, str) else f"${{{v['Ref']}}}" if set(v) == {"Ref"} else known.get(k)
                 text = re.sub(r"\$\{([^}.]+)\}", lambda m: known.get(m[1], m[0]), text)
                 return text if "${" not in text else {"Fn::Sub": text}
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
@@ -171,7 +173,9 @@ def test_combination_transforms_lints_and_has_the_right_shape(template, monkeypa
     # Read access to that one secret and nothing else.
     role = res[functions[0] + "Role"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    assert statements == [{"Action": ["secretsmanager:GetSecretValue"], "Effect": "Allow", "Resource": {"Ref": "KeysSecret"}}]
+    assert statements == [
+        {"Action": ["secretsmanager:GetSecretValue"], "Effect": "Allow", "Resource": {"Ref": "KeysSecret"}}
+    ]
     assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
     secret = res["KeysSecret"]["Properties"]
     assert json.loads(secret["SecretString"]) == {"gemini_keys": [], "access_tokens": []}
@@ -186,7 +190,11 @@ def test_combination_transforms_lints_and_has_the_right_shape(template, monkeypa
         layer = "LambdaAdapterLayerArm64" if arch == "arm64" else "LambdaAdapterLayerX86"
         assert fn["Layers"] == [f"arn:aws:lambda:{REGION}:753240598075:layer:{layer}:26"]
         url = res["StreamFunctionUrl"]["Properties"]
-        assert url == {"TargetFunctionArn": {"Ref": "StreamFunction"}, "AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+        assert url == {
+            "TargetFunctionArn": {"Ref": "StreamFunction"},
+            "AuthType": "NONE",
+            "InvokeMode": "RESPONSE_STREAM",
+        }
         public = sorted(r["Properties"]["Action"] for r in res.values() if r["Type"] == "AWS::Lambda::Permission")
         assert public == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
         assert not any(t.startswith("AWS::ApiGateway") for t in types.values())
@@ -215,7 +223,9 @@ def test_combination_transforms_lints_and_has_the_right_shape(template, monkeypa
         assert config["Aliases"] == [DOMAIN]
         assert config["ViewerCertificate"]["AcmCertificateArn"] == CERT
         (origin,) = config["Origins"]
-        assert origin["DomainName"] == {"Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["StreamFunctionUrl", "FunctionUrl"]}]}]}
+        assert origin["DomainName"] == {
+            "Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["StreamFunctionUrl", "FunctionUrl"]}]}]
+        }
         assert "OriginAccessControlId" not in origin  # would require signed requests
         custom = origin["CustomOriginConfig"]
         assert custom["OriginProtocolPolicy"] == "https-only"
@@ -228,13 +238,19 @@ def test_combination_transforms_lints_and_has_the_right_shape(template, monkeypa
         assert {"POST", "GET", "OPTIONS", "PUT", "DELETE"} <= set(behaviour["AllowedMethods"])
         records = res["DistributionRecord"]["Properties"]["RecordSets"]
         assert {r["Type"] for r in records} == {"A", "AAAA"}
-        assert all(r["AliasTarget"] == {"DNSName": {"Fn::GetAtt": ["Distribution", "DomainName"]}, "HostedZoneId": CLOUDFRONT_ZONE} for r in records)
+        assert all(
+            r["AliasTarget"]
+            == {"DNSName": {"Fn::GetAtt": ["Distribution", "DomainName"]}, "HostedZoneId": CLOUDFRONT_ZONE}
+            for r in records
+        )
     if domain and mode == "buffered":
         assert res["ApiDomain"]["Properties"]["DomainNameConfigurations"][0]["CertificateArn"] == CERT
         mapping = res["ApiDomainMapping"]["Properties"]
         assert mapping["ApiId"] == {"Ref": "HttpApi"} and mapping["DomainName"] == DOMAIN
         assert mapping["Stage"] == {"Ref": "HttpApiApiGatewayDefaultStage"}
-        assert res["ApiDomainRecord"]["Properties"]["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]}
+        assert res["ApiDomainRecord"]["Properties"]["AliasTarget"]["DNSName"] == {
+            "Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]
+        }
 
     # The secret and the one command that fills it.
     assert stack.outputs["KeysSecretArn"] == {"Ref": "KeysSecret"}
@@ -254,8 +270,15 @@ def test_domain_without_zone_makes_no_dns_record(template, monkeypatch):
 
 
 def test_existing_secret_and_cost_cap(template, monkeypatch):
-    params = params_for("stream", False, "arm64", ExistingKeysSecretArn=EXISTING, ReservedConcurrency="5",
-                        AllowClientKeys="false", MemorySize="1024")
+    params = params_for(
+        "stream",
+        False,
+        "arm64",
+        ExistingKeysSecretArn=EXISTING,
+        ReservedConcurrency="5",
+        AllowClientKeys="false",
+        MemorySize="1024",
+    )
     cfn = cloudformation(template, params, monkeypatch)
     assert lint_errors(cfn, params) == []
     stack = Stack(cfn, params)
@@ -274,7 +297,8 @@ def test_existing_secret_and_cost_cap(template, monkeypatch):
 def test_heartbeat_cannot_be_set_above_cloudfront_read_timeout(template):
     spec = template["Parameters"]["HeartbeatSeconds"]
     read_timeout = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Origins"][0][
-        "CustomOriginConfig"]["OriginReadTimeout"]
+        "CustomOriginConfig"
+    ]["OriginReadTimeout"]
     assert spec["Default"] < spec["MaxValue"] < read_timeout <= 120  # CloudFormation's own maximum
 
 
@@ -309,10 +333,15 @@ def test_sam_build_targets_exist_for_every_function(template, tmp_path):
     for name in functions:
         assert template["Resources"][name]["Metadata"] == {"BuildMethod": "makefile"}
         for arch in ("arm64", "x86_64"):
-            done = subprocess.run(["make", "-n", f"build-{name}"], cwd=ROOT, capture_output=True, text=True,
-                                  env={"PATH": "/usr/bin:/bin", "ARTIFACTS_DIR": str(tmp_path), "ARCH": arch})
+            done = subprocess.run(
+                ["make", "-n", f"build-{name}"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={"PATH": "/usr/bin:/bin", "ARTIFACTS_DIR": str(tmp_path), "ARCH": arch},
+            )
             assert done.returncode == 0, done.stderr
-            assert f"infra/build_package.py --arch {arch} --out \"{tmp_path}\"" in done.stdout
+            assert f'infra/build_package.py --arch {arch} --out "{tmp_path}"' in done.stdout
 
 
 # Key health figures (docs/status-and-metrics.md): optional, off by default ----------------
@@ -334,8 +363,13 @@ def test_fleet_figures_and_dashboard_are_off_by_default(template, monkeypatch, m
     env = fn["Environment"]["Variables"]
     assert env["FLEET_METRICS"] == "false" and env["METRICS_NAMESPACE"] == "GeminiEdgeProxy"
     assert "DashboardUrl" not in stack.outputs
-    statements = [s for r in stack.resources.values() if r["Type"] == "AWS::IAM::Role"
-                  for p in r["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    statements = [
+        s
+        for r in stack.resources.values()
+        if r["Type"] == "AWS::IAM::Role"
+        for p in r["Properties"].get("Policies", [])
+        for s in p["PolicyDocument"]["Statement"]
+    ]
     assert not any("cloudwatch" in str(s["Action"]) for s in statements)
 
 
@@ -343,7 +377,9 @@ def test_fleet_figures_and_dashboard_are_off_by_default(template, monkeypatch, m
 def test_fleet_figures_and_dashboard_when_asked(template, monkeypatch, mode):
     from handler import metrics
 
-    params = params_for(mode, False, "arm64", FleetMetrics="true", MetricsDashboard="true", MetricsNamespace="Team/Gemini")
+    params = params_for(
+        mode, False, "arm64", FleetMetrics="true", MetricsDashboard="true", MetricsNamespace="Team/Gemini"
+    )
     cfn = cloudformation(template, params, monkeypatch)
     assert lint_errors(cfn, params) == []
     stack = Stack(cfn, params)
@@ -355,7 +391,8 @@ def test_fleet_figures_and_dashboard_when_asked(template, monkeypatch, mode):
     policy = stack.resources["FleetMetricsPolicy"]["Properties"]
     assert policy["Roles"] == [{"Ref": f"{function}Role"}]
     assert policy["PolicyDocument"]["Statement"] == [
-        {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}]
+        {"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}
+    ]
     # The secret statement of the role is unchanged.
     (secret_policy,) = stack.resources[f"{function}Role"]["Properties"]["Policies"]
     assert secret_policy["PolicyDocument"]["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"]

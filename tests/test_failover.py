@@ -105,7 +105,12 @@ def test_statuses_that_fail_over(proxy, fake, status, body):
 @pytest.mark.parametrize(
     "status, body",
     [
-        (400, error_body(400, "INVALID_ARGUMENT", 'Invalid JSON payload received. Unknown name "foo": Cannot find field.')),
+        (
+            400,
+            error_body(
+                400, "INVALID_ARGUMENT", 'Invalid JSON payload received. Unknown name "foo": Cannot find field.'
+            ),
+        ),
         (404, error_body(404, "NOT_FOUND", "models/nope is not found for API version v1beta")),
     ],
 )
@@ -146,7 +151,7 @@ def test_stream_fails_over_before_the_first_event(cooldown, proxy, fake):
         assert r.status_code == 200
         assert r.headers["x-proxy-attempts"] == "2" and r.headers["x-proxy-key"] == MASK[KEY_B]
         raw = b"".join(r.iter_raw())
-    events = [json.loads(e[len(b"data: "):]) for e in raw.split(b"\r\n\r\n") if e]
+    events = [json.loads(e[len(b"data: ") :]) for e in raw.split(b"\r\n\r\n") if e]
     assert "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in events) == "Hello, world!"
     assert [x.key for x in fake.received] == [KEY_A, KEY_B]
 

@@ -21,7 +21,12 @@ def test_one_verify_call_records_only_a_few_callers_keys(cooldown, proxy, fake):
     keys = made_up(256)
     for key in keys:
         fake.keys[key] = "rate_limited"
-    r = httpx.post(proxy + "/verify", params={"format": "json", "timeout": "5"}, headers={"x-goog-api-key": ",".join(keys)}, timeout=60)
+    r = httpx.post(
+        proxy + "/verify",
+        params={"format": "json", "timeout": "5"},
+        headers={"x-goog-api-key": ",".join(keys)},
+        timeout=60,
+    )
     assert r.status_code == 200
     assert r.json()["summary"]["rate_limited"] == 256  # every key checked and reported...
     cooling = [k for k in keys if cooldown.until(k, MODEL) > 0]
@@ -40,7 +45,11 @@ def test_pool_keys_outlive_a_flood_of_made_up_keys(start_proxy, cooldown_for, fa
             memory.cool(key, 60, MODEL, "rate_limited")
     assert len(memory._foreign) <= policy.MAX_FOREIGN
     assert memory.until(KEY_A, MODEL) > 0  # the pool's key is still known to be cooling
-    r = httpx.post(url + "/v1beta/models/gemini-2.5-flash:generateContent", headers={"authorization": f"Bearer {TOKEN}"}, json={"contents": [{"parts": [{"text": "hi"}]}]})
+    r = httpx.post(
+        url + "/v1beta/models/gemini-2.5-flash:generateContent",
+        headers={"authorization": f"Bearer {TOKEN}"},
+        json={"contents": [{"parts": [{"text": "hi"}]}]},
+    )
     assert r.status_code == 200 and r.headers["x-proxy-attempts"] == "1"  # KEY_B first: KEY_A still last
     assert fake.generate_calls[-1].key == KEY_B
 

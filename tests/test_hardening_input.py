@@ -26,7 +26,10 @@ def chat(**extra) -> dict:
 def tool_turns(arguments="{}", result="ok", call_id="call_1") -> list[dict]:
     return [
         {"role": "user", "content": "weather?"},
-        {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}],
+        },
         {"role": "tool", "tool_call_id": call_id, "content": result},
     ]
 
@@ -81,7 +84,9 @@ def test_body_past_limit_is_413_before_it_is_read(start_proxy, fake):
         head = f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
         sock.sendall(head.encode() + b'{"messages": [')
         answer = ""  # the 99.99 MB are never sent: the answer comes anyway
-        while "\r\n\r\n" not in answer or len(answer.split("\r\n\r\n", 1)[1]) < int(answer.lower().split("content-length: ")[1].split("\r\n")[0]):
+        while "\r\n\r\n" not in answer or len(answer.split("\r\n\r\n", 1)[1]) < int(
+            answer.lower().split("content-length: ")[1].split("\r\n")[0]
+        ):
             chunk = sock.recv(65536).decode()
             assert chunk, answer
             answer += chunk
@@ -107,7 +112,9 @@ def test_body_past_limit_is_413_before_it_is_read(start_proxy, fake):
     ids=["id-list", "id-object", "id-number", "deep-args", "args-990", "args-1e999", "deep-result", "result-990"],
 )
 def test_bad_tool_turns_are_400(proxy, fake, messages, param):
-    assert_refused(httpx.post(proxy + CHAT, json=chat(messages=messages), headers=HEADERS, timeout=30), fake, param=param)
+    assert_refused(
+        httpx.post(proxy + CHAT, json=chat(messages=messages), headers=HEADERS, timeout=30), fake, param=param
+    )
 
 
 def test_tool_arguments_that_are_not_json_still_go_up(proxy, fake):
@@ -152,13 +159,30 @@ def test_generation_parameters_checked_locally(proxy, fake, field, value):
 
 
 def test_valid_generation_parameters_go_up(proxy, fake):
-    body = chat(temperature=0, top_p=1, top_k=40, n=1, max_tokens=2.0, seed=-5, presence_penalty=-2, frequency_penalty=2, stop="END")
+    body = chat(
+        temperature=0,
+        top_p=1,
+        top_k=40,
+        n=1,
+        max_tokens=2.0,
+        seed=-5,
+        presence_penalty=-2,
+        frequency_penalty=2,
+        stop="END",
+    )
     r = httpx.post(proxy + CHAT, json=body, headers=HEADERS)
     assert r.status_code == 200, r.text
     config = fake.generate_calls[0].json["generationConfig"]
     assert config == {
-        "temperature": 0, "topP": 1, "topK": 40, "candidateCount": 1, "maxOutputTokens": 2, "seed": -5,
-        "presencePenalty": -2, "frequencyPenalty": 2, "stopSequences": ["END"],
+        "temperature": 0,
+        "topP": 1,
+        "topK": 40,
+        "candidateCount": 1,
+        "maxOutputTokens": 2,
+        "seed": -5,
+        "presencePenalty": -2,
+        "frequencyPenalty": 2,
+        "stopSequences": ["END"],
     }
 
 
@@ -184,7 +208,10 @@ def union_fan_out(levels: int = 12) -> dict:
 
 def ref_fan_out(links: int = 25, fan: int = 3) -> dict:
     """Each definition names the next `fan` times: fan ** links nodes once expanded."""
-    defs = {f"d{i}": {"type": "object", "properties": {f"p{j}": {"$ref": f"#/$defs/d{i + 1}"} for j in range(fan)}} for i in range(links)}
+    defs = {
+        f"d{i}": {"type": "object", "properties": {f"p{j}": {"$ref": f"#/$defs/d{i + 1}"} for j in range(fan)}}
+        for i in range(links)
+    }
     defs[f"d{links}"] = {"type": "string"}
     return {"$defs": defs, "$ref": "#/$defs/d0"}
 
@@ -194,7 +221,12 @@ def ref_fan_out(links: int = 25, fan: int = 3) -> dict:
     [pytest.param(ref_fan_out(), id="ref-fan-out"), pytest.param(union_fan_out(), id="union-fan-out")],
 )
 def test_schema_past_the_budget_is_400_naming_the_field(proxy, fake, schema):
-    r = httpx.post(proxy + CHAT, json=chat(tools=[tool({"type": "object", "properties": {"x": {"type": "string"}}}), tool(schema)]), headers=HEADERS, timeout=30)
+    r = httpx.post(
+        proxy + CHAT,
+        json=chat(tools=[tool({"type": "object", "properties": {"x": {"type": "string"}}}), tool(schema)]),
+        headers=HEADERS,
+        timeout=30,
+    )
     assert_refused(r, fake, param="tools[1].function.parameters")
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
     r = httpx.post(proxy + CHAT, json=chat(response_format=fmt), headers=HEADERS, timeout=30)
@@ -222,7 +254,10 @@ def test_text_copied_by_refs_counts_against_the_budget(proxy, fake):
 
 def test_many_tools_share_one_budget(proxy, fake):
     """Each tool is within the budget on its own; together they are not."""
-    each = {"type": "object", "properties": {f"p{i}": {"type": "string", "description": "d" * 150_000} for i in range(10)}}
+    each = {
+        "type": "object",
+        "properties": {f"p{i}": {"type": "string", "description": "d" * 150_000} for i in range(10)},
+    }
     r = httpx.post(proxy + CHAT, json=chat(tools=[tool(each)]), headers=HEADERS, timeout=30)
     assert r.status_code == 200
     fake.received.clear()
@@ -238,7 +273,10 @@ def test_many_tools_share_one_budget(proxy, fake):
         {"type": "object", "properties": {"a": {"type": "string"}}, "required": [{"a": 1}, "a"]},
         {"required": 5, "allOf": [{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}]},
         {"properties": [1], "allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}]},
-        {"type": "object", "properties": {"a": {"$ref": "#/definitions/missing/deeper"}, "b": {"$ref": "#/properties/a/0/x"}}},
+        {
+            "type": "object",
+            "properties": {"a": {"$ref": "#/definitions/missing/deeper"}, "b": {"$ref": "#/properties/a/0/x"}},
+        },
         {"type": "object", "properties": {"a": {"$ref": 5}, "b": {"$ref": "http://example.com/x"}}},
         {"allOf": [{"$ref": "#"}], "properties": {"a": {"allOf": [{"$ref": "#"}]}}},
         {"type": "object", "properties": {"a": {"anyOf": [{"$ref": "#"}, {"type": {"x": 1}}]}}},
@@ -246,9 +284,20 @@ def test_many_tools_share_one_budget(proxy, fake):
         json.loads('{"type": "object", "properties": {"a": ' * 40 + '{"type": [[], 5, {}]}' + "}}" * 40),
         {"type": "array", "items": [[], 5], "enum": [[1], {"a": 1}, None]},
     ],
-    ids=["type-list-list", "required-list-list", "required-object", "required-5-allOf", "properties-list-allOf",
-         "ref-missing", "ref-not-local", "ref-self-allOf", "ref-self-anyOf", "deep-non-string-type", "deep-type-junk",
-         "items-junk"],
+    ids=[
+        "type-list-list",
+        "required-list-list",
+        "required-object",
+        "required-5-allOf",
+        "properties-list-allOf",
+        "ref-missing",
+        "ref-not-local",
+        "ref-self-allOf",
+        "ref-self-anyOf",
+        "deep-non-string-type",
+        "deep-type-junk",
+        "items-junk",
+    ],
 )
 def test_schema_fragments_of_the_wrong_type_are_not_500(proxy, fake, parameters):
     r = httpx.post(proxy + CHAT, json=chat(tools=[tool(parameters)]), headers=HEADERS, timeout=30)

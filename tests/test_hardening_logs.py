@@ -23,7 +23,11 @@ def test_unhandled_error_logs_its_type_only(proxy, fake, caplog, monkeypatch):
         raise RuntimeError(f"{SECRET_PROMPT} {KEY_A}")
 
     monkeypatch.setattr(chat, "to_gemini", broken)
-    r = httpx.post(proxy + "/v1/chat/completions", json={"messages": [{"role": "user", "content": SECRET_PROMPT}]}, headers={"authorization": f"Bearer {KEY_A}"})
+    r = httpx.post(
+        proxy + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": SECRET_PROMPT}]},
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
     assert r.status_code == 500
     assert r.json()["error"]["type"] == "api_error"  # OpenAI's shape on an OpenAI route
     assert SECRET_PROMPT not in r.text and KEY_A not in r.text

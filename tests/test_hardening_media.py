@@ -44,7 +44,9 @@ def chat_with_images(urls: list[str]) -> dict:
 
 
 def post(proxy: str, body: dict) -> httpx.Response:
-    return httpx.post(proxy + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY_A}"}, timeout=30)
+    return httpx.post(
+        proxy + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY_A}"}, timeout=30
+    )
 
 
 def test_more_urls_than_the_request_may_fetch(proxy, fake, images, allow_loopback):

@@ -64,7 +64,11 @@ def test_upstream_query_unit():
     ],
 )
 def test_encoded_query_and_fragment_in_path_stay_in_the_path(proxy, fake, path):
-    r = httpx.post(proxy + path + "?pageSize=1", content=BODY, headers={"x-goog-api-key": KEY_A, "content-type": "application/json"})
+    r = httpx.post(
+        proxy + path + "?pageSize=1",
+        content=BODY,
+        headers={"x-goog-api-key": KEY_A, "content-type": "application/json"},
+    )
     assert r.status_code == 200
     sent = fake.received[-1]
     assert sent.path == path  # still encoded: the same path, no new query
@@ -102,7 +106,9 @@ def test_client_that_aborts_mid_body_sends_nothing_upstream(proxy, fake, caplog)
     sock.sendall(head.encode() + BODY)
     wait_for(lambda: True, "")
     sock.close()
-    fields = wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "body"], "the proxy saw the client go")
+    fields = wait_for(
+        lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "body"], "the proxy saw the client go"
+    )
     assert fields[0]["status"] == 499
     assert fake.received == []
 
@@ -116,7 +122,9 @@ def test_native_call_cancelled_when_client_leaves(proxy, fake, caplog):
     sock.sendall(head.encode() + BODY)
     wait_for(lambda: fake.in_flight == 1, "the call reached Gemini")
     sock.close()
-    fields = wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the call was dropped")
+    fields = wait_for(
+        lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the call was dropped"
+    )
     assert fields[0]["status"] == 499  # nginx's "client closed request", not a 500
     assert fake.slow_done == []  # Gemini had not answered yet: the proxy stopped waiting at once
 
@@ -138,7 +146,9 @@ def test_translated_call_cancelled_when_client_leaves(proxy, fake, caplog, path,
     sock.sendall(head.encode() + raw)
     wait_for(lambda: fake.in_flight == 1, "the call reached Gemini")
     sock.close()
-    fields = wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the call was dropped")
+    fields = wait_for(
+        lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the call was dropped"
+    )
     assert fields[0]["status"] == 499
     assert fake.slow_done == []
 
@@ -169,7 +179,12 @@ def test_native_stream_that_breaks_is_not_a_clean_end(proxy, fake, caplog):
 def upload_start(proxy: str, **headers: str) -> httpx.Response:
     return httpx.post(
         proxy + "/upload/v1beta/files",
-        headers={"x-goog-api-key": KEY_A, "x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start", **headers},
+        headers={
+            "x-goog-api-key": KEY_A,
+            "x-goog-upload-protocol": "resumable",
+            "x-goog-upload-command": "start",
+            **headers,
+        },
     )
 
 
@@ -198,7 +213,11 @@ def test_key_longer_than_any_real_key_is_refused(proxy, fake, route):
     if route == "native":
         r = httpx.post(proxy + GENERATE, content=BODY, headers={"x-goog-api-key": long_key})
     else:
-        r = httpx.post(proxy + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}, headers={"authorization": f"Bearer {long_key}"})
+        r = httpx.post(
+            proxy + "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": f"Bearer {long_key}"},
+        )
     assert r.status_code == 401
     assert long_key not in r.text
     assert fake.received == []
@@ -209,7 +228,9 @@ def test_verify_checks_stop_when_the_caller_leaves(proxy, fake, caplog):
     fake.keys[KEY_A] = "slow"
     fake.slow_seconds = 30
     sock = connect(proxy)
-    sock.sendall(f"POST /verify?format=json&timeout=50 HTTP/1.1\r\nHost: x\r\nx-goog-api-key: {KEY_A}\r\nContent-Length: 0\r\n\r\n".encode())
+    sock.sendall(
+        f"POST /verify?format=json&timeout=50 HTTP/1.1\r\nHost: x\r\nx-goog-api-key: {KEY_A}\r\nContent-Length: 0\r\n\r\n".encode()
+    )
     wait_for(lambda: fake.in_flight == 1, "the check reached Gemini")
     sock.close()
     wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the checks were dropped")
@@ -224,7 +245,9 @@ def test_client_that_aborts_mid_body_on_a_translated_route(proxy, fake, caplog):
     sock.sendall(head.encode() + body)
     time.sleep(0.05)
     sock.close()
-    fields = wait_for(lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "body"], "the proxy saw the client go")
+    fields = wait_for(
+        lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "body"], "the proxy saw the client go"
+    )
     assert fields[0]["status"] == 499
     assert not [r for r in caplog.records if r.getMessage() == "unhandled error"]
     assert fake.received == []

@@ -30,8 +30,23 @@ def free_port() -> int:
 def guarded(fake_server):
     """The proxy under uvicorn as shipped, with short limits so the test is quick."""
     port = free_port()
-    env = {**os.environ, "GEMINI_BASE_URL": fake_server[1].url, "HEADER_TIMEOUT": "1", "BODY_IDLE_TIMEOUT": "1", "MAX_HEADER_BYTES": "8192"}
-    command = [sys.executable, "-m", "uvicorn", "handler.app:app", "--port", str(port), *PROTOCOL.split(), "--no-access-log"]
+    env = {
+        **os.environ,
+        "GEMINI_BASE_URL": fake_server[1].url,
+        "HEADER_TIMEOUT": "1",
+        "BODY_IDLE_TIMEOUT": "1",
+        "MAX_HEADER_BYTES": "8192",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "handler.app:app",
+        "--port",
+        str(port),
+        *PROTOCOL.split(),
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(400):
@@ -92,7 +107,11 @@ def test_normal_requests_pass_and_keep_alive(guarded, fake):
     with httpx.Client(base_url=f"http://127.0.0.1:{guarded}") as client:
         body = {"contents": [{"parts": [{"text": "x" * 200_000}]}]}  # one large first read: body, not headers
         for _ in range(3):
-            r = client.post("/v1beta/models/gemini-2.5-flash:generateContent", json=body, headers={"x-goog-api-key": KEY_A, "x-pad": "p" * 4000})
+            r = client.post(
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+                json=body,
+                headers={"x-goog-api-key": KEY_A, "x-pad": "p" * 4000},
+            )
             assert r.status_code == 200
     assert len(fake.generate_calls) == 3
 

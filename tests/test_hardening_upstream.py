@@ -59,6 +59,7 @@ class Odd:
             event = {"error": {"code": 400, "message": f"API key {KEY_A} not valid.", "status": "INVALID_ARGUMENT"}}
             return Response(f"data: {json.dumps(event)}\r\n\r\n".encode(), media_type="text/event-stream")
         if kind == "big":  # Content-Length set; the rest only once the client has the start
+
             async def body():
                 yield b"[" + b" " * (1024 * 1024)
                 while not self.release.is_set():
@@ -125,7 +126,9 @@ def test_odd_429_details_keep_the_status(odd_proxy, stream):
     r = httpx.post(proxy + CHAT, json=chat(stream=stream), headers=AUTH)
     assert assert_openai_error(r, 429)["type"] == "rate_limit_error"
     assert "retry-after" not in r.headers  # "soon" is no delay
-    r = httpx.post(proxy + "/v1beta/models/gemini-2.5-flash:generateContent", json={}, headers={"x-goog-api-key": KEY_A})
+    r = httpx.post(
+        proxy + "/v1beta/models/gemini-2.5-flash:generateContent", json={}, headers={"x-goog-api-key": KEY_A}
+    )
     assert r.status_code == 429 and r.json() == ODD_429  # native: Gemini's answer as it was
 
 

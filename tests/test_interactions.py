@@ -43,14 +43,18 @@ def test_follow_ups_and_get_stay_on_the_key(proxy, fake, version):
         assert sent.key == key and sent.json["previous_interaction_id"] == ident[: -affinity.TAG_LENGTH]
         got = httpx.get(f"{proxy}/{version}/interactions/{follow.json()['id']}", headers={"x-goog-api-key": ALL})
         assert got.status_code == 200 and got.json()["id"] == follow.json()["id"]
-        assert fake.received[-1].key == key and fake.received[-1].path.endswith(follow.json()["id"][: -affinity.TAG_LENGTH])
+        assert fake.received[-1].key == key and fake.received[-1].path.endswith(
+            follow.json()["id"][: -affinity.TAG_LENGTH]
+        )
     assert all(r.key in KEYS for r in fake.received) and len(fake.received) == 3 * ROUNDS  # no wrong key tried
 
 
 def test_streamed_interaction_is_tagged_event_by_event(proxy, fake):
     fake.stream_delay = 0.3
     with httpx.stream(
-        "POST", proxy + "/v1beta/interactions", headers={"x-goog-api-key": ALL},
+        "POST",
+        proxy + "/v1beta/interactions",
+        headers={"x-goog-api-key": ALL},
         json={"model": "gemini-2.5-flash", "input": "tell me more", "stream": True},
     ) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
@@ -124,7 +128,15 @@ def test_headers_reach_google_by_deny_list(proxy, fake, fake_url):
     (seen,) = fake.received
     assert seen.headers["api-revision"] == "2026-05-20"
     assert seen.headers["x-gemini-session"] == "s-1" and seen.headers["x-custom-trace"] == "t-9"
-    for dropped in ("cookie", "x-forwarded-for", "forwarded", "x-amzn-trace-id", "accept-encoding", "authorization", "x-api-key"):
+    for dropped in (
+        "cookie",
+        "x-forwarded-for",
+        "forwarded",
+        "x-amzn-trace-id",
+        "accept-encoding",
+        "authorization",
+        "x-api-key",
+    ):
         assert dropped not in seen.headers
     assert seen.headers["host"] == fake_url.removeprefix("http://")  # Google's host, not the one the client called
 
@@ -150,7 +162,11 @@ def test_python_sdk_streamed_interaction_then_follow_up(proxy, fake):
 
 
 def test_gemini_alias_reaches_interactions(proxy, fake):
-    first = httpx.post(proxy + "/gemini/v1beta/interactions", json={"model": "gemini-2.5-flash", "input": "a"}, headers={"x-goog-api-key": ALL})
+    first = httpx.post(
+        proxy + "/gemini/v1beta/interactions",
+        json={"model": "gemini-2.5-flash", "input": "a"},
+        headers={"x-goog-api-key": ALL},
+    )
     ident = first.json()["id"]
     got = httpx.get(f"{proxy}/gemini/v1beta/interactions/{ident}", headers={"x-goog-api-key": ALL})
     assert got.status_code == 200 and fake.received[-1].path == "/v1beta/interactions/" + ident[: -affinity.TAG_LENGTH]

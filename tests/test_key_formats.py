@@ -91,9 +91,18 @@ def test_a_bad_key_cools_for_every_model(cooldown, proxy, fake, behaviour):
 
 def test_verify_reports_each_key_with_a_per_model_limit(proxy, fake):
     fake.keys[KEY_Q] = "rate_limited@gemini-2.5-flash"
-    r = httpx.post(proxy + "/verify", headers={"x-goog-api-key": f"{KEY_Q},{KEY_A}"}, params={"format": "json", "probe": "generate"})
-    assert {x["key"]: x["status"] for x in r.json()["results"]} == {"AQ.Ab8...4444": "rate_limited", "AIzaSy...1111": "valid"}
     r = httpx.post(
-        proxy + "/verify", headers={"x-goog-api-key": KEY_Q}, params={"format": "json", "probe": "generate", "model": "gemini-2.5-pro"}
+        proxy + "/verify",
+        headers={"x-goog-api-key": f"{KEY_Q},{KEY_A}"},
+        params={"format": "json", "probe": "generate"},
+    )
+    assert {x["key"]: x["status"] for x in r.json()["results"]} == {
+        "AQ.Ab8...4444": "rate_limited",
+        "AIzaSy...1111": "valid",
+    }
+    r = httpx.post(
+        proxy + "/verify",
+        headers={"x-goog-api-key": KEY_Q},
+        params={"format": "json", "probe": "generate", "model": "gemini-2.5-pro"},
     )
     assert r.json()["results"][0]["status"] == "valid"

@@ -59,7 +59,13 @@ def http_v2(method, path, query=None, headers=None, body=None, domain="abc123.ex
             "apiId": domain.split(".")[0],
             "domainName": domain,
             "domainPrefix": domain.split(".")[0],
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "test",
+            },
             "requestId": "r2",
             "routeKey": "$default",
             "stage": "$default",
@@ -77,7 +83,9 @@ def function_url(method, path, query=None, headers=None, body=None):
 
 def alb(method, path, query=None, headers=None, body=None):
     return {
-        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1"}},
+        "requestContext": {
+            "elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1"}
+        },
         "httpMethod": method,
         "path": path,
         "queryStringParameters": query or {},
@@ -122,7 +130,9 @@ def test_landing_page(lambda_handler, kind):
 def test_native_post_and_two_invocations_in_a_row(lambda_handler, fake, kind):
     for text in ("first", "second"):
         body = BODY.replace("from lambda", text)
-        event = EVENTS[kind]("POST", GENERATE, headers={"content-type": "application/json", "x-goog-api-key": KEY_A}, body=body)
+        event = EVENTS[kind](
+            "POST", GENERATE, headers={"content-type": "application/json", "x-goog-api-key": KEY_A}, body=body
+        )
         result = lambda_handler(event, Context())
         assert result["statusCode"] == 200, body_of(result)
         answer = json.loads(body_of(result))

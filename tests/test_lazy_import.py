@@ -19,4 +19,3 @@ def test_import_leaves_aiohttp_unloaded_until_used():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["_LazyModule", "module True"]
-

@@ -14,9 +14,9 @@ import logging
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import openai
@@ -76,8 +76,15 @@ def assert_valid_emf(record: dict) -> None:
         for name in dimension_set:
             assert isinstance(record[name], str) and record[name]  # a dimension value is a string member
     names = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
-    assert names == {"Requests": "Count", "Attempts": "Count", "Upstream2xx": "Count", "Upstream4xx": "Count",
-                     "Upstream429": "Count", "Upstream5xx": "Count", "Latency": "Milliseconds"}
+    assert names == {
+        "Requests": "Count",
+        "Attempts": "Count",
+        "Upstream2xx": "Count",
+        "Upstream4xx": "Count",
+        "Upstream429": "Count",
+        "Upstream5xx": "Count",
+        "Latency": "Milliseconds",
+    }
     for name in names:
         assert isinstance(record[name], (int, float)) and not isinstance(record[name], bool)
     assert record["Requests"] == 1
@@ -104,8 +111,11 @@ def test_one_record_per_proxied_request_with_the_documented_dimensions(start_pro
         expected.append((r.headers["x-proxy-key"], "gemini-2.5-flash", "generateContent", "Upstream429", 2))
         # An invalid key: Gemini refuses the request itself, so neither key nor model becomes a dimension.
         fake.keys["AIzaSyMadeUp-zzzzzzzzzzzzzzzzzzzzzzzzz"] = "invalid"
-        r = client.post("/v1beta/models/made-up-model:generateContent", json=BODY,
-                        headers={"x-goog-api-key": "AIzaSyMadeUp-zzzzzzzzzzzzzzzzzzzzzzzzz"})
+        r = client.post(
+            "/v1beta/models/made-up-model:generateContent",
+            json=BODY,
+            headers={"x-goog-api-key": "AIzaSyMadeUp-zzzzzzzzzzzzzzzzzzzzzzzzz"},
+        )
         assert r.status_code == 400
         expected.append(("-", "-", "generateContent", "Upstream4xx", 1))
         # Not proxied: no record.
@@ -116,7 +126,9 @@ def test_one_record_per_proxied_request_with_the_documented_dimensions(start_pro
     # The OpenAI route with the server pool (token): the Gemini model and the OpenAI route.
     fake.keys.clear()
     chat = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0)
-    reply = chat.chat.completions.with_raw_response.create(model="gemini-2.5-pro", messages=[{"role": "user", "content": "Hi"}])
+    reply = chat.chat.completions.with_raw_response.create(
+        model="gemini-2.5-pro", messages=[{"role": "user", "content": "Hi"}]
+    )
     served = reply.headers["x-proxy-key"]
     expected.append((served, "gemini-2.5-pro", "chat.completions", "Upstream2xx", 1))
 
@@ -127,7 +139,10 @@ def test_one_record_per_proxied_request_with_the_documented_dimensions(start_pro
     for record in records:
         assert_valid_emf(record)
         assert record["Latency"] == record["duration_ms"] and record["Route"] in metrics.ACTIONS | {"chat.completions"}
-    got = [(r["Key"], r["Model"], r["Route"], next(n for n in metrics.STATUS_COUNTS if r[n]), r["Attempts"]) for r in records]
+    got = [
+        (r["Key"], r["Model"], r["Route"], next(n for n in metrics.STATUS_COUNTS if r[n]), r["Attempts"])
+        for r in records
+    ]
     assert got == expected
     # What the fake received matches what the records say.
     assert mask(fake.generate_calls[-1].key) == served and "gemini-2.5-pro" in fake.generate_calls[-1].path
@@ -171,32 +186,21 @@ def put_as_cloudwatch_would(client, records: list[dict], shift: float = 0.0) -> 
     """What CloudWatch Logs does with an EMF line: one datum per metric and dimension set."""
     for record in records:
         (directive,) = record["_aws"]["CloudWatchMetrics"]
-        stamp = datetime.fromtimestamp(record["_aws"]["Timestamp"] / 1000 - shift, timezone.utc)
+        stamp = datetime.fromtimestamp(record["_aws"]["Timestamp"] / 1000 - shift, UTC)
         for dimension_set in directive["Dimensions"]:
             client.put_metric_data(
                 Namespace=directive["Namespace"],
                 MetricData=[
-                    {"MetricName": m["Name"], "Unit": m["Unit"], "Value": float(record[m["Name"]]), "Timestamp": stamp,
-                     "Dimensions": [{"Name": d, "Value": record[d]} for d in dimension_set]}
+                    {
+                        "MetricName": m["Name"],
+                        "Unit": m["Unit"],
+                        "Value": float(record[m["Name"]]),
+                        "Timestamp": stamp,
+                        "Dimensions": [{"Name": d, "Value": record[d]} for d in dimension_set],
+                    }
                     for m in directive["Metrics"]
                 ],
             )
-
-
-@pytest.fixture
-def cloudwatch(monkeypatch):
-    """moto's CloudWatch, in this process (the proxy's threads included); no network."""
-    moto = pytest.importorskip("moto")
-    import boto3
-
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    fleet.forget()
-    with moto.mock_aws():
-        yield boto3.client("cloudwatch", region_name="us-east-1")
-    fleet.forget()
 
 
 def test_fleet_view_reads_back_what_the_records_wrote(start_proxy, fake, log_lines, cloudwatch):
@@ -214,8 +218,10 @@ def test_fleet_view_reads_back_what_the_records_wrote(start_proxy, fake, log_lin
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     data = answer.json()
     assert data["enabled"] is True and set(data["keys"]) == {mask(k) for k in ALL_KEYS}
-    totals = {key: (f["hour"]["calls_total"], f["hour"]["rate_limited_total"], f["day"]["calls_total"])
-              for key, f in data["keys"].items()}
+    totals = {
+        key: (f["hour"]["calls_total"], f["hour"]["rate_limited_total"], f["day"]["calls_total"])
+        for key, f in data["keys"].items()
+    }
     assert totals == {"AIzaSy...1111": (2, 0, 3), "AIzaSy...2222": (3, 3, 3), "AIzaSy...3333": (1, 0, 1)}
     hour = data["keys"]["AIzaSy...2222"]["hour"]
     assert len(hour["calls"]) == 12 and len(data["keys"]["AIzaSy...2222"]["day"]["calls"]) == 24
@@ -273,10 +279,18 @@ def test_bins_are_whole_periods_and_now_falls_in_the_last(cloudwatch):
     """A point exactly on a bin boundary, and one just before the window, land where they should."""
     now = 1_800_000_000.0  # a multiple of 3600 and of 300: the edge case
     for seconds_ago, value in ((0, 2.0), (3600, 5.0), (86400 + 1, 7.0)):
-        cloudwatch.put_metric_data(Namespace="NS", MetricData=[{
-            "MetricName": "Requests", "Value": value, "Unit": "Count",
-            "Timestamp": datetime.fromtimestamp(now - seconds_ago, timezone.utc),
-            "Dimensions": [{"Name": "Key", "Value": "AIzaSy...1111"}]}])
+        cloudwatch.put_metric_data(
+            Namespace="NS",
+            MetricData=[
+                {
+                    "MetricName": "Requests",
+                    "Value": value,
+                    "Unit": "Count",
+                    "Timestamp": datetime.fromtimestamp(now - seconds_ago, UTC),
+                    "Dimensions": [{"Name": "Key", "Value": "AIzaSy...1111"}],
+                }
+            ],
+        )
     day = fleet.read("NS", ["AIzaSy...1111"], now=now)["keys"]["AIzaSy...1111"]["day"]
     assert day["calls"][-1] == 2.0 and day["calls"][-2] == 5.0 and day["calls_total"] == 7.0  # the 7 is too old
     hour = fleet.read("NS", ["AIzaSy...1111"], now=now)["keys"]["AIzaSy...1111"]["hour"]

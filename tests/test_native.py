@@ -16,7 +16,10 @@ from .conftest import KEY_A, KEY_B, KEY_C, TOKEN
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
-BODY = {"contents": [{"role": "user", "parts": [{"text": "hi there"}]}], "toolConfig": {"functionCallingConfig": {"mode": "AUTO"}}}
+BODY = {
+    "contents": [{"role": "user", "parts": [{"text": "hi there"}]}],
+    "toolConfig": {"functionCallingConfig": {"mode": "AUTO"}},
+}
 
 
 def test_generate_passes_through_byte_for_byte(proxy, fake, fake_url):
@@ -132,7 +135,7 @@ def test_stream_is_byte_faithful(proxy, fake):
         raw = b"".join(r.iter_raw())
     events = raw.split(b"\r\n\r\n")
     assert events[-1] == b"" and len(events) == 4
-    texts = [json.loads(e[len(b"data: "):])["candidates"][0]["content"]["parts"][0]["text"] for e in events[:3]]
+    texts = [json.loads(e[len(b"data: ") :])["candidates"][0]["content"]["parts"][0]["text"] for e in events[:3]]
     assert texts == ["Hello", ", world", "!"]
 
 
@@ -181,14 +184,22 @@ def test_resumable_upload_continues_through_proxy(proxy, fake):
     assert r.status_code == 200
     assert r.headers["x-goog-upload-url"].startswith(proxy + "/upload/v1beta/files?upload_id=UP1")
     assert fake.received[0].headers["x-goog-upload-protocol"] == "resumable"
-    r = httpx.post(r.headers["x-goog-upload-url"], content=b"abc", headers={"x-goog-api-key": KEY_A, "x-goog-upload-command": "upload, finalize"})
+    r = httpx.post(
+        r.headers["x-goog-upload-url"],
+        content=b"abc",
+        headers={"x-goog-api-key": KEY_A, "x-goog-upload-command": "upload, finalize"},
+    )
     assert r.json()["file"]["sizeBytes"] == "3"
 
 
 def test_cors_preflight_and_header(proxy, fake):
     r = httpx.options(
         proxy + GENERATE,
-        headers={"origin": "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "x-goog-api-key,content-type"},
+        headers={
+            "origin": "https://app.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "x-goog-api-key,content-type",
+        },
     )
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == "*"
@@ -244,7 +255,7 @@ def test_no_secret_in_logs_or_bodies(start_proxy, fake, caplog):
         assert secret not in everything
     lines = [json.loads(_line(r)) for r in caplog.records if r.name == "gemini_proxy" and getattr(r, "fields", None)]
     assert {"AIzaSy...1111", "AIzaSy...2222", "AIzaSy...3333"} <= {line.get("key") for line in lines}
-    line = next(l for l in lines if l.get("path") == GENERATE.split("?")[0])
+    line = next(entry for entry in lines if entry.get("path") == GENERATE.split("?")[0])
     assert {"method", "path", "status", "upstream_status", "duration_ms", "key"} <= set(line)
 
 
@@ -266,11 +277,16 @@ def test_key_quoted_in_an_upstream_error_is_masked(proxy, fake):
 @pytest.mark.parametrize("version", ["v1", "v1alpha"])
 def test_other_api_versions_pass_through_even_under_openai_paths(proxy, fake, version):
     # /v1/models/... is shared with the OpenAI routes: a Gemini call there is still Gemini's.
-    r = httpx.post(proxy + f"/{version}/models/gemini-2.5-flash:generateContent", json=BODY, headers={"x-goog-api-key": KEY_A})
+    r = httpx.post(
+        proxy + f"/{version}/models/gemini-2.5-flash:generateContent", json=BODY, headers={"x-goog-api-key": KEY_A}
+    )
     assert r.status_code == 200
     assert r.json()["candidates"][0]["content"]["parts"][0]["text"] == "echo: hi there"
     with httpx.stream(
-        "POST", proxy + f"/{version}/models/gemini-2.5-flash:streamGenerateContent?alt=sse", json=BODY, headers={"x-goog-api-key": KEY_A}
+        "POST",
+        proxy + f"/{version}/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        json=BODY,
+        headers={"x-goog-api-key": KEY_A},
     ) as s:
         assert s.read().count(b"\r\n\r\n") == 3
     assert [x.path for x in fake.received] == [

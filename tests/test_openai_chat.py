@@ -67,7 +67,9 @@ def test_text_round_trip(proxy, fake):
             {"role": "user", "parts": [{"text": "how"}, {"text": "are you"}]},
         ],
         # Every system and developer message, in order.
-        "systemInstruction": {"parts": [{"text": "Be brief."}, {"text": "Answer in English."}, {"text": "Stay polite."}]},
+        "systemInstruction": {
+            "parts": [{"text": "Be brief."}, {"text": "Answer in English."}, {"text": "Stay polite."}]
+        },
         "safetySettings": SAFETY,
     }
     assert r.object == "chat.completion" and r.id == "chatcmpl-fake-response-id"
@@ -80,9 +82,9 @@ def test_text_round_trip(proxy, fake):
 
 @pytest.mark.parametrize("prefix", ["", "/v1", "/openai/v1"])
 def test_every_base_url(proxy, fake, prefix):
-    r = OpenAI(base_url=proxy + prefix, api_key=f"{KEY_A},{KEY_B}", max_retries=0).chat.completions.with_raw_response.create(
-        model="gemini-2.5-flash", messages=USER
-    )
+    r = OpenAI(
+        base_url=proxy + prefix, api_key=f"{KEY_A},{KEY_B}", max_retries=0
+    ).chat.completions.with_raw_response.create(model="gemini-2.5-flash", messages=USER)
     assert r.parse().choices[0].message.content == "echo: hi"
     assert fake.generate_calls[0].key in (KEY_A, KEY_B)
     assert r.headers["x-proxy-key"] in ("AIzaSy...1111", "AIzaSy...2222")
@@ -178,7 +180,10 @@ def test_google_object_merged_by_the_sdk(proxy, fake):
     ],
 )
 def test_model_names(start_proxy, fake, asked, model, search):
-    url = start_proxy(MODEL_ALIASES="gpt-4o=gemini-2.5-pro,gpt-4o-mini=models/gemini-2.5-flash-lite", DEFAULT_MODEL="gemini-3-pro-preview")
+    url = start_proxy(
+        MODEL_ALIASES="gpt-4o=gemini-2.5-pro,gpt-4o-mini=models/gemini-2.5-flash-lite",
+        DEFAULT_MODEL="gemini-3-pro-preview",
+    )
     r = client(url).chat.completions.create(model=asked, messages=USER)
     (call,) = fake.generate_calls
     assert call.path == f"/v1beta/models/{model}:generateContent"
@@ -212,7 +217,10 @@ def test_web_search_options_and_search_tool(proxy, fake):
         model="gemini-2.5-flash",
         messages=USER,
         tools=[
-            {"type": "function", "function": {"name": "googleSearch", "parameters": {"type": "object", "properties": {}}}},
+            {
+                "type": "function",
+                "function": {"name": "googleSearch", "parameters": {"type": "object", "properties": {}}},
+            },
             {"type": "function", "function": {"name": "get_time", "description": "Now."}},
         ],
     )
@@ -252,7 +260,15 @@ def test_tools_across_two_turns(proxy, fake):
     messages = [{"role": "user", "content": "Weather in Paris and Rome?"}]
     first = c.chat.completions.create(model="gemini-2.5-flash", messages=messages, tools=[WEATHER], tool_choice="auto")
     assert fake.generate_calls[0].json["tools"] == [
-        {"functionDeclarations": [{"name": "get_weather", "description": "Weather in a city.", "parameters": WEATHER["function"]["parameters"]}]}
+        {
+            "functionDeclarations": [
+                {
+                    "name": "get_weather",
+                    "description": "Weather in a city.",
+                    "parameters": WEATHER["function"]["parameters"],
+                }
+            ]
+        }
     ]
     assert fake.generate_calls[0].json["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
     (choice,) = first.choices
@@ -299,7 +315,10 @@ def test_tools_across_two_turns(proxy, fake):
         ("none", {"mode": "NONE"}),
         ("auto", {"mode": "AUTO"}),
         ("required", {"mode": "ANY"}),
-        ({"type": "function", "function": {"name": "get_weather"}}, {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"mode": "ANY", "allowedFunctionNames": ["get_weather"]},
+        ),
     ],
 )
 def test_tool_choice(proxy, fake, choice, config):
@@ -322,7 +341,10 @@ def test_tool_choice(proxy, fake, choice, config):
 def test_tool_result_wrapping(proxy, fake, content, response):
     messages = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": content},
     ]
     client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=messages)
@@ -334,7 +356,11 @@ def test_tool_result_wrapping(proxy, fake, content, response):
 def test_broken_tool_arguments_are_forwarded(proxy, fake):
     messages = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "ok"},
     ]
     client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=messages)
@@ -346,8 +372,12 @@ def test_gemini_3_signatures(proxy, fake):
         return {
             "role": "assistant",
             "tool_calls": [
-                {"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": "{}"},
-                 **({"extra_content": {"google": {"thought_signature": s}}} if s else {})}
+                {
+                    "id": f"c{i}",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": "{}"},
+                    **({"extra_content": {"google": {"thought_signature": s}}} if s else {}),
+                }
                 for i, s in enumerate(signatures)
             ],
         }
@@ -366,7 +396,9 @@ def test_gemini_3_signatures(proxy, fake):
         {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "sig-a"},
         {"functionCall": {"name": "f", "args": {}}},
     ]
-    assert contents[3]["parts"] == [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "skip_thought_signature_validator"}]
+    assert contents[3]["parts"] == [
+        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "skip_thought_signature_validator"}
+    ]
     fake.received.clear()
     client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=messages)
     assert "thoughtSignature" not in sent(fake)["contents"][3]["parts"][0]  # 2.5 needs none
@@ -440,7 +472,10 @@ def test_response_format_json_schema(proxy, fake):
         ({"type": "json_object"}, {"responseMimeType": "application/json"}),
         ({"type": "text"}, None),
         (
-            {"type": "json_schema", "json_schema": {"name": "color", "schema": {"type": "string", "enum": ["red", "blue"]}}},
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "color", "schema": {"type": "string", "enum": ["red", "blue"]}},
+            },
             # JSON (`"red"`), not text/x.enum's bare `red`: the client parses the content as JSON.
             {"responseMimeType": "application/json", "responseSchema": {"type": "string", "enum": ["red", "blue"]}},
         ),
@@ -482,7 +517,11 @@ def test_reasoning_effort(proxy, fake, model, effort, thinking):
 def test_thoughts_go_to_reasoning_content(proxy, fake):
     fake.reply(
         gemini(
-            [{"text": "Let me think. ", "thought": True}, {"text": "Done thinking.", "thought": True}, {"text": "The answer is 4."}],
+            [
+                {"text": "Let me think. ", "thought": True},
+                {"text": "Done thinking.", "thought": True},
+                {"text": "The answer is 4."},
+            ],
             thoughts=40,
         )
     )
@@ -516,11 +555,20 @@ def test_thoughts_go_to_reasoning_content(proxy, fake):
 )
 def test_finish_reasons(proxy, fake, reason, finish):
     fake.reply(gemini([{"text": "x"}], finish=reason))
-    assert client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER).choices[0].finish_reason == finish
+    assert (
+        client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER).choices[0].finish_reason
+        == finish
+    )
 
 
 def test_blocked_prompt(proxy, fake):
-    fake.reply({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage(answer=0), "modelVersion": "gemini-2.5-flash"})
+    fake.reply(
+        {
+            "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": usage(answer=0),
+            "modelVersion": "gemini-2.5-flash",
+        }
+    )
     r = client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER)
     (choice,) = r.choices
     assert choice.finish_reason == "content_filter"
@@ -531,10 +579,22 @@ def test_blocked_prompt(proxy, fake):
 def test_several_candidates_images_and_cached_tokens(proxy, fake):
     body = {
         "candidates": [
-            {"content": {"role": "model", "parts": [{"text": "Here: "}, {"inlineData": {"mimeType": "image/png", "data": PNG}}]}, "finishReason": "STOP", "index": 0},
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [{"text": "Here: "}, {"inlineData": {"mimeType": "image/png", "data": PNG}}],
+                },
+                "finishReason": "STOP",
+                "index": 0,
+            },
             {"content": {"role": "model", "parts": [{"text": "Second"}]}, "finishReason": "MAX_TOKENS", "index": 1},
         ],
-        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 6, "cachedContentTokenCount": 4, "totalTokenCount": 16},
+        "usageMetadata": {
+            "promptTokenCount": 10,
+            "candidatesTokenCount": 6,
+            "cachedContentTokenCount": 4,
+            "totalTokenCount": 16,
+        },
         "modelVersion": "gemini-2.5-flash-image",
     }
     fake.reply(body)
@@ -559,7 +619,10 @@ def test_media_parts(proxy, fake):
                 "content": [
                     {"type": "text", "text": "Listen and read."},
                     {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
-                    {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
+                    {
+                        "type": "file",
+                        "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"},
+                    },
                     {"type": "file", "file": {"file_data": "JVBERi0x", "filename": "b.pdf"}},
                     {"type": "file", "file": {"file_data": "aGVsbG8=", "filename": "notes.txt"}},
                     {"type": "file", "file": {"file_id": "files/abc123"}},
@@ -598,30 +661,96 @@ BAD = [
     ("empty messages", _msgs(), "messages", "messages"),
     ("unknown role", _msgs({"role": "robot", "content": "hi"}), "messages[0].role", "robot"),
     ("message not an object", _msgs("hi"), "messages[0]", "object"),
-    ("bad data URL", _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:nonsense"}}]}), "messages[0].content[0].image_url", None),
+    (
+        "bad data URL",
+        _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:nonsense"}}]}),
+        "messages[0].content[0].image_url",
+        None,
+    ),
     # Refused by the stub media.py (data URLs only) and by the SSRF guard (loopback) alike.
-    ("refused image URL", _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}}]}), "messages[0].content[0].image_url", None),
-    ("image without URL", _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {}}]}), "messages[0].content[0].image_url", "URL"),
-    ("unknown part type", _msgs({"role": "user", "content": [{"type": "video_url", "video_url": {"url": "x"}}]}), "messages[0].content[0].type", "video_url"),
-    ("audio without format", _msgs({"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg=="}}]}), "messages[0].content[0].input_audio", "format"),
-    ("file without data", _msgs({"role": "user", "content": [{"type": "file", "file": {"filename": "a.pdf"}}]}), "messages[0].content[0].file", "file_data"),
-    ("image in system", _msgs({"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}, {"role": "user", "content": "hi"}), "messages[0].content[0]", "image_url"),
+    (
+        "refused image URL",
+        _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}}]}),
+        "messages[0].content[0].image_url",
+        None,
+    ),
+    (
+        "image without URL",
+        _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {}}]}),
+        "messages[0].content[0].image_url",
+        "URL",
+    ),
+    (
+        "unknown part type",
+        _msgs({"role": "user", "content": [{"type": "video_url", "video_url": {"url": "x"}}]}),
+        "messages[0].content[0].type",
+        "video_url",
+    ),
+    (
+        "audio without format",
+        _msgs({"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg=="}}]}),
+        "messages[0].content[0].input_audio",
+        "format",
+    ),
+    (
+        "file without data",
+        _msgs({"role": "user", "content": [{"type": "file", "file": {"filename": "a.pdf"}}]}),
+        "messages[0].content[0].file",
+        "file_data",
+    ),
+    (
+        "image in system",
+        _msgs(
+            {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+            {"role": "user", "content": "hi"},
+        ),
+        "messages[0].content[0]",
+        "image_url",
+    ),
     (
         "unmatched tool_call_id",
         _msgs(
             {"role": "user", "content": "go"},
-            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
             {"role": "tool", "tool_call_id": "c9", "content": "x"},
         ),
         "messages[2].tool_call_id",
         "c9",
     ),
-    ("tool result without a call", _msgs({"role": "user", "content": "go"}, {"role": "tool", "tool_call_id": "c1", "content": "x"}), "messages[1].tool_call_id", "c1"),
+    (
+        "tool result without a call",
+        _msgs({"role": "user", "content": "go"}, {"role": "tool", "tool_call_id": "c1", "content": "x"}),
+        "messages[1].tool_call_id",
+        "c1",
+    ),
     ("content not text or list", _msgs({"role": "user", "content": 42}), "messages[0].content", "string"),
-    ("bad reasoning_effort", {**_msgs({"role": "user", "content": "hi"}), "reasoning_effort": "extreme"}, "reasoning_effort", "extreme"),
-    ("bad tool_choice", {**_msgs({"role": "user", "content": "hi"}), "tool_choice": "sometimes"}, "tool_choice", "sometimes"),
-    ("bad response_format", {**_msgs({"role": "user", "content": "hi"}), "response_format": {"type": "xml"}}, "response_format", "xml"),
-    ("tool without name", {**_msgs({"role": "user", "content": "hi"}), "tools": [{"type": "function", "function": {}}]}, "tools[0].function.name", "name"),
+    (
+        "bad reasoning_effort",
+        {**_msgs({"role": "user", "content": "hi"}), "reasoning_effort": "extreme"},
+        "reasoning_effort",
+        "extreme",
+    ),
+    (
+        "bad tool_choice",
+        {**_msgs({"role": "user", "content": "hi"}), "tool_choice": "sometimes"},
+        "tool_choice",
+        "sometimes",
+    ),
+    (
+        "bad response_format",
+        {**_msgs({"role": "user", "content": "hi"}), "response_format": {"type": "xml"}},
+        "response_format",
+        "xml",
+    ),
+    (
+        "tool without name",
+        {**_msgs({"role": "user", "content": "hi"}), "tools": [{"type": "function", "function": {}}]},
+        "tools[0].function.name",
+        "name",
+    ),
 ]
 
 
@@ -665,7 +794,9 @@ def test_rate_limited_everywhere_is_429_with_retry_after(proxy, fake):
 
 def test_failover_to_a_working_key(proxy, fake):
     fake.keys[KEY_A] = "rate_limited"
-    r = client(proxy, api_key=f"{KEY_A},{KEY_B}").chat.completions.with_raw_response.create(model="gemini-2.5-flash", messages=USER)
+    r = client(proxy, api_key=f"{KEY_A},{KEY_B}").chat.completions.with_raw_response.create(
+        model="gemini-2.5-flash", messages=USER
+    )
     assert r.parse().choices[0].message.content == "echo: hi"
     assert fake.generate_calls[-1].key == KEY_B
 

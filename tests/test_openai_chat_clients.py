@@ -66,7 +66,9 @@ def test_parse_with_integer_enums(proxy, fake):
 def test_parse_streamed_with_integer_enums_streams(proxy, fake):
     pieces = ['{"stars": 4, ', '"mood": "sad", ', '"level": null, ', '"exact": true}']
     fake.reply(events=[event([{"text": p}], "STOP" if i == 3 else None) for i, p in enumerate(pieces)], delay=0.3)
-    with client(proxy).chat.completions.stream(model="gemini-2.5-flash", messages=USER, response_format=Rating) as stream:
+    with client(proxy).chat.completions.stream(
+        model="gemini-2.5-flash", messages=USER, response_format=Rating
+    ) as stream:
         first = None
         for e in stream:
             if e.type == "content.delta" and first is None:
@@ -99,7 +101,10 @@ def test_streamed_tool_arguments_keep_their_types(proxy, fake):
 
 
 def test_string_only_schemas_keep_the_openapi_form(proxy, fake):
-    weather = {"type": "object", "properties": {"unit": {"type": "string", "enum": ["c", "f"]}, "days": {"type": "integer"}}}
+    weather = {
+        "type": "object",
+        "properties": {"unit": {"type": "string", "enum": ["c", "f"]}, "days": {"type": "integer"}},
+    }
     client(proxy).chat.completions.create(
         model="gemini-2.5-flash",
         messages=USER,
@@ -123,11 +128,27 @@ def test_langchain_structured_output_with_literal_ints(proxy, fake):
 @pytest.mark.parametrize(
     "config, refused",
     [
-        ({"responseMimeType": "application/json", "responseSchema": {"type": "integer", "enum": [1]}}, "only allowed for STRING"),
-        ({"responseMimeType": "application/json", "responseJsonSchema": {"type": "boolean", "enum": [True]}}, "strings or numbers"),
-        ({"responseMimeType": "application/json", "responseJsonSchema": {"type": "string", "nullable": True}}, "nullable"),
+        (
+            {"responseMimeType": "application/json", "responseSchema": {"type": "integer", "enum": [1]}},
+            "only allowed for STRING",
+        ),
+        (
+            {"responseMimeType": "application/json", "responseJsonSchema": {"type": "boolean", "enum": [True]}},
+            "strings or numbers",
+        ),
+        (
+            {"responseMimeType": "application/json", "responseJsonSchema": {"type": "string", "nullable": True}},
+            "nullable",
+        ),
         ({"responseJsonSchema": {"type": "integer", "enum": [1]}}, "application/json"),
-        ({"responseMimeType": "application/json", "responseSchema": {"type": "string"}, "responseJsonSchema": {"type": "string"}}, "exclusive"),
+        (
+            {
+                "responseMimeType": "application/json",
+                "responseSchema": {"type": "string"},
+                "responseJsonSchema": {"type": "string"},
+            },
+            "exclusive",
+        ),
         ({"responseMimeType": "application/json", "responseJsonSchema": {"type": "integer", "enum": [1, 2.5]}}, None),
     ],
 )
@@ -158,7 +179,9 @@ def test_the_fake_refuses_what_gemini_refuses(fake, fake_url, config, refused):
 def test_bare_enum_is_json(proxy, fake, schema, answer, config_key, value):
     fake.reply(gemini([{"text": answer}]))
     r = client(proxy).chat.completions.create(
-        model="gemini-2.5-flash", messages=USER, response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}}
+        model="gemini-2.5-flash",
+        messages=USER,
+        response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
     )
     assert sent(fake)["generationConfig"] == {"responseMimeType": "application/json", config_key: schema}
     assert json.loads(r.choices[0].message.content) == value
@@ -203,7 +226,14 @@ EXPECTED = [
 def check_annotations(content: str, annotations: list) -> None:
     cited = [a for a in annotations if "start_index" in a["url_citation"]]
     assert all(a["type"] == "url_citation" for a in annotations)
-    got = [(a["url_citation"]["url"], a["url_citation"]["title"], content[a["url_citation"]["start_index"] : a["url_citation"]["end_index"]]) for a in cited]
+    got = [
+        (
+            a["url_citation"]["url"],
+            a["url_citation"]["title"],
+            content[a["url_citation"]["start_index"] : a["url_citation"]["end_index"]],
+        )
+        for a in cited
+    ]
     assert got == EXPECTED  # character indexes, though Gemini counts bytes (é, €)
     (uncited,) = [a for a in annotations if "start_index" not in a["url_citation"]]
     assert uncited["url_citation"] == {"url": "https://vertexaisearch.example/c", "title": "unused.org"}
@@ -297,19 +327,32 @@ def test_claude_code_web_search_through_a_router(proxy, fake):
     body = sent(fake)
     assert body["tools"] == [{"googleSearch": {}}] and "toolConfig" not in body
     assert r.choices[0].finish_reason == "stop" and r.choices[0].message.tool_calls is None
-    check_annotations(r.choices[0].message.content, [a.model_dump(exclude_none=True) for a in r.choices[0].message.annotations])
+    check_annotations(
+        r.choices[0].message.content, [a.model_dump(exclude_none=True) for a in r.choices[0].message.annotations]
+    )
 
 
 @pytest.mark.parametrize("name", ["web_search", "google_search", "googleSearch"])
 def test_search_tool_names_beside_functions(proxy, fake, name):
     tools = [
-        {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}},
+        {
+            "type": "function",
+            "function": {"name": name, "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
+        },
         {"type": "function", "function": {"name": "get_time", "description": "Now."}},
     ]
     c = client(proxy)
-    c.chat.completions.create(model="gemini-3-pro-preview", messages=USER, tools=tools, tool_choice={"type": "function", "function": {"name": name}})
+    c.chat.completions.create(
+        model="gemini-3-pro-preview",
+        messages=USER,
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": name}},
+    )
     body = fake.generate_calls[-1].json
-    assert body["tools"] == [{"functionDeclarations": [{"name": "get_time", "description": "Now."}]}, {"googleSearch": {}}]
+    assert body["tools"] == [
+        {"functionDeclarations": [{"name": "get_time", "description": "Now."}]},
+        {"googleSearch": {}},
+    ]
     assert "toolConfig" not in body  # forcing search is no function calling mode
     c.chat.completions.create(model="gemini-3-pro-preview", messages=USER, tools=tools, tool_choice="required")
     assert fake.generate_calls[-1].json["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
@@ -349,11 +392,18 @@ def test_reasoning_effort_wins_over_the_reasoning_object(proxy, fake):
 
 @pytest.mark.parametrize(
     "reasoning, param",
-    [("high", "reasoning"), ({"effort": "extreme"}, "reasoning.effort"), ({"max_tokens": -5}, "reasoning.max_tokens"), ({"max_tokens": "lots"}, "reasoning.max_tokens")],
+    [
+        ("high", "reasoning"),
+        ({"effort": "extreme"}, "reasoning.effort"),
+        ({"max_tokens": -5}, "reasoning.max_tokens"),
+        ({"max_tokens": "lots"}, "reasoning.max_tokens"),
+    ],
 )
 def test_bad_reasoning_object(proxy, fake, reasoning, param):
     with pytest.raises(openai.BadRequestError) as caught:
-        client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, extra_body={"reasoning": reasoning})
+        client(proxy).chat.completions.create(
+            model="gemini-2.5-flash", messages=USER, extra_body={"reasoning": reasoning}
+        )
     assert caught.value.body["param"] == param and caught.value.body["type"] == "invalid_request_error"
     assert fake.received == []
 
@@ -362,7 +412,12 @@ def test_bad_reasoning_object(proxy, fake, reasoning, param):
 
 SHOT = f"data:image/png;base64,{PNG}"
 CALLS = [
-    {"id": "call_1", "type": "function", "function": {"name": "screenshot", "arguments": "{}"}, "extra_content": {"google": {"thought_signature": "c2ln"}}},
+    {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "screenshot", "arguments": "{}"},
+        "extra_content": {"google": {"thought_signature": "c2ln"}},
+    },
     {"id": "call_2", "type": "function", "function": {"name": "read", "arguments": '{"path": "a.txt"}'}},
 ]
 
@@ -414,13 +469,16 @@ def test_langchain_tool_message_with_a_screenshot(proxy, fake):
     langchain_openai = pytest.importorskip("langchain_openai")
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    llm = langchain_openai.ChatOpenAI(model="gemini-3-pro-preview", base_url=proxy + "/v1", api_key=KEY_A, max_retries=0)
+    llm = langchain_openai.ChatOpenAI(
+        model="gemini-3-pro-preview", base_url=proxy + "/v1", api_key=KEY_A, max_retries=0
+    )
     answer = llm.invoke(
         [
             HumanMessage("What is on screen?"),
             AIMessage("", tool_calls=[{"id": "call_1", "name": "screenshot", "args": {}}]),
             ToolMessage(
-                [{"type": "text", "text": "Screenshot taken."}, {"type": "image_url", "image_url": {"url": SHOT}}], tool_call_id="call_1"
+                [{"type": "text", "text": "Screenshot taken."}, {"type": "image_url", "image_url": {"url": SHOT}}],
+                tool_call_id="call_1",
             ),
         ]
     )
@@ -479,7 +537,10 @@ def test_wrong_access_token_is_an_authentication_error(start_proxy, fake, creden
 
 
 def test_upstream_403_body_in_openai_shape(proxy, fake):
-    fake.reply(error_body(403, "PERMISSION_DENIED", "Generative Language API has not been used in project 1 before."), status=403)
+    fake.reply(
+        error_body(403, "PERMISSION_DENIED", "Generative Language API has not been used in project 1 before."),
+        status=403,
+    )
     with pytest.raises(openai.PermissionDeniedError) as caught:
         client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER)
     assert caught.value.body == {
@@ -490,7 +551,10 @@ def test_upstream_403_body_in_openai_shape(proxy, fake):
     }
 
 
-@pytest.mark.parametrize("meta", [5, {"groundingChunks": "x", "groundingSupports": {"a": 1}}, {"groundingSupports": [{"groundingChunkIndices": 3}]}])
+@pytest.mark.parametrize(
+    "meta",
+    [5, {"groundingChunks": "x", "groundingSupports": {"a": 1}}, {"groundingSupports": [{"groundingChunkIndices": 3}]}],
+)
 def test_grounding_of_an_unexpected_shape_is_ignored(proxy, fake, meta):
     reply = gemini([{"text": ANSWER}])
     reply["candidates"][0]["groundingMetadata"] = meta

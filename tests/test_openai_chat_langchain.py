@@ -41,7 +41,11 @@ def test_invoke_and_stream(proxy, fake):
 def test_tool_round_trip(proxy, fake, streaming):
     reply = {
         "candidates": [
-            {"content": {"role": "model", "parts": [{"functionCall": {"name": "add", "args": {"a": 2, "b": 3}}}]}, "finishReason": "STOP", "index": 0}
+            {
+                "content": {"role": "model", "parts": [{"functionCall": {"name": "add", "args": {"a": 2, "b": 3}}}]},
+                "finishReason": "STOP",
+                "index": 0,
+            }
         ],
         "usageMetadata": usage(),
         "modelVersion": "gemini-2.5-flash",
@@ -58,7 +62,9 @@ def test_tool_round_trip(proxy, fake, streaming):
     assert declaration["name"] == "add" and declaration["description"] == "Add two integers."
     assert set(declaration["parameters"]["properties"]) == {"a", "b"}
 
-    llm.invoke([HumanMessage("2+3?"), first, ToolMessage(content=str(add.invoke(call["args"])), tool_call_id=call["id"])])
+    llm.invoke(
+        [HumanMessage("2+3?"), first, ToolMessage(content=str(add.invoke(call["args"])), tool_call_id=call["id"])]
+    )
     contents = fake.generate_calls[1].json["contents"]
     assert contents[1] == {"role": "model", "parts": [{"functionCall": {"name": "add", "args": {"a": 2, "b": 3}}}]}
     assert contents[2] == {"role": "user", "parts": [{"functionResponse": {"name": "add", "response": {"result": 5}}}]}

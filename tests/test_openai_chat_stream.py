@@ -27,14 +27,23 @@ def event(parts: list[dict] | None = None, finish: str | None = None, index: int
     candidate: dict = {"content": {"role": "model", "parts": parts or []}, "index": index}
     if finish:
         candidate["finishReason"] = finish
-    return {"candidates": [candidate], "usageMetadata": usage(**meta), "modelVersion": "gemini-2.5-flash", "responseId": "resp-s"}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage(**meta),
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "resp-s",
+    }
 
 
 def raw_stream(url: str, body: dict, key: str = KEY_A) -> tuple[httpx.Response, list[tuple[float, str]]]:
     """POST a streamed chat call; every non-empty SSE line with its arrival time."""
     lines = []
     with httpx.stream(
-        "POST", url + "/v1/chat/completions", json={"stream": True, **body}, headers={"authorization": f"Bearer {key}"}, timeout=10
+        "POST",
+        url + "/v1/chat/completions",
+        json={"stream": True, **body},
+        headers={"authorization": f"Bearer {key}"},
+        timeout=10,
     ) as r:
         for line in r.iter_lines():
             if line:
@@ -78,8 +87,13 @@ def test_chunks_exactly_as_openai_sends_them(proxy, fake):
 
 
 def test_include_usage(proxy, fake):
-    fake.reply(events=[event([{"text": "Hi"}], prompt=7, answer=1), event([{"text": "!"}], "STOP", prompt=7, answer=2, thoughts=5)])
-    r, lines = raw_stream(
+    fake.reply(
+        events=[
+            event([{"text": "Hi"}], prompt=7, answer=1),
+            event([{"text": "!"}], "STOP", prompt=7, answer=2, thoughts=5),
+        ]
+    )
+    _, lines = raw_stream(
         proxy, {"model": "gemini-2.5-flash", "messages": USER, "stream_options": {"include_usage": True}}
     )
     *chunks, last, done = data(lines)
@@ -126,7 +140,15 @@ def test_tool_calls_and_thoughts_with_the_stream_helper(proxy, fake):
             event([{"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}], "STOP", thoughts=4),
         ]
     )
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     c = client(proxy)
     assert hasattr(c.chat.completions, "stream")  # the openai SDK's stream helper
     with c.chat.completions.stream(model="gemini-2.5-flash", messages=USER, tools=tools) as stream:
@@ -146,7 +168,12 @@ def test_streamed_tool_call_deltas_have_an_index(proxy, fake):
     fake.reply(
         events=[
             event([{"text": "Hmm.", "thought": True}]),
-            event([{"functionCall": {"name": "a", "args": {}}, "thoughtSignature": "c2ln"}, {"functionCall": {"name": "b", "args": {"x": 1}}}]),
+            event(
+                [
+                    {"functionCall": {"name": "a", "args": {}}, "thoughtSignature": "c2ln"},
+                    {"functionCall": {"name": "b", "args": {"x": 1}}},
+                ]
+            ),
             event([{"functionCall": {"name": "c", "args": {}}}], "STOP"),
         ]
     )
@@ -168,7 +195,15 @@ def test_streamed_tool_call_deltas_have_an_index(proxy, fake):
 
 
 def test_streamed_blocked_prompt(proxy, fake):
-    fake.reply(events=[{"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage(answer=0), "modelVersion": "gemini-2.5-flash"}])
+    fake.reply(
+        events=[
+            {
+                "promptFeedback": {"blockReason": "SAFETY"},
+                "usageMetadata": usage(answer=0),
+                "modelVersion": "gemini-2.5-flash",
+            }
+        ]
+    )
     stream = client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, stream=True)
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -178,7 +213,14 @@ def test_streamed_blocked_prompt(proxy, fake):
 
 
 def test_streamed_several_candidates(proxy, fake):
-    fake.reply(events=[event([{"text": "A"}], index=0), event([{"text": "B"}], index=1), event([], "STOP", index=0), event([], "MAX_TOKENS", index=1)])
+    fake.reply(
+        events=[
+            event([{"text": "A"}], index=0),
+            event([{"text": "B"}], index=1),
+            event([], "STOP", index=0),
+            event([], "MAX_TOKENS", index=1),
+        ]
+    )
     chunks = list(client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, n=2, stream=True))
     text = {0: "", 1: ""}
     finish = {}
@@ -208,7 +250,9 @@ def test_error_before_the_stream_keeps_its_status(proxy, fake):
     assert r.headers["content-type"] == "application/json"
     assert json.loads(lines[0][1])["error"]["type"] == "rate_limit_error"
     with pytest.raises(openai.RateLimitError):
-        client(proxy, api_key=f"{KEY_A},{KEY_B}").chat.completions.create(model="gemini-2.5-flash", messages=USER, stream=True)
+        client(proxy, api_key=f"{KEY_A},{KEY_B}").chat.completions.create(
+            model="gemini-2.5-flash", messages=USER, stream=True
+        )
 
 
 def test_failover_before_the_stream(proxy, fake):
@@ -220,12 +264,18 @@ def test_failover_before_the_stream(proxy, fake):
 
 def test_upstream_breaking_off_ends_with_an_error_event(proxy, fake):
     # (A break may cost the bytes that arrived with it: "two" is not asserted on.)
-    fake.reply(events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "three"}], "STOP")], fail_after=2, delay=0.2)
+    fake.reply(
+        events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "three"}], "STOP")],
+        fail_after=2,
+        delay=0.2,
+    )
     r, lines = raw_stream(proxy, {"model": "gemini-2.5-flash", "messages": USER})
     assert r.status_code == 200
     *chunks, last = data(lines)
     assert chunks[1]["choices"][0]["delta"] == {"content": "one"}
-    assert last == {"error": {"message": "The Gemini API broke off its answer.", "type": "api_error", "param": None, "code": None}}
+    assert last == {
+        "error": {"message": "The Gemini API broke off its answer.", "type": "api_error", "param": None, "code": None}
+    }
     with pytest.raises(openai.APIError):
         fake.reply(events=[event([{"text": "one"}]), event([{"text": "two"}])], fail_after=1)
         list(client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, stream=True))
@@ -253,7 +303,10 @@ def test_heartbeats_while_waiting_for_the_first_answer(start_proxy, fake):
     assert data(lines)[-1] == "[DONE]"
     # The openai SDK reads through the comments.
     fake.keys[KEY_A] = "slow"
-    text = "".join(c.choices[0].delta.content or "" for c in client(url).chat.completions.create(model="gemini-2.5-flash", messages=USER, stream=True))
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in client(url).chat.completions.create(model="gemini-2.5-flash", messages=USER, stream=True)
+    )
     assert text == "Hello, world!"
 
 
@@ -273,7 +326,16 @@ def test_error_after_heartbeats_becomes_an_error_event(start_proxy, fake):
     r, lines = raw_stream(url, {"model": "gemini-2.5-flash", "messages": USER})
     assert r.status_code == 200  # committed by the heartbeats
     assert lines[0][1] == ": keep-alive"
-    assert data(lines) == [{"error": {"message": "Quota exceeded.", "type": "rate_limit_error", "param": None, "code": "rate_limit_exceeded"}}]
+    assert data(lines) == [
+        {
+            "error": {
+                "message": "Quota exceeded.",
+                "type": "rate_limit_error",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        }
+    ]
 
 
 # The client leaves ----------------------------------------------------------------------
@@ -282,7 +344,9 @@ def test_error_after_heartbeats_becomes_an_error_event(start_proxy, fake):
 def test_client_disconnect_stops_the_upstream(proxy, fake):
     fake.reply(events=[event([{"text": f"{i} "}]) for i in range(30)], delay=0.05)
     with httpx.stream(
-        "POST", proxy + "/v1/chat/completions", json={"model": "gemini-2.5-flash", "messages": USER, "stream": True},
+        "POST",
+        proxy + "/v1/chat/completions",
+        json={"model": "gemini-2.5-flash", "messages": USER, "stream": True},
         headers={"authorization": f"Bearer {KEY_A}"},
     ) as r:
         for line in r.iter_lines():
@@ -301,14 +365,18 @@ def test_async_sdk(proxy, fake):
     async def main():
         c = AsyncOpenAI(base_url=proxy + "/v1", api_key=KEY_A, max_retries=0)
         whole = await c.chat.completions.create(model="gemini-2.5-flash", messages=USER, reasoning_effort="low")
-        stream = await c.chat.completions.create(model="gemini-2.5-flash", messages=USER, stream=True, stream_options={"include_usage": True})
+        stream = await c.chat.completions.create(
+            model="gemini-2.5-flash", messages=USER, stream=True, stream_options={"include_usage": True}
+        )
         chunks = [chunk async for chunk in stream]
         await c.close()
         return whole, chunks
 
     whole, chunks = asyncio.run(main())
     assert whole.choices[0].message.content == "echo: hi"
-    assert fake.generate_calls[0].json["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}}
+    assert fake.generate_calls[0].json["generationConfig"] == {
+        "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}
+    }
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello, world!"
     assert chunks[-1].usage.prompt_tokens == 5
 

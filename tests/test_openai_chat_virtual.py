@@ -54,4 +54,7 @@ def test_non_thinking_suffix(proxy, fake, asked, model, thinking):
 
 def test_explicit_reasoning_effort_wins_over_the_suffix(proxy, fake):
     client(proxy).chat.completions.create(model="gemini-2.5-flash-non-thinking", messages=USER, reasoning_effort="high")
-    assert fake.generate_calls[0].json["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 24576, "includeThoughts": True}
+    assert fake.generate_calls[0].json["generationConfig"]["thinkingConfig"] == {
+        "thinkingBudget": 24576,
+        "includeThoughts": True,
+    }

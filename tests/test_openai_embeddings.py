@@ -32,7 +32,8 @@ def test_sdk_default_base64_batch(proxy, fake):
     assert seen.key == KEY_A
     assert seen.json == {
         "requests": [
-            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": t}]}} for t in ("one", "two", "three")
+            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": t}]}}
+            for t in ("one", "two", "three")
         ]
     }
 
@@ -45,7 +46,13 @@ def test_float_format_dimensions_and_named_gemini_model(proxy, fake):
     assert result.data[0].embedding == vector(4)  # exact: floats pass as JSON numbers
     (seen,) = fake.received
     assert seen.json == {
-        "requests": [{"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 4}]
+        "requests": [
+            {
+                "model": "models/gemini-embedding-001",
+                "content": {"parts": [{"text": "hello"}]},
+                "outputDimensionality": 4,
+            }
+        ]
     }
 
 
@@ -75,7 +82,7 @@ def test_alias_and_long_lists_split_in_order(start_proxy, fake):
     assert len(fake.received) == 3
     sent = sorted((r.json["requests"] for r in fake.received), key=len, reverse=True)
     assert [len(s) for s in sent] == [100, 100, 50]
-    texts = [q["content"]["parts"][0]["text"] for q in sum((r.json["requests"] for r in fake.received), [])]
+    texts = [q["content"]["parts"][0]["text"] for r in fake.received for q in r.json["requests"]]
     assert sorted(texts) == sorted(inputs)
     assert {r.path for r in fake.received} == {"/v1beta/models/gemini-embedding-exp:batchEmbedContents"}
     # Each batch answers with its own vectors; they come back in input order.
@@ -128,8 +135,16 @@ def test_upstream_errors_keep_status_and_openai_shape(proxy, fake):
     assert info.value.response.headers["retry-after"] == "7"
     assert info.value.body["type"] == "rate_limit_error"
     fake.keys.clear()
-    fake.reply({"error": {"code": 404, "message": "models/gemini-embedding-9 is not found", "status": "NOT_FOUND"}}, status=404, method=BATCH)
-    r = httpx.post(proxy + "/v1/embeddings", json={"input": "a", "model": "gemini-embedding-9"}, headers={"authorization": f"Bearer {KEY_A}"})
+    fake.reply(
+        {"error": {"code": 404, "message": "models/gemini-embedding-9 is not found", "status": "NOT_FOUND"}},
+        status=404,
+        method=BATCH,
+    )
+    r = httpx.post(
+        proxy + "/v1/embeddings",
+        json={"input": "a", "model": "gemini-embedding-9"},
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
     assert r.status_code == 404
     assert r.json()["error"] == {
         "message": "models/gemini-embedding-9 is not found",

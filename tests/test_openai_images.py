@@ -14,7 +14,6 @@ import httpx
 import openai
 import pytest
 
-
 from .conftest import KEY_A, KEY_B
 from .fake_gemini import png, png_b64
 
@@ -60,11 +59,16 @@ def test_openai_name_goes_to_the_default_gemini_image_model(proxy, fake):
     (call,) = fake.generate_calls
     assert call.path == GEMINI_DEFAULT and call.key == KEY_A
     assert call.json["contents"] == [{"role": "user", "parts": [{"text": PROMPT}]}]
-    assert call.json["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": {"aspectRatio": "16:9"}}
+    assert call.json["generationConfig"] == {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"aspectRatio": "16:9"},
+    }
 
 
 def test_n_images_from_a_gemini_model_are_n_calls(proxy, fake):
-    result = client(proxy).images.generate(model="gemini-2.5-flash-image", prompt=PROMPT, n=3, size="1024x1024", quality="hd")
+    result = client(proxy).images.generate(
+        model="gemini-2.5-flash-image", prompt=PROMPT, n=3, size="1024x1024", quality="hd"
+    )
     assert [png_size(base64.b64decode(d.b64_json)) for d in result.data] == [(1, 1)] * 3
     assert len(fake.generate_calls) == 3
     for call in fake.generate_calls:
@@ -76,7 +80,10 @@ def test_n_images_from_a_gemini_model_are_n_calls(proxy, fake):
 def test_gemini_3_image_model_gets_2k_for_high_quality(proxy, fake):
     client(proxy).images.generate(model="gemini-3-pro-image-preview", prompt=PROMPT, quality="high", size="auto")
     (call,) = fake.generate_calls
-    assert call.json["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": {"imageSize": "2K"}}
+    assert call.json["generationConfig"] == {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"imageSize": "2K"},
+    }
 
 
 def test_imagen_predict_batches_ratio_size_and_data_urls(proxy, fake):
@@ -98,7 +105,11 @@ def test_imagen_predict_batches_ratio_size_and_data_urls(proxy, fake):
 
 def test_imagen_ratios_and_revised_prompt(proxy, fake):
     fake.reply(
-        {"predictions": [{"bytesBase64Encoded": png_b64(4, 3), "mimeType": "image/png", "prompt": "A tall lighthouse."}]},
+        {
+            "predictions": [
+                {"bytesBase64Encoded": png_b64(4, 3), "mimeType": "image/png", "prompt": "A tall lighthouse."}
+            ]
+        },
         method="predict",
     )
     result = client(proxy).images.generate(model="imagen-3.0-generate-002", prompt=PROMPT, size="1536x1024")
@@ -232,7 +243,9 @@ def test_edit_bad_input(proxy, fake):
     assert edit_error(proxy, files={"mask": ("m.png", png(1, 1))}, data={"prompt": "x"})["param"] == "image"
     assert edit_error(proxy, files={"image": ("a.png", png(1, 1))}, data={"n": "3"})["param"] == "prompt"
     assert edit_error(proxy, files={"image": ("a.png", png(1, 1))}, data={"prompt": "x", "n": "12"})["param"] == "n"
-    imagen = edit_error(proxy, files={"image": ("a.png", png(1, 1))}, data={"prompt": "x", "model": "imagen-3.0-generate-002"})
+    imagen = edit_error(
+        proxy, files={"image": ("a.png", png(1, 1))}, data={"prompt": "x", "model": "imagen-3.0-generate-002"}
+    )
     assert imagen["param"] == "model" and "Gemini image model" in imagen["message"]
     assert "multipart/form-data" in edit_error(proxy, data={"prompt": "x"})["message"]  # url-encoded
     assert edit_error(proxy, json={"prompt": "x"})["param"] == "images"
@@ -255,7 +268,9 @@ def test_edit_as_json_with_image_urls(proxy, fake):
     assert r.status_code == 200, r.text
     assert png_size(base64.b64decode(r.json()["data"][0]["b64_json"])) == (1, 1)
     parts = image_parts(fake.generate_calls[0])
-    assert parts[1] == {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(JPEG).decode()}}  # by its bytes
+    assert parts[1] == {
+        "inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(JPEG).decode()}
+    }  # by its bytes
     assert parts[2]["inlineData"]["data"] == base64.b64encode(first).decode()
     assert parts[4] == {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(mask).decode()}}
 

@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from handler import upstream
 from handler.config import Settings
-from handler.translate import media
 from handler.errors import BadRequest
+from handler.translate import media
 
 from .servers import ServerThread
 
@@ -136,13 +136,44 @@ def refused(url: str) -> str:
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "127.255.0.9", "10.0.0.1", "172.16.5.4", "172.31.255.255", "192.168.0.1",
-        "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.100.100.200", "0.0.0.0", "0.1.2.3",
-        "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "192.0.0.192", "192.0.2.10",
-        "198.18.0.1", "198.51.100.7", "203.0.113.9",
-        "::1", "::", "fe80::1", "fd00:ec2::254", "fc00::1", "fec0::1", "ff02::1", "2001:db8::1",
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:100.64.0.1",
-        "2002:7f00:1::1", "2002:a9fe:a9fe::1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "::127.0.0.1",
+        "127.0.0.1",
+        "127.255.0.9",
+        "10.0.0.1",
+        "172.16.5.4",
+        "172.31.255.255",
+        "192.168.0.1",
+        "169.254.169.254",
+        "169.254.0.1",
+        "100.64.0.1",
+        "100.100.100.200",
+        "0.0.0.0",
+        "0.1.2.3",
+        "224.0.0.1",
+        "239.255.255.250",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.0.192",
+        "192.0.2.10",
+        "198.18.0.1",
+        "198.51.100.7",
+        "203.0.113.9",
+        "::1",
+        "::",
+        "fe80::1",
+        "fd00:ec2::254",
+        "fc00::1",
+        "fec0::1",
+        "ff02::1",
+        "2001:db8::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "::ffff:100.64.0.1",
+        "2002:7f00:1::1",
+        "2002:a9fe:a9fe::1",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "::127.0.0.1",
     ],
 )
 def test_non_public_addresses_are_refused(address):
@@ -151,8 +182,19 @@ def test_non_public_addresses_are_refused(address):
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "1.1.1.1", "142.250.74.46", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2606:4700:4700::1111",
-     "2001:4860:4860::8888", "::ffff:8.8.8.8", "2002:808:808::1", "64:ff9b::808:808"],
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "142.250.74.46",
+        "100.63.255.255",
+        "100.128.0.1",
+        "172.32.0.1",
+        "2606:4700:4700::1111",
+        "2001:4860:4860::8888",
+        "::ffff:8.8.8.8",
+        "2002:808:808::1",
+        "64:ff9b::808:808",
+    ],
 )
 def test_public_addresses_are_allowed(address):
     assert media.address_allowed(ipaddress.ip_address(address)) is True
@@ -161,10 +203,17 @@ def test_public_addresses_are_allowed(address):
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1/x.png", "http://[::1]/x.png", "http://[::ffff:127.0.0.1]/x.png",
-        "http://169.254.169.254/latest/meta-data/", "http://metadata.google.internal/computeMetadata/v1/",
-        "http://localhost:8080/x.png", "http://foo.localhost/x.png", "https://10.0.0.8/x.png",
-        "http://2130706433/x.png", "http://0x7f.1/x.png", "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://127.0.0.1/x.png",
+        "http://[::1]/x.png",
+        "http://[::ffff:127.0.0.1]/x.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://localhost:8080/x.png",
+        "http://foo.localhost/x.png",
+        "https://10.0.0.8/x.png",
+        "http://2130706433/x.png",
+        "http://0x7f.1/x.png",
+        "http://[fd00:ec2::254]/latest/meta-data/",
     ],
 )
 def test_internal_urls_are_refused_before_any_connection(url):
@@ -195,7 +244,9 @@ def test_loopback_server_is_refused_without_the_allowance(images):
 
 def test_fetch_image_end_to_end(images, allow_loopback):
     hits.clear()
-    assert part(images + "/cat.png") == {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}
+    assert part(images + "/cat.png") == {
+        "inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}
+    }
     assert hits == ["/cat.png"]
 
 
@@ -227,7 +278,9 @@ def test_redirects_are_checked_at_every_hop(images, allow_loopback):
 
 
 def test_octet_stream_accepted_by_extension(images, allow_loopback):
-    assert part(images + "/doc.pdf") == {"inlineData": {"mimeType": "application/pdf", "data": base64.b64encode(b"%PDF-1.4 tiny").decode()}}
+    assert part(images + "/doc.pdf") == {
+        "inlineData": {"mimeType": "application/pdf", "data": base64.b64encode(b"%PDF-1.4 tiny").decode()}
+    }
 
 
 def test_wrong_content_type_refused(images, allow_loopback):

@@ -75,7 +75,11 @@ MCP_PYDANTIC = {
         "Label": {
             "properties": {
                 "name": {"title": "Name", "type": "string"},
-                "color": {"anyOf": [{"type": "string", "pattern": "^#[0-9a-f]{6}$"}, {"type": "null"}], "default": None, "title": "Color"},
+                "color": {
+                    "anyOf": [{"type": "string", "pattern": "^#[0-9a-f]{6}$"}, {"type": "null"}],
+                    "default": None,
+                    "title": "Color",
+                },
             },
             "required": ["name"],
             "title": "Label",
@@ -86,7 +90,11 @@ MCP_PYDANTIC = {
         "title": {"title": "Title", "type": "string", "maxLength": 200},
         "priority": {"$ref": "#/$defs/Priority", "default": 2},
         "labels": {"items": {"$ref": "#/$defs/Label"}, "title": "Labels", "type": "array", "maxItems": 10},
-        "due": {"anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}], "default": None, "description": "When it is due"},
+        "due": {
+            "anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}],
+            "default": None,
+            "description": "When it is due",
+        },
         "assignee": {"anyOf": [{"$ref": "#/$defs/Label"}, {"type": "null"}], "default": None},
     },
     "required": ["title", "priority", "ghost"],
@@ -119,7 +127,10 @@ RESPONSE_STRICT = {
     "$defs": {
         "Step": {
             "additionalProperties": False,
-            "properties": {"explanation": {"title": "Explanation", "type": "string"}, "output": {"title": "Output", "type": "string"}},
+            "properties": {
+                "explanation": {"title": "Explanation", "type": "string"},
+                "output": {"title": "Output", "type": "string"},
+            },
             "required": ["explanation", "output"],
             "title": "Step",
             "type": "object",
@@ -166,7 +177,13 @@ def test_mcp_pydantic_tool_with_defs_and_optionals():
         "title": "Label",
         "properties": {
             "name": {"type": "string", "title": "Name"},
-            "color": {"type": "string", "pattern": "^#[0-9a-f]{6}$", "title": "Color", "default": None, "nullable": True},
+            "color": {
+                "type": "string",
+                "pattern": "^#[0-9a-f]{6}$",
+                "title": "Color",
+                "default": None,
+                "nullable": True,
+            },
         },
         "required": ["name"],
     }
@@ -177,7 +194,13 @@ def test_mcp_pydantic_tool_with_defs_and_optionals():
             "title": {"type": "string", "title": "Title", "maxLength": 200},
             "priority": {"type": "string", "title": "Priority", "enum": ["1", "2", "3"], "default": "2"},
             "labels": {"type": "array", "title": "Labels", "items": label, "maxItems": 10},
-            "due": {"type": "string", "format": "date-time", "description": "When it is due", "default": None, "nullable": True},
+            "due": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When it is due",
+                "default": None,
+                "nullable": True,
+            },
             "assignee": {**label, "default": None, "nullable": True},
         },
         "required": ["title", "priority"],  # "ghost" names no property
@@ -211,7 +234,10 @@ def test_strict_response_schema_with_nested_arrays():
     step = {
         "type": "object",
         "title": "Step",
-        "properties": {"explanation": {"type": "string", "title": "Explanation"}, "output": {"type": "string", "title": "Output"}},
+        "properties": {
+            "explanation": {"type": "string", "title": "Explanation"},
+            "output": {"type": "string", "title": "Output"},
+        },
         "required": ["explanation", "output"],
     }
     assert to_gemini_schema(RESPONSE_STRICT) == {
@@ -234,7 +260,10 @@ def test_recursive_ref_is_cut_off():
             "Node": {
                 "type": "object",
                 "description": "A tree node",
-                "properties": {"name": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/definitions/Node"}}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "children": {"type": "array", "items": {"$ref": "#/definitions/Node"}},
+                },
             }
         },
     }
@@ -257,7 +286,10 @@ def test_self_reference_to_root_and_deep_nesting_terminate():
     assert to_gemini_schema({"type": "object", "properties": {"next": {"$ref": "#"}}}) == {
         "type": "object",
         "properties": {
-            "next": {"type": "object", "properties": {"next": {"type": "object", "properties": {"next": {"type": "object"}}}}}
+            "next": {
+                "type": "object",
+                "properties": {"next": {"type": "object", "properties": {"next": {"type": "object"}}}},
+            }
         },
     }
     deep: dict = {"type": "string"}
@@ -285,7 +317,9 @@ def test_all_of_merged_and_one_of_as_any_of():
         "properties": {"extra": {"type": "boolean"}, "id": {"type": "string"}},
         "required": ["id", "extra"],
     }
-    assert to_gemini_schema({"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}], "description": "d"}) == {
+    assert to_gemini_schema(
+        {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}], "description": "d"}
+    ) == {
         "description": "d",
         "anyOf": [{"type": "string", "nullable": True}, {"type": "integer", "nullable": True}],
     }
@@ -321,20 +355,32 @@ def test_keys_gemini_rejects_are_dropped_and_input_untouched():
         "strict": True,
         "examples": [{"q": "x"}],
         "properties": {
-            "q": {"type": "string", "examples": ["a"], "deprecated": True, "readOnly": True, "contentEncoding": "base64"},
+            "q": {
+                "type": "string",
+                "examples": ["a"],
+                "deprecated": True,
+                "readOnly": True,
+                "contentEncoding": "base64",
+            },
             "n": {"type": "integer", "multipleOf": 2, "exclusiveMaximum": 9, "minimum": 1.5},
             "s": {"type": "array", "items": {"type": "string"}, "uniqueItems": True, "contains": {"const": "x"}},
         },
         "patternProperties": {"^x-": {"type": "string"}},
         "not": {"required": ["z"]},
-        "if": {}, "then": {}, "else": {},
+        "if": {},
+        "then": {},
+        "else": {},
         "minProperties": 1,
         "unevaluatedProperties": False,
     }
     before = copy.deepcopy(schema)
     assert to_gemini_schema(schema) == {
         "type": "object",
-        "properties": {"q": {"type": "string"}, "n": {"type": "integer", "minimum": 1.5}, "s": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "q": {"type": "string"},
+            "n": {"type": "integer", "minimum": 1.5},
+            "s": {"type": "array", "items": {"type": "string"}},
+        },
         "minProperties": 1,
     }
     assert schema == before
@@ -342,7 +388,15 @@ def test_keys_gemini_rejects_are_dropped_and_input_untouched():
 
 @pytest.mark.parametrize(
     "schema",
-    [CLAUDE_TODO, MCP_PYDANTIC, MCP_ZOD, RESPONSE_STRICT, {}, {"type": "object", "properties": {}}, {"$ref": "#/$defs/missing"}],
+    [
+        CLAUDE_TODO,
+        MCP_PYDANTIC,
+        MCP_ZOD,
+        RESPONSE_STRICT,
+        {},
+        {"type": "object", "properties": {}},
+        {"$ref": "#/$defs/missing"},
+    ],
 )
 def test_every_output_is_accepted_by_gemini(schema):
     assert_gemini_accepts(to_gemini_schema(schema))

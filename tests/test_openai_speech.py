@@ -79,7 +79,13 @@ def test_pcm_is_geminis_samples(proxy, fake):
 
 
 def test_gemini_model_voice_and_instructions(proxy, fake):
-    speak(proxy, model="gemini-2.5-pro-preview-tts", voice="sadaltager", instructions="Speak slowly and warmly:", speed=1.0)
+    speak(
+        proxy,
+        model="gemini-2.5-pro-preview-tts",
+        voice="sadaltager",
+        instructions="Speak slowly and warmly:",
+        speed=1.0,
+    )
     (call,) = fake.generate_calls
     assert call.path == "/v1beta/models/gemini-2.5-pro-preview-tts:generateContent"
     assert call.json == expected_body("Speak slowly and warmly:\nHello there", "Sadaltager")

@@ -31,7 +31,9 @@ def test_native_aliases(proxy, fake, path, upstream):
 
 
 def test_version_less_stream_as_roo_code_sends_it(proxy, fake):
-    r = httpx.post(proxy + "/models/gemini-2.5-flash:streamGenerateContent", params={"alt": "sse"}, json=BODY, headers=GEMINI)
+    r = httpx.post(
+        proxy + "/models/gemini-2.5-flash:streamGenerateContent", params={"alt": "sse"}, json=BODY, headers=GEMINI
+    )
     assert r.status_code == 200 and r.text.count("data: ") == 3
     assert fake.received[0].path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
 
@@ -39,7 +41,9 @@ def test_version_less_stream_as_roo_code_sends_it(proxy, fake):
 def test_gemini_prefix_lists_gemini_models_and_sdk_works(proxy, fake):
     r = httpx.get(proxy + "/gemini/v1/models", headers=GEMINI)
     assert r.status_code == 200 and r.json()["models"][0]["name"] == "models/gemini-2.5-flash"  # Gemini's shape
-    client = genai.Client(api_key=KEY_A, http_options=types.HttpOptions(base_url=proxy + "/gemini", api_version="v1beta"))
+    client = genai.Client(
+        api_key=KEY_A, http_options=types.HttpOptions(base_url=proxy + "/gemini", api_version="v1beta")
+    )
     assert client.models.generate_content(model="gemini-2.5-flash", contents="yo").text == "echo: yo"
     assert fake.received[-1].path == "/v1beta/models/gemini-2.5-flash:generateContent"
 
@@ -49,7 +53,9 @@ def test_alias_errors_in_each_apis_shape(proxy, fake):
     assert r.status_code == 401 and r.json()["error"]["status"] == "UNAUTHENTICATED"
     r = httpx.post(proxy + "/models/gemini-2.5-flash:generateContent", json=BODY)
     assert r.status_code == 401 and r.json()["error"]["status"] == "UNAUTHENTICATED"
-    r = httpx.post(proxy + "/hf/v1/chat/completions", content=b"{not json", headers={"authorization": f"Bearer {KEY_A}"})
+    r = httpx.post(
+        proxy + "/hf/v1/chat/completions", content=b"{not json", headers={"authorization": f"Bearer {KEY_A}"}
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     r = httpx.get(proxy + "/hf/v1/nothing-here")
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"

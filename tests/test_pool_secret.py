@@ -220,7 +220,10 @@ def test_recovery_after_a_failed_refresh(secrets, start_proxy, fake, clock, capl
     clock.now += 61
     assert call(url, TOKEN).status_code == 200
     assert [x.key for x in fake.received] == [KEY_B, KEY_B, KEY_C]
-    assert [r.getMessage() for r in pool_logs(caplog)] == ["key pool secret unavailable", "key pool secret readable again"]
+    assert [r.getMessage() for r in pool_logs(caplog)] == [
+        "key pool secret unavailable",
+        "key pool secret readable again",
+    ]
 
 
 def test_one_read_at_a_time(secrets, start_proxy, fake, clock, monkeypatch):

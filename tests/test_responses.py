@@ -18,8 +18,18 @@ from .fake_gemini import error_body, usage
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 SIG = "EuYBCuMBAdHtim9+signature/bytes=="
-WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city.", "strict": True,
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}}
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "strict": True,
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+}
 
 
 def client(url: str, **kw) -> OpenAI:
@@ -55,7 +65,9 @@ def test_text_round_trip(proxy, fake):
 
 @pytest.mark.parametrize("path", ["/responses", "/v1/responses", "/openai/v1/responses"])
 def test_every_prefix_and_never_the_native_pass_through(proxy, fake, path):
-    r = httpx.post(proxy + path, json={"model": "gemini-2.5-flash", "input": "hi"}, headers={"authorization": f"Bearer {KEY_A}"})
+    r = httpx.post(
+        proxy + path, json={"model": "gemini-2.5-flash", "input": "hi"}, headers={"authorization": f"Bearer {KEY_A}"}
+    )
     assert r.status_code == 200 and r.json()["output"][0]["content"][0]["text"] == "echo: hi"
     assert [c.path for c in fake.generate_calls] == ["/v1beta/models/gemini-2.5-flash:generateContent"]
 
@@ -71,7 +83,9 @@ def test_structured_output_with_parse(proxy, fake):
     config = sent(fake)["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     assert config["responseSchema"] == {
-        "type": "object", "title": "Person", "properties": {"name": {"type": "string", "title": "Name"}, "age": {"type": "integer", "title": "Age"}},
+        "type": "object",
+        "title": "Person",
+        "properties": {"name": {"type": "string", "title": "Name"}, "age": {"type": "integer", "title": "Age"}},
         "required": ["name", "age"],
     }
 
@@ -79,17 +93,36 @@ def test_structured_output_with_parse(proxy, fake):
 def test_tool_loop_with_function_call_output(proxy, fake):
     c = client(proxy)
     fake.reply(gemini([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}], thoughts=2))
-    first = c.responses.create(model="gemini-2.5-flash", input=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER], tool_choice="required")
+    first = c.responses.create(
+        model="gemini-2.5-flash",
+        input=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER],
+        tool_choice="required",
+    )
     (call,) = first.output
-    assert call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+    assert (
+        call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+    )
     assert first.usage.output_tokens_details.reasoning_tokens == 2
     assert sent(fake)["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
-    assert sent(fake)["tools"] == [{"functionDeclarations": [{"name": "get_weather", "description": "Weather for a city.", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]}]
+    assert sent(fake)["tools"] == [
+        {
+            "functionDeclarations": [
+                {
+                    "name": "get_weather",
+                    "description": "Weather for a city.",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                }
+            ]
+        }
+    ]
 
     fake.reply(gemini([{"text": "Sunny in Paris."}]))
-    history = [{"role": "user", "content": "Weather in Paris?"}, *[item.model_dump(exclude_none=True) for item in first.output],
-               {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps({"sky": "sunny"})}]
+    history = [
+        {"role": "user", "content": "Weather in Paris?"},
+        *[item.model_dump(exclude_none=True) for item in first.output],
+        {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps({"sky": "sunny"})},
+    ]
     second = c.responses.create(model="gemini-2.5-flash", input=history, tools=[WEATHER])
     assert second.output_text == "Sunny in Paris."
     assert sent(fake)["contents"] == [
@@ -104,10 +137,23 @@ def test_gemini_3_signatures_across_turns(proxy, fake):
     Google does; the signatures ride in the call id and in encrypted_content."""
     c = client(proxy)
     model = "gemini-3-pro-preview"
-    fake.reply(gemini([{"text": "Plan: look it up.", "thought": True, "thoughtSignature": "THOUGHT" + SIG},
-                       {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}, "thoughtSignature": SIG},
-                       {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}], model=model))
-    ask = {"model": model, "tools": [WEATHER], "include": ["reasoning.encrypted_content"], "reasoning": {"effort": "high", "summary": "auto"}, "store": False}
+    fake.reply(
+        gemini(
+            [
+                {"text": "Plan: look it up.", "thought": True, "thoughtSignature": "THOUGHT" + SIG},
+                {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}, "thoughtSignature": SIG},
+                {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}},
+            ],
+            model=model,
+        )
+    )
+    ask = {
+        "model": model,
+        "tools": [WEATHER],
+        "include": ["reasoning.encrypted_content"],
+        "reasoning": {"effort": "high", "summary": "auto"},
+        "store": False,
+    }
     history: list = [{"role": "user", "content": "Oslo and Rome?"}]
     first = c.responses.create(input=history, **ask)
     reasoning, oslo, rome = first.output
@@ -117,8 +163,10 @@ def test_gemini_3_signatures_across_turns(proxy, fake):
 
     fake.reply(gemini([{"text": "Both sunny.", "thoughtSignature": "TEXT" + SIG}], model=model))
     history += [item.model_dump(exclude_none=True) for item in first.output]
-    history += [{"type": "function_call_output", "call_id": oslo.call_id, "output": "sunny"},
-                {"type": "function_call_output", "call_id": rome.call_id, "output": "sunny"}]
+    history += [
+        {"type": "function_call_output", "call_id": oslo.call_id, "output": "sunny"},
+        {"type": "function_call_output", "call_id": rome.call_id, "output": "sunny"},
+    ]
     second = c.responses.create(input=history, **ask)
     assert second.status == "completed" and second.output_text == "Both sunny."
     model_turn = sent(fake)["contents"][1]["parts"]
@@ -133,24 +181,43 @@ def test_gemini_3_signatures_across_turns(proxy, fake):
     fake.reply(gemini([{"text": "You're welcome."}], model=model))
     history += [item.model_dump(exclude_none=True) for item in second.output] + [{"role": "user", "content": "Thanks"}]
     c.responses.create(input=history, **ask)
-    assert sent(fake)["contents"][3] == {"role": "model", "parts": [{"text": "Both sunny."}, {"text": "", "thoughtSignature": "TEXT" + SIG}]}
+    assert sent(fake)["contents"][3] == {
+        "role": "model",
+        "parts": [{"text": "Both sunny."}, {"text": "", "thoughtSignature": "TEXT" + SIG}],
+    }
 
 
 def test_a_call_without_its_signature_is_what_gemini_3_refuses(proxy, fake):
     """The other side of the test above: the fake does refuse what Google refuses."""
-    r = httpx.post(proxy + "/v1beta/models/gemini-3-pro-preview:generateContent", headers={"x-goog-api-key": KEY_A}, json={"contents": [
-        {"role": "user", "parts": [{"text": "x"}]}, {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
-        {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}]})
+    r = httpx.post(
+        proxy + "/v1beta/models/gemini-3-pro-preview:generateContent",
+        headers={"x-goog-api-key": KEY_A},
+        json={
+            "contents": [
+                {"role": "user", "parts": [{"text": "x"}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]},
+            ]
+        },
+    )
     assert r.status_code == 400 and "thought_signature" in r.text
 
 
 def test_images_and_files(proxy, fake):
-    client(proxy).responses.create(model="gemini-2.5-flash", input=[{"role": "user", "content": [
-        {"type": "input_text", "text": "What is this?"},
-        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
-        {"type": "input_image", "file_id": "files/abc123"},
-        {"type": "input_file", "filename": "a.pdf", "file_data": PNG},
-    ]}])
+    client(proxy).responses.create(
+        model="gemini-2.5-flash",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "What is this?"},
+                    {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
+                    {"type": "input_image", "file_id": "files/abc123"},
+                    {"type": "input_file", "filename": "a.pdf", "file_data": PNG},
+                ],
+            }
+        ],
+    )
     assert sent(fake)["contents"][0]["parts"] == [
         {"text": "What is this?"},
         {"inlineData": {"mimeType": "image/png", "data": PNG}},
@@ -168,7 +235,9 @@ def test_web_search_gives_url_citations(proxy, fake):
         "groundingSupports": [{"segment": {"startIndex": 0, "endIndex": len(text)}, "groundingChunkIndices": [0]}],
     }
     fake.reply(answer)
-    r = client(proxy).responses.create(model="gemini-2.5-flash", input="Where is Paris?", tools=[{"type": "web_search"}])
+    r = client(proxy).responses.create(
+        model="gemini-2.5-flash", input="Where is Paris?", tools=[{"type": "web_search"}]
+    )
     assert sent(fake)["tools"] == [{"googleSearch": {}}]
     (annotation,) = r.output[0].content[0].annotations
     assert annotation.type == "url_citation" and annotation.url == "https://example.org/paris"
@@ -180,10 +249,37 @@ def test_bad_input_is_a_400_in_openai_shape_and_nothing_goes_upstream(proxy, fak
     cases = [
         ({"model": "gemini-2.5-flash"}, "input"),
         ({"model": "gemini-2.5-flash", "input": [{"type": "mcp_call", "id": "x"}]}, "input[0].type"),
-        ({"model": "gemini-2.5-flash", "input": [{"role": "user", "content": "x"}, {"type": "function_call_output", "call_id": "call_x", "output": "1"}]}, "input[1].call_id"),
-        ({"model": "gemini-2.5-flash", "input": [{"role": "user", "content": [{"type": "input_file", "file_data": "%%%", "filename": "a.pdf"}]}]}, "input[0].content[0].file_data"),
-        ({"model": "gemini-2.5-flash", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "http://169.254.169.254/latest/x.png"}]}]},
-         "input[0].content[0].image_url"),  # the SSRF guard: never fetched
+        (
+            {
+                "model": "gemini-2.5-flash",
+                "input": [
+                    {"role": "user", "content": "x"},
+                    {"type": "function_call_output", "call_id": "call_x", "output": "1"},
+                ],
+            },
+            "input[1].call_id",
+        ),
+        (
+            {
+                "model": "gemini-2.5-flash",
+                "input": [
+                    {"role": "user", "content": [{"type": "input_file", "file_data": "%%%", "filename": "a.pdf"}]}
+                ],
+            },
+            "input[0].content[0].file_data",
+        ),
+        (
+            {
+                "model": "gemini-2.5-flash",
+                "input": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "input_image", "image_url": "http://169.254.169.254/latest/x.png"}],
+                    }
+                ],
+            },
+            "input[0].content[0].image_url",
+        ),  # the SSRF guard: never fetched
         ({"model": "gemini-2.5-flash", "input": "x", "previous_response_id": "resp_123"}, "previous_response_id"),
     ]
     for body, param in cases:
@@ -202,7 +298,11 @@ def test_stored_responses_and_conversations_are_a_404_saying_why(proxy, fake):
     assert "stateless" in caught.value.body["message"] and caught.value.body["type"] == "not_found_error"
     with pytest.raises(openai.NotFoundError):
         c.conversations.create()
-    for method, path in [("DELETE", "/v1/responses/resp_1"), ("GET", "/v1/responses/resp_1/input_items"), ("POST", "/v1/responses/compact")]:
+    for method, path in [
+        ("DELETE", "/v1/responses/resp_1"),
+        ("GET", "/v1/responses/resp_1/input_items"),
+        ("POST", "/v1/responses/compact"),
+    ]:
         r = httpx.request(method, proxy + path, headers={"authorization": f"Bearer {KEY_A}"})
         assert r.status_code == 404 and r.json()["error"]["message"].endswith("send the whole conversation in input.")
     assert fake.received == []

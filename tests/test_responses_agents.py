@@ -44,8 +44,14 @@ def check_gemini_saw_the_tool_loop(fake) -> None:
     (declaration,) = first["tools"][0]["functionDeclarations"]
     assert declaration["name"] == "get_weather" and declaration["parameters"]["properties"]["city"]["type"] == "string"
     assert second["contents"][1:] == [
-        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}]},
-        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"result": "sunny in Paris"}}}]},
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}],
+        },
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "get_weather", "response": {"result": "sunny in Paris"}}}],
+        },
     ]
 
 
@@ -66,7 +72,9 @@ def test_an_agent_with_a_function_tool(proxy, fake):
 
 
 def test_a_streamed_agent_run(proxy, fake):
-    fake.reply(events=[gemini([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}])])
+    fake.reply(
+        events=[gemini([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}])]
+    )
     fake.reply(events=[gemini([{"text": "It is sunny"}], None), gemini([{"text": " in Paris."}])])
 
     async def main():

@@ -45,7 +45,11 @@ enabled = false
 
 
 def codex_binary() -> str | None:
-    for candidate in (os.environ.get("CODEX_BIN"), str(ROOT / "node_modules" / ".bin" / "codex"), shutil.which("codex")):
+    for candidate in (
+        os.environ.get("CODEX_BIN"),
+        str(ROOT / "node_modules" / ".bin" / "codex"),
+        shutil.which("codex"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -81,8 +85,18 @@ def run_codex(tmp_path: Path, proxy: str, model: str, prompt: str) -> subprocess
         "NO_PROXY": "127.0.0.1,localhost",
         "RUST_LOG": "error",
     }
-    command = [CODEX, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "-C", str(work), prompt]
-    return subprocess.run(command, check=False, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    command = [
+        CODEX,
+        "exec",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "-C",
+        str(work),
+        prompt,
+    ]
+    return subprocess.run(
+        command, check=False, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
 
 
 def turn_calls(fake, prompt: str) -> list[dict]:
@@ -106,11 +120,27 @@ def test_codex_exec_plain_prompt(tmp_path, proxy, fake):
 
 def test_codex_shell_tool_loop_on_gemini_3(tmp_path, proxy, fake):
     model = "gemini-3-pro-preview"
-    fake.reply(events=[
-        event([{"text": "I will write the file.", "thought": True, "thoughtSignature": "THOUGHT" + SIG}], None, model=model),
-        event([{"functionCall": {"name": "exec_command", "args": {"cmd": "echo codex-was-here > proof.txt && cat proof.txt"}},
-                "thoughtSignature": SIG}], model=model),
-    ])
+    fake.reply(
+        events=[
+            event(
+                [{"text": "I will write the file.", "thought": True, "thoughtSignature": "THOUGHT" + SIG}],
+                None,
+                model=model,
+            ),
+            event(
+                [
+                    {
+                        "functionCall": {
+                            "name": "exec_command",
+                            "args": {"cmd": "echo codex-was-here > proof.txt && cat proof.txt"},
+                        },
+                        "thoughtSignature": SIG,
+                    }
+                ],
+                model=model,
+            ),
+        ]
+    )
     fake.reply(events=[event([{"text": "The file says codex-was-here."}], model=model)])
     done = run_codex(tmp_path, proxy, model, "Write proof.txt.")
     assert done.returncode == 0, done.stderr[-2000:]

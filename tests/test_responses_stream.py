@@ -34,8 +34,13 @@ def event(parts: list[dict] | None = None, finish: str | None = None, model: str
 def raw_stream(url: str, body: dict, key: str = KEY_A) -> tuple[httpx.Response, list[tuple[float, str]]]:
     """POST a streamed Responses call; every non-empty SSE line with its arrival time."""
     lines = []
-    with httpx.stream("POST", url + "/v1/responses", json={"model": "gemini-2.5-flash", "stream": True, **body},
-                      headers={"authorization": f"Bearer {key}"}, timeout=10) as r:
+    with httpx.stream(
+        "POST",
+        url + "/v1/responses",
+        json={"model": "gemini-2.5-flash", "stream": True, **body},
+        headers={"authorization": f"Bearer {key}"},
+        timeout=10,
+    ) as r:
         for line in r.iter_lines():
             if line:
                 lines.append((time.monotonic(), line))
@@ -56,9 +61,17 @@ def test_the_full_event_sequence(proxy, fake):
     events = data(lines)
     assert names == [e["type"] for e in events]
     assert names == [
-        "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
-        "response.output_text.delta", "response.output_text.delta", "response.output_text.delta",
-        "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed",
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
     ]
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [e["delta"] for e in events if e["type"] == "response.output_text.delta"] == ["Hello", ", world", "!"]
@@ -68,20 +81,34 @@ def test_the_full_event_sequence(proxy, fake):
 
 
 def test_the_sdk_stream_helper_with_reasoning_and_tool_calls(proxy, fake):
-    fake.reply(events=[
-        event([{"text": "Thinking about weather.", "thought": True}]),
-        event([{"text": "Checking."}]),
-        event([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}]),
-        event([{"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}], "STOP", thoughts=4),
-    ])
-    tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
-    with client(proxy).responses.stream(model="gemini-2.5-flash", input="weather?", tools=tools, reasoning={"summary": "auto"}) as stream:
+    fake.reply(
+        events=[
+            event([{"text": "Thinking about weather.", "thought": True}]),
+            event([{"text": "Checking."}]),
+            event([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}]),
+            event([{"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}], "STOP", thoughts=4),
+        ]
+    )
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
+    with client(proxy).responses.stream(
+        model="gemini-2.5-flash", input="weather?", tools=tools, reasoning={"summary": "auto"}
+    ) as stream:
         kinds = [e.type for e in stream]
         final = stream.get_final_response()
     assert "response.reasoning_summary_text.delta" in kinds and "response.function_call_arguments.done" in kinds
     reasoning, message, paris, rome = final.output
     assert reasoning.summary[0].text == "Thinking about weather." and message.content[0].text == "Checking."
-    assert (paris.name, json.loads(paris.arguments), json.loads(rome.arguments)) == ("get_weather", {"city": "Paris"}, {"city": "Rome"})
+    assert (paris.name, json.loads(paris.arguments), json.loads(rome.arguments)) == (
+        "get_weather",
+        {"city": "Paris"},
+        {"city": "Rome"},
+    )
     assert signatures.of_call_id(paris.call_id) == SIG and paris.call_id != rome.call_id
     assert final.usage.output_tokens_details.reasoning_tokens == 4
     assert fake.generate_calls[0].json["generationConfig"] == {"thinkingConfig": {"includeThoughts": True}}
@@ -99,16 +126,30 @@ def test_streamed_signature_of_the_answer_text_comes_back(proxy, fake):
     """Gemini 3 streams the answer's signature in a last, empty part: it rides in a
     reasoning item after the message, and comes back unchanged."""
     model = "gemini-3-pro-preview"
-    fake.reply(events=[event([{"text": "Hi"}], model=model), event([{"text": "", "thoughtSignature": SIG}], "STOP", model=model)])
+    fake.reply(
+        events=[
+            event([{"text": "Hi"}], model=model),
+            event([{"text": "", "thoughtSignature": SIG}], "STOP", model=model),
+        ]
+    )
     body = {"model": model, "input": "hi", "include": ["reasoning.encrypted_content"]}
     _, lines = raw_stream(proxy, body)
     final = data(lines)[-1]["response"]
     message, reasoning = final["output"]
     assert reasoning["encrypted_content"] == signatures.encrypted(SIG)
-    r = httpx.post(proxy + "/v1/responses", headers={"authorization": f"Bearer {KEY_A}"},
-                   json={**body, "input": [{"role": "user", "content": "hi"}, message, reasoning, {"role": "user", "content": "more"}]})
+    r = httpx.post(
+        proxy + "/v1/responses",
+        headers={"authorization": f"Bearer {KEY_A}"},
+        json={
+            **body,
+            "input": [{"role": "user", "content": "hi"}, message, reasoning, {"role": "user", "content": "more"}],
+        },
+    )
     assert r.status_code == 200
-    assert fake.generate_calls[-1].json["contents"][1] == {"role": "model", "parts": [{"text": "Hi"}, {"text": "", "thoughtSignature": SIG}]}
+    assert fake.generate_calls[-1].json["contents"][1] == {
+        "role": "model",
+        "parts": [{"text": "Hi"}, {"text": "", "thoughtSignature": SIG}],
+    }
 
 
 def test_incomplete_stream(proxy, fake):
@@ -131,7 +172,11 @@ def test_error_before_the_stream_keeps_its_status(proxy, fake):
 
 
 def test_upstream_breaking_off_ends_with_error_and_response_failed(proxy, fake):
-    fake.reply(events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "three"}], "STOP")], fail_after=2, delay=0.2)
+    fake.reply(
+        events=[event([{"text": "one"}]), event([{"text": "two"}]), event([{"text": "three"}], "STOP")],
+        fail_after=2,
+        delay=0.2,
+    )
     r, lines = raw_stream(proxy, {"input": "hi"})
     assert r.status_code == 200
     events = data(lines)
@@ -147,8 +192,13 @@ def test_upstream_breaking_off_ends_with_error_and_response_failed(proxy, fake):
 def test_error_event_inside_the_upstream_stream(proxy, fake):
     fake.reply(events=[event([{"text": "one"}]), error_body(429, "RESOURCE_EXHAUSTED", "Quota exceeded.")])
     events = data(raw_stream(proxy, {"input": "hi"})[1])
-    assert events[-2] == {"type": "error", "sequence_number": events[-2]["sequence_number"], "code": "rate_limit_exceeded",
-                          "message": "Quota exceeded.", "param": None}
+    assert events[-2] == {
+        "type": "error",
+        "sequence_number": events[-2]["sequence_number"],
+        "code": "rate_limit_exceeded",
+        "message": "Quota exceeded.",
+        "param": None,
+    }
     assert events[-1]["response"]["error"] == {"code": "rate_limit_exceeded", "message": "Quota exceeded."}
 
 
@@ -175,7 +225,11 @@ def test_heartbeats_while_waiting_and_between_events(start_proxy, fake):
     assert b - a >= 4 and all(line == ": keep-alive" for line in texts[a + 1 : b - 1])
     # The openai SDK reads through the comments.
     fake.reply(events=[event([{"text": "a"}]), event([{"text": "b"}], "STOP")], delay=0.5)
-    text = "".join(e.delta for e in client(url).responses.create(model="gemini-2.5-flash", input="hi", stream=True) if e.type == "response.output_text.delta")
+    text = "".join(
+        e.delta
+        for e in client(url).responses.create(model="gemini-2.5-flash", input="hi", stream=True)
+        if e.type == "response.output_text.delta"
+    )
     assert text == "ab"
 
 
@@ -191,6 +245,12 @@ def test_streamed_url_citations(proxy, fake):
     kinds = [e["type"] for e in events]
     added = events[kinds.index("response.output_text.annotation.added")]
     assert kinds.index("response.output_text.annotation.added") < kinds.index("response.output_text.done")
-    assert added["annotation"] == {"type": "url_citation", "start_index": 0, "end_index": len(text), "url": "https://example.org/paris", "title": "example.org"}
+    assert added["annotation"] == {
+        "type": "url_citation",
+        "start_index": 0,
+        "end_index": len(text),
+        "url": "https://example.org/paris",
+        "title": "example.org",
+    }
     assert events[-1]["response"]["output"][0]["content"][0]["annotations"] == [added["annotation"]]
     assert fake.generate_calls[0].json["tools"] == [{"googleSearch": {}}]

@@ -46,7 +46,10 @@ def gemini(parts, finish="STOP", **extra):
     candidate = {"content": {"role": "model", "parts": parts}, "index": 0, **extra}
     if finish:
         candidate["finishReason"] = finish
-    return {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "thoughtsTokenCount": 3}}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "thoughtsTokenCount": 3},
+    }
 
 
 # Requests ------------------------------------------------------------------------------
@@ -66,7 +69,9 @@ def test_string_input_instructions_and_system_messages():
         temperature=0.2,
         top_p=0.9,
     )
-    assert call.payload["systemInstruction"] == {"parts": [{"text": "Be brief."}, {"text": "Use English."}, {"text": "Stay polite."}]}
+    assert call.payload["systemInstruction"] == {
+        "parts": [{"text": "Be brief."}, {"text": "Use English."}, {"text": "Stay polite."}]
+    }
     assert call.payload["contents"] == [
         {"role": "user", "parts": [{"text": "hi"}]},
         {"role": "model", "parts": [{"text": "Hello!"}]},
@@ -85,35 +90,69 @@ def test_tool_results_follow_the_order_of_the_calls():
             {"type": "function_call_output", "call_id": "b", "output": "rainy"},
             {"type": "function_call_output", "call_id": "a", "output": '{"sky":"clear"}'},
         ],
-        tools=[{"type": "function", "name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "additionalProperties": False}, "strict": True}],
+        tools=[
+            {
+                "type": "function",
+                "name": "weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+                "strict": True,
+            }
+        ],
     )
     model, results = call.payload["contents"][1:]
-    assert model == {"role": "model", "parts": [
-        {"functionCall": {"name": "weather", "args": {"city": "Paris"}}},
-        {"functionCall": {"name": "weather", "args": {"arguments": "not json"}}},
-    ]}
-    assert results == {"role": "user", "parts": [
-        {"functionResponse": {"name": "weather", "response": {"sky": "clear"}}},
-        {"functionResponse": {"name": "weather", "response": {"result": "rainy"}}},
-    ]}
-    assert call.payload["tools"] == [{"functionDeclarations": [
-        {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
-    ]}]
+    assert model == {
+        "role": "model",
+        "parts": [
+            {"functionCall": {"name": "weather", "args": {"city": "Paris"}}},
+            {"functionCall": {"name": "weather", "args": {"arguments": "not json"}}},
+        ],
+    }
+    assert results == {
+        "role": "user",
+        "parts": [
+            {"functionResponse": {"name": "weather", "response": {"sky": "clear"}}},
+            {"functionResponse": {"name": "weather", "response": {"result": "rainy"}}},
+        ],
+    }
+    assert call.payload["tools"] == [
+        {
+            "functionDeclarations": [
+                {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+            ]
+        }
+    ]
 
 
 def test_signatures_come_back_from_call_ids_and_encrypted_content():
     call_id = signatures.new_call_id(SIG)
-    call = asyncio.run(to_gemini({
-        "model": "gemini-3-pro-preview",
-        "input": [
-            {"role": "user", "content": "go"},
-            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "thinking"}],
-             "encrypted_content": signatures.encrypted("T" + SIG)},
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me look."}]},
-            {"type": "function_call", "call_id": call_id, "name": "f", "arguments": "{}"},
-            {"type": "function_call_output", "call_id": call_id, "output": "42"},
-        ],
-    }, SETTINGS))
+    call = asyncio.run(
+        to_gemini(
+            {
+                "model": "gemini-3-pro-preview",
+                "input": [
+                    {"role": "user", "content": "go"},
+                    {
+                        "type": "reasoning",
+                        "id": "rs_1",
+                        "summary": [{"type": "summary_text", "text": "thinking"}],
+                        "encrypted_content": signatures.encrypted("T" + SIG),
+                    },
+                    {
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": "Let me look."}],
+                    },
+                    {"type": "function_call", "call_id": call_id, "name": "f", "arguments": "{}"},
+                    {"type": "function_call_output", "call_id": call_id, "output": "42"},
+                ],
+            },
+            SETTINGS,
+        )
+    )
     assert call.payload["contents"][1]["parts"] == [
         {"text": "", "thoughtSignature": "T" + SIG},
         {"text": "Let me look."},
@@ -123,17 +162,22 @@ def test_signatures_come_back_from_call_ids_and_encrypted_content():
 
 
 def test_foreign_encrypted_content_is_not_a_signature_and_gemini_3_calls_get_the_skip_sentinel():
-    call = asyncio.run(to_gemini({
-        "model": "gemini-3-pro-preview",
-        "input": [
-            {"role": "user", "content": "go"},
-            {"type": "reasoning", "summary": [], "encrypted_content": "gAAAAABopenai-encrypted"},
-            {"type": "function_call", "call_id": "call_openai1", "name": "f", "arguments": "{}"},
-            {"type": "function_call", "call_id": "call_openai2", "name": "g", "arguments": "{}"},
-            {"type": "function_call_output", "call_id": "call_openai1", "output": "1"},
-            {"type": "function_call_output", "call_id": "call_openai2", "output": "2"},
-        ],
-    }, SETTINGS))
+    call = asyncio.run(
+        to_gemini(
+            {
+                "model": "gemini-3-pro-preview",
+                "input": [
+                    {"role": "user", "content": "go"},
+                    {"type": "reasoning", "summary": [], "encrypted_content": "gAAAAABopenai-encrypted"},
+                    {"type": "function_call", "call_id": "call_openai1", "name": "f", "arguments": "{}"},
+                    {"type": "function_call", "call_id": "call_openai2", "name": "g", "arguments": "{}"},
+                    {"type": "function_call_output", "call_id": "call_openai1", "output": "1"},
+                    {"type": "function_call_output", "call_id": "call_openai2", "output": "2"},
+                ],
+            },
+            SETTINGS,
+        )
+    )
     assert call.payload["contents"][1]["parts"] == [
         {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": SKIP_SIGNATURE},
         {"functionCall": {"name": "g", "args": {}}},
@@ -142,23 +186,46 @@ def test_foreign_encrypted_content_is_not_a_signature_and_gemini_3_calls_get_the
 
 def test_codex_tools_custom_local_shell_namespace_and_web_search():
     tools = [
-        {"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}},
-        {"type": "custom", "name": "apply_patch", "description": "Patch files.",
-         "format": {"type": "grammar", "syntax": "lark", "definition": "start: line+"}},
+        {
+            "type": "function",
+            "name": "exec_command",
+            "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
+        },
+        {
+            "type": "custom",
+            "name": "apply_patch",
+            "description": "Patch files.",
+            "format": {"type": "grammar", "syntax": "lark", "definition": "start: line+"},
+        },
         {"type": "local_shell"},
-        {"type": "namespace", "name": "agents", "description": "d", "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object", "properties": {}}}]},
+        {
+            "type": "namespace",
+            "name": "agents",
+            "description": "d",
+            "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object", "properties": {}}}],
+        },
         {"type": "web_search", "external_web_access": False},
     ]
     call = translate(
         input=[
             {"role": "user", "content": "fix it"},
             {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "*** Begin Patch"},
-            {"type": "local_shell_call", "call_id": "c2", "status": "completed", "action": {"type": "exec", "command": ["ls", "-l"], "working_directory": "/w"}},
+            {
+                "type": "local_shell_call",
+                "call_id": "c2",
+                "status": "completed",
+                "action": {"type": "exec", "command": ["ls", "-l"], "working_directory": "/w"},
+            },
             {"type": "function_call", "call_id": "c3", "name": "spawn", "namespace": "agents", "arguments": "{}"},
             {"type": "custom_tool_call_output", "call_id": "c1", "output": "Done!"},
             {"type": "local_shell_call_output", "call_id": "c2", "output": "a.txt"},
             {"type": "function_call_output", "call_id": "c3", "output": [{"type": "input_text", "text": "ok"}]},
-            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "x"}},
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"type": "search", "query": "x"},
+            },
         ],
         tools=tools,
         tool_choice="auto",
@@ -167,7 +234,11 @@ def test_codex_tools_custom_local_shell_namespace_and_web_search():
     assert [d["name"] for d in declarations] == ["exec_command", "apply_patch", "shell", "agents__spawn"]
     assert declarations[1]["parameters"]["properties"]["input"]["type"] == "string"
     assert "start: line+" in declarations[1]["description"]
-    assert declarations[2]["parameters"]["properties"]["command"] == {"type": "array", "items": {"type": "string"}, "description": "The command and its arguments."}
+    assert declarations[2]["parameters"]["properties"]["command"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "The command and its arguments.",
+    }
     assert "parameters" not in declarations[3]
     # Gemini 2.5 cannot combine Google Search with functions: left out, not a 400.
     assert call.payload["tools"] == [{"functionDeclarations": declarations}]
@@ -178,7 +249,9 @@ def test_codex_tools_custom_local_shell_namespace_and_web_search():
         {"functionCall": {"name": "agents__spawn", "args": {}}},
     ]
     assert [p["functionResponse"]["response"] for p in call.payload["contents"][2]["parts"]] == [
-        {"result": "Done!"}, {"result": "a.txt"}, {"result": "ok"}
+        {"result": "Done!"},
+        {"result": "a.txt"},
+        {"result": "ok"},
     ]
     search_only = translate(input="news?", tools=[{"type": "web_search_preview"}])
     assert search_only.payload["tools"] == [{"googleSearch": {}}]
@@ -192,7 +265,10 @@ def test_codex_tools_custom_local_shell_namespace_and_web_search():
         ("required", {"mode": "ANY"}),
         ("none", {"mode": "NONE"}),
         ({"type": "function", "name": "f"}, {"mode": "ANY", "allowedFunctionNames": ["f"]}),
-        ({"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "f"}]}, {"mode": "AUTO", "allowedFunctionNames": ["f"]}),
+        (
+            {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "f"}]},
+            {"mode": "AUTO", "allowedFunctionNames": ["f"]},
+        ),
     ],
 )
 def test_tool_choice(choice, config):
@@ -203,20 +279,38 @@ def test_tool_choice(choice, config):
 def test_text_format_and_reasoning():
     call = translate(
         input="x",
-        text={"format": {"type": "json_schema", "name": "P", "strict": True, "schema": {
-            "type": "object", "properties": {"name": {"type": "string"}, "age": {"type": ["integer", "null"]}},
-            "required": ["name", "age"], "additionalProperties": False}}},
+        text={
+            "format": {
+                "type": "json_schema",
+                "name": "P",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "age": {"type": ["integer", "null"]}},
+                    "required": ["name", "age"],
+                    "additionalProperties": False,
+                },
+            }
+        },
         reasoning={"effort": "low", "summary": "auto"},
     )
     config = call.payload["generationConfig"]
     assert config["responseMimeType"] == "application/json"
-    assert config["responseSchema"] == {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "nullable": True}}, "required": ["name", "age"]}
+    assert config["responseSchema"] == {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer", "nullable": True}},
+        "required": ["name", "age"],
+    }
     assert config["thinkingConfig"] == {"thinkingBudget": 1024, "includeThoughts": True}
-    level = asyncio.run(to_gemini({"model": "gemini-3-pro-preview", "input": "x", "reasoning": {"effort": "medium"}}, SETTINGS))
+    level = asyncio.run(
+        to_gemini({"model": "gemini-3-pro-preview", "input": "x", "reasoning": {"effort": "medium"}}, SETTINGS)
+    )
     assert level.payload["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "high", "includeThoughts": True}
     summary_only = translate(input="x", reasoning={"summary": "detailed"})
     assert summary_only.payload["generationConfig"]["thinkingConfig"] == {"includeThoughts": True}
-    assert translate(input="x", text={"format": {"type": "json_object"}}).payload["generationConfig"] == {"responseMimeType": "application/json"}
+    assert translate(input="x", text={"format": {"type": "json_object"}}).payload["generationConfig"] == {
+        "responseMimeType": "application/json"
+    }
 
 
 @pytest.mark.parametrize(
@@ -228,13 +322,53 @@ def test_text_format_and_reasoning():
         ({"input": "x", "conversation": "conv_1"}, "conversation", "stateless"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]", "send the item itself"),
         ({"input": [{"type": "computer_call_output", "call_id": "x"}]}, "input[0].type", "'computer_call_output'"),
-        ({"input": [{"role": "user", "content": "x"}, {"type": "function_call_output", "call_id": "nope", "output": "1"}]}, "input[1].call_id", "matches no call"),
-        ({"input": [{"role": "user", "content": [{"type": "input_file", "file_data": "not base64!", "filename": "a.pdf"}]}]}, "input[0].content[0].file_data", "base64"),
-        ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "data:image/png;base64,@@"}]}]}, "input[0].content[0].image_url", "base64"),
-        ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input[0].content[0].type", "'input_audio'"),
+        (
+            {
+                "input": [
+                    {"role": "user", "content": "x"},
+                    {"type": "function_call_output", "call_id": "nope", "output": "1"},
+                ]
+            },
+            "input[1].call_id",
+            "matches no call",
+        ),
+        (
+            {
+                "input": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "input_file", "file_data": "not base64!", "filename": "a.pdf"}],
+                    }
+                ]
+            },
+            "input[0].content[0].file_data",
+            "base64",
+        ),
+        (
+            {
+                "input": [
+                    {"role": "user", "content": [{"type": "input_image", "image_url": "data:image/png;base64,@@"}]}
+                ]
+            },
+            "input[0].content[0].image_url",
+            "base64",
+        ),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            "input[0].content[0].type",
+            "'input_audio'",
+        ),
         ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role", "'tool'"),
         ({"input": "x", "tools": [{"type": "file_search"}]}, "tools[0].type", "'file_search'"),
-        ({"input": "x", "tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}}, "tool_choice", "not in tools"),
+        (
+            {
+                "input": "x",
+                "tools": [{"type": "function", "name": "f"}],
+                "tool_choice": {"type": "function", "name": "g"},
+            },
+            "tool_choice",
+            "not in tools",
+        ),
         ({"input": "x", "text": {"format": {"type": "yaml"}}}, "text.format", "json_schema"),
         ({"input": "x", "reasoning": {"effort": "huge"}}, "reasoning.effort", "low"),
     ],
@@ -248,24 +382,41 @@ def test_bad_input_is_a_400_naming_the_field(body, param, words):
 
 
 def test_one_answer_becomes_reasoning_message_and_calls_with_signatures():
-    call = translate(input="x", include=["reasoning.encrypted_content"], tools=[{"type": "function", "name": "f"}, {"type": "custom", "name": "patch"}])
-    data = gemini([
-        {"text": "Let me think.", "thought": True, "thoughtSignature": "TS"},
-        {"text": "Here goes."},
-        {"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": SIG},
-        {"functionCall": {"name": "patch", "args": {"input": "*** Begin"}}},
-    ])
+    call = translate(
+        input="x",
+        include=["reasoning.encrypted_content"],
+        tools=[{"type": "function", "name": "f"}, {"type": "custom", "name": "patch"}],
+    )
+    data = gemini(
+        [
+            {"text": "Let me think.", "thought": True, "thoughtSignature": "TS"},
+            {"text": "Here goes."},
+            {"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": SIG},
+            {"functionCall": {"name": "patch", "args": {"input": "*** Begin"}}},
+        ]
+    )
     response = ResponseStream(call, emit=False).whole(data)
     reasoning, message, fcall, custom = response["output"]
-    assert reasoning["type"] == "reasoning" and reasoning["summary"] == [{"type": "summary_text", "text": "Let me think."}]
+    assert reasoning["type"] == "reasoning" and reasoning["summary"] == [
+        {"type": "summary_text", "text": "Let me think."}
+    ]
     assert reasoning["encrypted_content"] == signatures.encrypted("TS")
     assert message["content"][0]["text"] == "Here goes." and message["status"] == "completed"
     assert fcall["type"] == "function_call" and fcall["name"] == "f" and json.loads(fcall["arguments"]) == {"a": 1}
     assert signatures.of_call_id(fcall["call_id"]) == SIG
-    assert custom["type"] == "custom_tool_call" and custom["input"] == "*** Begin" and signatures.of_call_id(custom["call_id"]) is None
+    assert (
+        custom["type"] == "custom_tool_call"
+        and custom["input"] == "*** Begin"
+        and signatures.of_call_id(custom["call_id"]) is None
+    )
     assert response["status"] == "completed" and response["incomplete_details"] is None
-    assert response["usage"] == {"input_tokens": 4, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
-                                 "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 9}
+    assert response["usage"] == {
+        "input_tokens": 4,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 3},
+        "total_tokens": 9,
+    }
 
 
 def test_signed_text_gets_a_reasoning_item_only_when_asked():
@@ -279,11 +430,22 @@ def test_signed_text_gets_a_reasoning_item_only_when_asked():
 
 def test_local_shell_call_and_parallel_false():
     call = translate(input="x", tools=[{"type": "local_shell"}], parallel_tool_calls=False)
-    data = gemini([{"functionCall": {"name": "shell", "args": {"command": ["ls"], "workdir": "/tmp"}}},
-                   {"functionCall": {"name": "shell", "args": {"command": ["pwd"]}}}])
+    data = gemini(
+        [
+            {"functionCall": {"name": "shell", "args": {"command": ["ls"], "workdir": "/tmp"}}},
+            {"functionCall": {"name": "shell", "args": {"command": ["pwd"]}}},
+        ]
+    )
     (item,) = ResponseStream(call, emit=False).whole(data)["output"]
     assert item["type"] == "local_shell_call"
-    assert item["action"] == {"type": "exec", "command": ["ls"], "env": {}, "timeout_ms": None, "user": None, "working_directory": "/tmp"}
+    assert item["action"] == {
+        "type": "exec",
+        "command": ["ls"],
+        "env": {},
+        "timeout_ms": None,
+        "user": None,
+        "working_directory": "/tmp",
+    }
 
 
 def test_incomplete_and_blocked():
@@ -298,12 +460,28 @@ def test_incomplete_and_blocked():
 def test_url_citations_count_characters_not_bytes():
     text = "Café prices rose. Tea too."
     grounding = {
-        "groundingChunks": [{"web": {"uri": "https://a.example/1", "title": "A"}}, {"web": {"uri": "https://b.example/2", "title": "B"}}],
-        "groundingSupports": [{"segment": {"startIndex": 0, "endIndex": len("Café prices rose.".encode())}, "groundingChunkIndices": [0, 1]}],
+        "groundingChunks": [
+            {"web": {"uri": "https://a.example/1", "title": "A"}},
+            {"web": {"uri": "https://b.example/2", "title": "B"}},
+        ],
+        "groundingSupports": [
+            {
+                "segment": {"startIndex": 0, "endIndex": len("Café prices rose.".encode())},
+                "groundingChunkIndices": [0, 1],
+            }
+        ],
     }
-    response = ResponseStream(translate(input="x"), emit=False).whole(gemini([{"text": text}], groundingMetadata=grounding))
+    response = ResponseStream(translate(input="x"), emit=False).whole(
+        gemini([{"text": text}], groundingMetadata=grounding)
+    )
     first, second = response["output"][0]["content"][0]["annotations"]
-    assert first == {"type": "url_citation", "start_index": 0, "end_index": 17, "url": "https://a.example/1", "title": "A"}
+    assert first == {
+        "type": "url_citation",
+        "start_index": 0,
+        "end_index": 17,
+        "url": "https://a.example/1",
+        "title": "A",
+    }
     assert second["url"] == "https://b.example/2"
 
 
@@ -317,13 +495,26 @@ def test_stream_events_in_order_with_increasing_sequence_numbers():
     seen = events(raw)
     assert [e["sequence_number"] for e in seen] == list(range(len(seen)))
     assert [e["type"] for e in seen] == [
-        "response.created", "response.in_progress",
-        "response.output_item.added", "response.reasoning_summary_part.added", "response.reasoning_summary_text.delta",
-        "response.reasoning_summary_text.done", "response.reasoning_summary_part.done", "response.output_item.done",
-        "response.output_item.added", "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
-        "response.output_text.done", "response.content_part.done", "response.output_item.done",
-        "response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done",
-        "response.output_item.done", "response.completed",
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
     ]
     assert seen[0]["response"]["status"] == "in_progress" and seen[0]["response"]["output"] == []
     assert [e["output_index"] for e in seen if e["type"] == "response.output_item.added"] == [0, 1, 2]
@@ -335,11 +526,24 @@ def test_stream_events_in_order_with_increasing_sequence_numbers():
 
 def test_stream_failure_after_the_commit():
     stream = ResponseStream(translate(input="x"))
-    raw = stream.start() + stream.event(gemini([{"text": "par"}], finish=None)) + stream.error(ProxyError("overloaded", status=503))
+    raw = (
+        stream.start()
+        + stream.event(gemini([{"text": "par"}], finish=None))
+        + stream.error(ProxyError("overloaded", status=503))
+    )
     seen = events(raw)
-    assert [e["type"] for e in seen[-5:]] == ["response.output_text.done", "response.content_part.done", "response.output_item.done", "error", "response.failed"]
+    assert [e["type"] for e in seen[-5:]] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "error",
+        "response.failed",
+    ]
     assert seen[-2]["code"] == "server_error" and seen[-2]["message"] == "overloaded"
-    assert seen[-1]["response"]["status"] == "failed" and seen[-1]["response"]["error"] == {"code": "server_error", "message": "overloaded"}
+    assert seen[-1]["response"]["status"] == "failed" and seen[-1]["response"]["error"] == {
+        "code": "server_error",
+        "message": "overloaded",
+    }
     assert [e["sequence_number"] for e in seen] == list(range(len(seen)))
 
 
@@ -350,11 +554,18 @@ def test_a_function_named_shell_clashes_with_local_shell():
 
 def test_streamed_custom_tool_call_events():
     stream = ResponseStream(translate(input="x", tools=[{"type": "custom", "name": "apply_patch"}]))
-    raw = stream.start() + stream.event(gemini([{"functionCall": {"name": "apply_patch", "args": {"input": "*** Begin Patch"}}}])) + stream.end()
+    raw = (
+        stream.start()
+        + stream.event(gemini([{"functionCall": {"name": "apply_patch", "args": {"input": "*** Begin Patch"}}}]))
+        + stream.end()
+    )
     seen = events(raw)
     assert [e["type"] for e in seen[2:]] == [
-        "response.output_item.added", "response.custom_tool_call_input.delta", "response.custom_tool_call_input.done",
-        "response.output_item.done", "response.completed",
+        "response.output_item.added",
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+        "response.output_item.done",
+        "response.completed",
     ]
     assert seen[2]["item"]["input"] == "" and seen[2]["item"]["status"] == "in_progress"
     assert seen[4]["input"] == "*** Begin Patch" and seen[5]["item"]["status"] == "completed"
@@ -363,7 +574,9 @@ def test_streamed_custom_tool_call_events():
 
 def test_a_text_signature_stays_with_the_text_after_thoughts():
     call = translate(input="x", include=["reasoning.encrypted_content"])
-    response = ResponseStream(call, emit=False).whole(gemini([{"text": "Hmm", "thought": True}, {"text": "Hi", "thoughtSignature": SIG}]))
+    response = ResponseStream(call, emit=False).whole(
+        gemini([{"text": "Hmm", "thought": True}, {"text": "Hi", "thoughtSignature": SIG}])
+    )
     thought, message, signed = response["output"]
     assert thought["encrypted_content"] is None and message["content"][0]["text"] == "Hi"
     assert signed["type"] == "reasoning" and signed["encrypted_content"] == signatures.encrypted(SIG)

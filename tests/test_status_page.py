@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-
 from .conftest import KEY_A, KEY_B, KEY_C, TOKEN
-from .test_metrics import cloudwatch  # noqa: F401 - the moto CloudWatch fixture
 
 ALL = (KEY_A, KEY_B, KEY_C)
 SECRETS = (*ALL, TOKEN)
@@ -64,8 +62,7 @@ def open_page(browser, url: str, width: int, height: int):
 def cards(page) -> dict[str, str]:
     """Masked key -> the status its card shows."""
     return {
-        card.locator(".mask").inner_text(): card.locator(".badge").inner_text()
-        for card in page.locator(".key").all()
+        card.locator(".mask").inner_text(): card.locator(".badge").inner_text() for card in page.locator(".key").all()
     }
 
 
@@ -87,17 +84,29 @@ def assert_no_secret_in_urls(requests: list) -> None:
 
 def put_figures(client) -> None:
     """Calls and 429s per masked key, as the EMF records would have put them."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for key, calls, limited in ((KEY_A, 5, 0), (KEY_B, 4, 3), (KEY_C, 1, 0)):
         for minutes in range(calls):
             stamp = now - timedelta(minutes=minutes * 20)
             data = [("Requests", 1.0)] + ([("Upstream429", 1.0)] if minutes < limited else [])
-            client.put_metric_data(Namespace="GeminiEdgeProxy", MetricData=[
-                {"MetricName": name, "Value": value, "Unit": "Count", "Timestamp": stamp,
-                 "Dimensions": [{"Name": "Key", "Value": mask(key)}]} for name, value in data])
+            client.put_metric_data(
+                Namespace="GeminiEdgeProxy",
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Value": value,
+                        "Unit": "Count",
+                        "Timestamp": stamp,
+                        "Dimensions": [{"Name": "Key", "Value": mask(key)}],
+                    }
+                    for name, value in data
+                ],
+            )
 
 
-def test_token_shows_each_masked_key_with_its_live_status(browser, start_proxy, cooldown_for, fake, cloudwatch, tmp_path):  # noqa: F811
+def test_token_shows_each_masked_key_with_its_live_status(
+    browser, start_proxy, cooldown_for, fake, cloudwatch, tmp_path
+):
     url = start_proxy(GEMINI_API_KEYS=",".join(ALL), ACCESS_TOKENS=TOKEN, FLEET_METRICS="true")
     fake.keys.update({KEY_B: "rate_limited", KEY_C: "invalid"})
     cooldown_for(url).cool(KEY_B, 90, owned=True)  # this container's view: one key cooling down
@@ -146,13 +155,19 @@ def test_own_keys_on_a_phone_sized_screen(browser, start_proxy, fake, tmp_path):
     assert "Your keys" in page.locator("#scope").inner_text()
     assert "Fleet figures are off" in page.locator("#fleet").inner_text()
     # Readable on a phone: nothing wider than the screen, the button reachable.
-    wide = page.evaluate("[...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 360).map(e => e.tagName + '.' + e.className + '#' + e.id)")
+    wide = page.evaluate(
+        "[...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 360).map(e => e.tagName + '.' + e.className + '#' + e.id)"
+    )
     assert page.evaluate("document.documentElement.scrollWidth") <= 360, wide
     box = page.locator("#go").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 360
     page.screenshot(path=str(tmp_path / "status-phone.png"), full_page=True)
     assert [r.key for r in fake.received] and {r.key for r in fake.received} == {KEY_B, KEY_C}
-    assert all(r.headers.get("x-goog-api-key") == f"{KEY_B},{KEY_C}" for r in requests if "/status/" in r.url or "/verify" in r.url)
+    assert all(
+        r.headers.get("x-goog-api-key") == f"{KEY_B},{KEY_C}"
+        for r in requests
+        if "/status/" in r.url or "/verify" in r.url
+    )
     assert_no_secret_in_urls(requests)
     # "Remember" ticked: kept in this browser; "Forget" removes it.
     assert KEY_B in page.evaluate("localStorage.getItem('gemini-edge-proxy.status')")
@@ -195,7 +210,9 @@ def test_page_is_self_contained(browser, start_proxy, fake):
     assert [r.url for r in requests] == [url + "/status"]
     response = page.request.get(url + "/status")
     csp = response.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    assert (
+        "default-src 'none'" in csp and "connect-src 'self'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    )
     page.click("#go")  # the CSP lets the page's own script run: it answers the empty form
     assert page.locator("#msg").inner_text() == "Type an access token or your keys first."
     assert errors == [] and [r.url for r in requests] == [url + "/status"]
@@ -211,8 +228,9 @@ def test_cooldown_view_is_per_key_and_model_and_only_the_callers(fake_url):
 
     from .servers import ServerThread
 
-    app = create_app(Settings.from_env({"GEMINI_BASE_URL": fake_url, "GEMINI_API_KEYS": f"{KEY_A},{KEY_B}",
-                                        "ACCESS_TOKENS": TOKEN}))
+    app = create_app(
+        Settings.from_env({"GEMINI_BASE_URL": fake_url, "GEMINI_API_KEYS": f"{KEY_A},{KEY_B}", "ACCESS_TOKENS": TOKEN})
+    )
     server = ServerThread(app).start()
     try:
         app.state.cooldown.cool(KEY_B, 42.5, "gemini-2.5-pro", "rate_limited", owned=True)

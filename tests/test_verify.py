@@ -8,7 +8,6 @@ import time
 import httpx
 import pytest
 
-
 from .conftest import KEY_A, KEY_B, KEY_C, TOKEN
 from .fake_gemini import error_body
 
@@ -27,7 +26,7 @@ def mask(key: str) -> str:
 def events(text: str) -> list:
     chunks = [c for c in text.split("\n\n") if c]
     assert all(c.startswith("data: ") for c in chunks), text
-    return [c[len("data: "):] for c in chunks]
+    return [c[len("data: ") :] for c in chunks]
 
 
 def per_key_fake(fake) -> None:
@@ -73,10 +72,27 @@ def test_sse_one_event_per_key_then_summary(cooldown, proxy, fake):
     assert by_key[mask(KEY_G)]["message"] == "No answer within 0.4 s."
     assert "generation quota not checked" in by_key[mask(KEY_A)]["message"]
     summary = json.loads(raw[-2])["summary"]
-    assert {k: summary[k] for k in ("total", "valid", "invalid", "rate_limited", "quota_exhausted",
-                                    "permission_denied", "unavailable", "error")} == {
-        "total": 7, "valid": 1, "invalid": 1, "rate_limited": 1, "quota_exhausted": 1,
-        "permission_denied": 1, "unavailable": 2, "error": 0,
+    assert {
+        k: summary[k]
+        for k in (
+            "total",
+            "valid",
+            "invalid",
+            "rate_limited",
+            "quota_exhausted",
+            "permission_denied",
+            "unavailable",
+            "error",
+        )
+    } == {
+        "total": 7,
+        "valid": 1,
+        "invalid": 1,
+        "rate_limited": 1,
+        "quota_exhausted": 1,
+        "permission_denied": 1,
+        "unavailable": 2,
+        "error": 0,
     }
     assert summary["probe"] == "metadata" and "cannot see an exhausted generation quota" in summary["note"]
     # One metadata call per key, each with its own key: no failover, no generation.
@@ -96,13 +112,16 @@ def test_sse_is_streamed_as_checks_end(proxy, fake):
     with httpx.stream("POST", proxy + "/verify", headers={"x-goog-api-key": f"{KEY_B},{KEY_A}"}, timeout=10) as r:
         for line in r.iter_lines():
             if line.startswith("data: "):
-                arrivals.append((time.monotonic(), line[len("data: "):]))
+                arrivals.append((time.monotonic(), line[len("data: ") :]))
     first_at, first = arrivals[0]
     assert json.loads(first)["key"] == mask(KEY_A)
     (slow_ended,) = fake.slow_done
     assert first_at < slow_ended  # the fast result was at the client before the slow check ended
     assert json.loads(arrivals[1][1]) | {"latency_ms": 0} == {
-        "key": mask(KEY_B), "status": "valid", "http_status": 200, "latency_ms": 0,
+        "key": mask(KEY_B),
+        "status": "valid",
+        "http_status": 200,
+        "latency_ms": 0,
         "message": "The key is valid (model metadata read; generation quota not checked).",
     }
     assert [a[1] for a in arrivals[2:]][-1] == "[DONE]"
@@ -119,7 +138,9 @@ def test_json_form(proxy, fake, how):
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     data = r.json()
     assert [(e["key"], e["status"]) for e in data["results"]] == [
-        (mask(KEY_C), "quota_exhausted"), (mask(KEY_A), "valid"), (mask(KEY_B), "invalid"),
+        (mask(KEY_C), "quota_exhausted"),
+        (mask(KEY_A), "valid"),
+        (mask(KEY_B), "invalid"),
     ]  # in the order given
     assert data["summary"]["total"] == 3 and data["summary"]["valid"] == 1 and data["summary"]["invalid"] == 1
     for key in (KEY_A, KEY_B, KEY_C):
@@ -163,7 +184,8 @@ def test_access_token_checks_the_server_pool(start_proxy, fake):
     fake.keys[KEY_C] = "forbidden"
     r = httpx.post(url + "/verify", headers={"authorization": f"Bearer {TOKEN}", "accept": "application/json"})
     assert {e["key"]: e["status"] for e in r.json()["results"]} == {
-        mask(KEY_B): "valid", mask(KEY_C): "permission_denied",
+        mask(KEY_B): "valid",
+        mask(KEY_C): "permission_denied",
     }
     assert sorted(x.key for x in fake.received) == sorted([KEY_B, KEY_C])  # never the token
     assert TOKEN not in r.text

@@ -97,7 +97,9 @@ def _kind(block: Any, param: str) -> str:
 
 
 def _unknown(kind: str, param: str, known: str) -> BadRequest:
-    return BadRequest(f"{param} has the block type {kind!r}, which this proxy does not support here ({known} are).", f"{param}.type")
+    return BadRequest(
+        f"{param} has the block type {kind!r}, which this proxy does not support here ({known} are).", f"{param}.type"
+    )
 
 
 async def _user_parts(content: Any, settings: Settings, param: str, calls: dict[str, tuple[int, str]]) -> list[Part]:

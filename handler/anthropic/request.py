@@ -28,8 +28,8 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import tools as conventions
-from ..translate.schema import Budget
 from ..translate.models import resolve_model
+from ..translate.schema import Budget
 from ..translate.thinking import budget_config, gemini_version
 from . import blocks
 
@@ -125,7 +125,9 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         schema = tool.get("input_schema")
         if schema is not None and not isinstance(schema, dict):
             raise BadRequest(f"tools.{j}.input_schema must be a JSON Schema object.", f"tools.{j}.input_schema")
-        declarations.append(conventions.declaration(name, tool.get("description"), schema, f"tools.{j}.input_schema", budget))
+        declarations.append(
+            conventions.declaration(name, tool.get("description"), schema, f"tools.{j}.input_schema", budget)
+        )
     return declarations, search
 
 

@@ -113,7 +113,13 @@ def search_blocks(candidate: dict[str, Any]) -> list[dict[str, Any]]:
     grounding = candidate.get("groundingMetadata") or {}
     queries = [q for q in grounding.get("webSearchQueries") or [] if isinstance(q, str)]
     results = [
-        {"type": "web_search_result", "url": web["uri"], "title": web.get("title") or web["uri"], "encrypted_content": "", "page_age": None}
+        {
+            "type": "web_search_result",
+            "url": web["uri"],
+            "title": web.get("title") or web["uri"],
+            "encrypted_content": "",
+            "page_age": None,
+        }
         for chunk in grounding.get("groundingChunks") or []
         if isinstance(web := (chunk or {}).get("web"), dict) and web.get("uri")
     ]
@@ -147,7 +153,9 @@ def content_blocks(parts: list[dict[str, Any]], single_tool: bool) -> list[dict[
         if not out or out[-1]["type"] != kind:
             if not text and not (thought and part.get("thoughtSignature")):
                 continue
-            out.append({"type": "thinking", "thinking": "", "signature": ""} if thought else {"type": "text", "text": ""})
+            out.append(
+                {"type": "thinking", "thinking": "", "signature": ""} if thought else {"type": "text", "text": ""}
+            )
             signature = None
         if thought:
             out[-1]["thinking"] += text

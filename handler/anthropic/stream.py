@@ -76,7 +76,9 @@ class MessageStream:
     def _close(self, out: list[bytes]) -> None:
         if self.kind == "thinking":
             delta = {"type": "signature_delta", "signature": thinking_signature(self.signature)}
-            out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
+            out.append(
+                frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta")
+            )
         if self.kind is not None:
             out.append(frame({"type": "content_block_stop", "index": self.index}, "content_block_stop"))
         self.kind = None
@@ -84,11 +86,17 @@ class MessageStream:
     def _open(self, block: dict[str, Any], out: list[bytes]) -> None:
         self._close(out)
         self.index += 1
-        out.append(frame({"type": "content_block_start", "index": self.index, "content_block": block}, "content_block_start"))
+        out.append(
+            frame({"type": "content_block_start", "index": self.index, "content_block": block}, "content_block_start")
+        )
 
     def _text(self, kind: str, text: str, out: list[bytes]) -> None:
         if self.kind != kind:
-            block = {"type": "thinking", "thinking": "", "signature": ""} if kind == "thinking" else {"type": "text", "text": ""}
+            block = (
+                {"type": "thinking", "thinking": "", "signature": ""}
+                if kind == "thinking"
+                else {"type": "text", "text": ""}
+            )
             self._open(block, out)
             self.kind = kind
             self.signature = None
@@ -113,7 +121,9 @@ class MessageStream:
         if self.kind == "text":
             for citation in citations(candidate):
                 delta = {"type": "citations_delta", "citation": citation}
-                out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
+                out.append(
+                    frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta")
+                )
         if self.searched:
             return
         for block in search_blocks(candidate):
@@ -122,7 +132,9 @@ class MessageStream:
                 query = dumps(block["input"])
                 self._open({**block, "input": {}}, out)
                 delta = {"type": "input_json_delta", "partial_json": query}
-                out.append(frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta"))
+                out.append(
+                    frame({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta")
+                )
             else:
                 self._open(block, out)
             out.append(frame({"type": "content_block_stop", "index": self.index}, "content_block_stop"))

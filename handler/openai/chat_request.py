@@ -20,7 +20,6 @@ from ..translate.thinking import budget_config, thinking_config
 from ..translate.tools import DEFAULT_SAFETY
 from . import chat_tools
 
-
 THINKING_KEYS = {
     "thinking_budget": "thinkingBudget",
     "include_thoughts": "includeThoughts",
@@ -134,7 +133,9 @@ async def _contents(
                 )
             position, name = calls[call_id]
             content = message.get("content")
-            listed = await _user_parts(content, settings, f"messages[{i}].content") if isinstance(content, list) else None
+            listed = (
+                await _user_parts(content, settings, f"messages[{i}].content") if isinstance(content, list) else None
+            )
             response, media = chat_tools.tool_result(name, content, listed, model, f"messages[{i}].content")
             if results is None:
                 results = []
@@ -270,11 +271,13 @@ def _thinking(body: dict[str, Any], model: str) -> dict[str, Any] | None:
     if effort is not None or reasoning is None:
         return thinking_config(effort, model)
     if not isinstance(reasoning, dict):
-        raise BadRequest("reasoning must be an object such as {\"effort\": \"high\"}.", "reasoning")
+        raise BadRequest('reasoning must be an object such as {"effort": "high"}.', "reasoning")
     budget = reasoning.get("max_tokens")
     if budget is not None:
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
-            raise BadRequest("reasoning.max_tokens must be a whole number of tokens, 0 or more.", "reasoning.max_tokens")
+            raise BadRequest(
+                "reasoning.max_tokens must be a whole number of tokens, 0 or more.", "reasoning.max_tokens"
+            )
         config = budget_config(budget, model)
     elif reasoning.get("effort") is not None:
         config = thinking_config(reasoning["effort"], model, "reasoning.effort")

@@ -177,8 +177,13 @@ class ChunkStream:
 
     def _start(self, data: dict[str, Any]) -> None:
         self.head = (
-            'data: {"id":' + dumps(completion_id(data)) + ',"object":"chat.completion.chunk","created":'
-            + str(int(time.time())) + ',"model":' + dumps(data.get("modelVersion") or self.model) + ',"choices":'
+            'data: {"id":'
+            + dumps(completion_id(data))
+            + ',"object":"chat.completion.chunk","created":'
+            + str(int(time.time()))
+            + ',"model":'
+            + dumps(data.get("modelVersion") or self.model)
+            + ',"choices":'
         ).encode()
 
     def _chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:

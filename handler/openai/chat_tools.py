@@ -44,7 +44,9 @@ def declarations(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         kind = tool.get("type", "function") if isinstance(tool, dict) else None
         function = tool.get("function") if kind == "function" else None
         if not isinstance(function, dict):
-            raise BadRequest(f"tools[{j}] must be a function tool ({{\"type\": \"function\", \"function\": {{...}}}}).", f"tools[{j}]")
+            raise BadRequest(
+                f'tools[{j}] must be a function tool ({{"type": "function", "function": {{...}}}}).', f"tools[{j}]"
+            )
         name = function.get("name")
         if not isinstance(name, str) or not name:
             raise BadRequest(f"tools[{j}].function.name is required.", f"tools[{j}].function.name")
@@ -69,7 +71,9 @@ def tool_config(choice: Any) -> tuple[dict[str, Any] | None, bool]:
     function = choice.get("function") if isinstance(choice, dict) else None
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or not name:
-        raise BadRequest('tool_choice must name a function: {"type": "function", "function": {"name": ...}}.', "tool_choice")
+        raise BadRequest(
+            'tool_choice must name a function: {"type": "function", "function": {"name": ...}}.', "tool_choice"
+        )
     if name in SEARCH_TOOL_NAMES:
         return None, True
     return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}, False
@@ -94,7 +98,12 @@ def assistant_calls(
         name = function.get("name") if isinstance(function, dict) else None
         if not isinstance(function, dict) or not isinstance(name, str) or not name:
             raise BadRequest(f"{where}.function.name is required.", f"{where}.function.name")
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": conventions.arguments(function.get("arguments"), f"{where}.function.arguments")}}
+        part: dict[str, Any] = {
+            "functionCall": {
+                "name": name,
+                "args": conventions.arguments(function.get("arguments"), f"{where}.function.arguments"),
+            }
+        }
         extra = call.get("extra_content")
         google = extra.get("google") if isinstance(extra, dict) else None
         signature = google.get("thought_signature") if isinstance(google, dict) else None

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import array
-import asyncio
 import base64
 import re
 import sys
@@ -28,7 +27,7 @@ from starlette.responses import Response
 
 from .. import calls
 from ..encoding import json_bytes
-from ..errors import BadRequest, ProxyError, UpstreamFailed, json_response
+from ..errors import BadRequest, UpstreamFailed, json_response
 
 DEFAULT_MODEL = "gemini-embedding-001"
 BATCH = 100  # Gemini's limit of requests per batchEmbedContents call
@@ -62,9 +61,7 @@ def texts(value: Any) -> list[str]:
                 raise BadRequest(f"'input[{i}]' is an empty string; Gemini cannot embed nothing.", "input")
             continue
         if isinstance(item, (int, list)) and not isinstance(item, bool):
-            raise BadRequest(
-                "Token-id inputs are not supported: Gemini embeds text, send 'input' as strings.", "input"
-            )
+            raise BadRequest("Token-id inputs are not supported: Gemini embeds text, send 'input' as strings.", "input")
         raise BadRequest(f"'input[{i}]' must be a string.", "input")
     return value
 
@@ -119,23 +116,14 @@ async def create(request: Request) -> Response:
     path = f"/v1beta/models/{model}:batchEmbedContents"
 
     chunks = [inputs[i : i + BATCH] for i in range(0, len(inputs), BATCH)]
-    results = await asyncio.gather(
-        *(calls.call_json(request, "POST", path, batch_body(model, c, size), creds, model) for c in chunks),
-        return_exceptions=True,
+    answers, headers = await calls.call_many(
+        request, [(path, batch_body(model, c, size)) for c in chunks], creds, model
     )
     vectors: list[list[float]] = []
-    answers = []
-    headers: dict[str, str] = {}
-    for result, chunk in zip(results, chunks):
-        if isinstance(result, ProxyError):
-            raise result
-        if isinstance(result, BaseException):
-            raise result
-        data, headers = result
+    for data, chunk in zip(answers, chunks, strict=True):
         got = data.get("embeddings") if isinstance(data, dict) else None
         if not isinstance(got, list) or len(got) != len(chunk) or not all(_is_vector(item) for item in got):
             raise UpstreamFailed("The Gemini API answered with an unexpected embeddings body.", headers=headers)
-        answers.append(data)
         vectors += [item.get("values") or [] for item in got]
 
     encode = as_base64 if fmt == "base64" else (lambda v: v)

@@ -31,8 +31,8 @@ from ..credentials import Credentials
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
 from ..translate.thinking import gemini_version
-from . import multipart
 from ..translate.tools import DEFAULT_SAFETY
+from . import multipart
 from .chat_response import blocked_text
 from .images_request import ImageRequest, parse, parse_edit, parse_edit_json
 
@@ -83,7 +83,11 @@ def gemini_body(call: ImageRequest) -> dict[str, Any]:
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
-    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config, "safetySettings": DEFAULT_SAFETY}
+    return {
+        "contents": [{"role": "user", "parts": parts}],
+        "generationConfig": config,
+        "safetySettings": DEFAULT_SAFETY,
+    }
 
 
 def images_of(data: Any) -> tuple[list[dict[str, Any]], str | None]:
@@ -103,7 +107,11 @@ def images_of(data: Any) -> tuple[list[dict[str, Any]], str | None]:
     for candidate in (data.get("candidates") or [])[:1]:  # Gemini
         for part in (candidate.get("content") or {}).get("parts") or []:
             blob = part.get("inlineData")
-            if isinstance(blob, dict) and not part.get("thought") and str(blob.get("mimeType", "")).startswith("image/"):
+            if (
+                isinstance(blob, dict)
+                and not part.get("thought")
+                and str(blob.get("mimeType", "")).startswith("image/")
+            ):
                 found.append({"mime": blob["mimeType"], "data": blob.get("data") or ""})
         if not found and candidate.get("finishReason") not in (None, "STOP"):
             reasons.append(f"finishReason {candidate['finishReason']}")

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
-from ..translate import media
 from ..errors import BadRequest
+from ..translate import media
 from .multipart import Field
 
 MAX_N = 10
@@ -180,7 +180,9 @@ async def parse_edit_json(body: dict[str, Any], settings: Settings) -> ImageRequ
 def parse_edit(fields: list[Field], settings: Settings) -> ImageRequest:
     """An edits request from its multipart fields: `image` or `image[]` (one or more
     files), optional `mask`, and the text fields of a generations request."""
-    text: dict[str, Any] = {f.name: f.text for f in fields if f.filename is None and f.name not in ("image", "image[]", "mask")}
+    text: dict[str, Any] = {
+        f.name: f.text for f in fields if f.filename is None and f.name not in ("image", "image[]", "mask")
+    }
     if isinstance(text.get("n"), str) and text["n"].strip().isdigit():  # form fields are text
         text["n"] = int(text["n"])
     request = _editable(parse(text, settings), settings)

@@ -33,7 +33,9 @@ def parse(content_type: str, body: bytes) -> list[Field]:
     The body is split on its boundary with bytes.find (a 6 MB upload takes milliseconds;
     the email parser over the whole body takes a tenth of a second); only each part's
     header block goes through the stdlib header parser."""
-    header = BytesHeaderParser(policy=policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace"))
+    header = BytesHeaderParser(policy=policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    )
     boundary = header.get_param("boundary") if header.get_content_type() == "multipart/form-data" else None
     if not isinstance(boundary, str) or not boundary:
         raise BadRequest("The request body must be multipart/form-data (with a boundary).")

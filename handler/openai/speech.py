@@ -27,9 +27,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import audio
+from .. import audio, calls
 from ..config import Settings
-from .. import calls
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed
 from ..translate.models import alias

@@ -9,18 +9,16 @@ cancel and input_items), `POST /v1/responses/compact` and the conversations API 
 
 from __future__ import annotations
 
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import calls
 from ..encoding import json_bytes
 from ..errors import NotFound
-from ..streaming import TranslatedStream
 from ..sse import COMMENT_HEARTBEAT
+from ..streaming import TranslatedStream
 from .request import STATELESS, to_gemini
 from .stream import ResponseStream
-
 
 
 async def create(request: Request) -> Response | TranslatedStream:

@@ -94,13 +94,19 @@ def _add(out: Tools, tool: Any, param: str, namespace: str | None) -> None:
             raise BadRequest(f"{param}.name is required.", f"{param}.name")
         if kind == "function":
             decl = declaration(
-                gemini_name(name, namespace), tool.get("description"), tool.get("parameters"), f"{param}.parameters", out.budget
+                gemini_name(name, namespace),
+                tool.get("description"),
+                tool.get("parameters"),
+                f"{param}.parameters",
+                out.budget,
             )
         else:
             decl = declaration(gemini_name(name, namespace), _custom_description(tool), CUSTOM_PARAMETERS)
         _declare(out, decl, Tool(kind, name, namespace), param)
     elif kind == "local_shell" and namespace is None:
-        decl = declaration(SHELL, "Runs a shell command on the user's machine and returns its output.", SHELL_PARAMETERS)
+        decl = declaration(
+            SHELL, "Runs a shell command on the user's machine and returns its output.", SHELL_PARAMETERS
+        )
         _declare(out, decl, Tool("shell", SHELL), param)
     elif kind == "namespace" and namespace is None:
         name = tool.get("name")
@@ -159,8 +165,11 @@ def tool_config(choice: Any, tools: Tools) -> dict[str, Any] | None:
         listed = choice.get("tools")
         if not isinstance(listed, list):
             raise BadRequest("tool_choice.tools must be a list of tools.", "tool_choice.tools")
-        names = [SHELL if isinstance(t, dict) and t.get("type") == "local_shell" else _chosen(t, tools) for t in listed
-                 if not (isinstance(t, dict) and t.get("type") in SEARCH_TYPES)]
+        names = [
+            SHELL if isinstance(t, dict) and t.get("type") == "local_shell" else _chosen(t, tools)
+            for t in listed
+            if not (isinstance(t, dict) and t.get("type") in SEARCH_TYPES)
+        ]
         mode = "ANY" if choice.get("mode") == "required" else "AUTO"
     elif kind in SEARCH_TYPES:
         return {"functionCallingConfig": {"mode": "AUTO"}}
@@ -172,7 +181,7 @@ def tool_config(choice: Any, tools: Tools) -> dict[str, Any] | None:
 def _chosen(choice: Any, tools: Tools) -> str:
     name = choice.get("name") if isinstance(choice, dict) else None
     if not isinstance(name, str) or not name:
-        raise BadRequest("tool_choice must name a tool: {\"type\": \"function\", \"name\": ...}.", "tool_choice")
+        raise BadRequest('tool_choice must name a tool: {"type": "function", "name": ...}.', "tool_choice")
     gemini = gemini_name(name, choice.get("namespace"))
     if gemini not in tools.by_name:
         raise BadRequest(f"tool_choice names the tool {name!r}, which is not in tools.", "tool_choice")

@@ -148,7 +148,11 @@ class Contents:
             if not isinstance(raw, str) or not raw:
                 raise BadRequest(f"{where}.name is required.", f"{where}.name")
             name = gemini_name(raw, item.get("namespace"))
-            args = arguments(item.get("arguments"), f"{where}.arguments") if kind == "function_call" else {"input": _text(item.get("input"))}
+            args = (
+                arguments(item.get("arguments"), f"{where}.arguments")
+                if kind == "function_call"
+                else {"input": _text(item.get("input"))}
+            )
         part: Part = {"functionCall": {"name": name, "args": args}}
         signature = signatures.of_call_id(call_id)
         if signature:
@@ -172,7 +176,9 @@ class Contents:
         text, media_parts = await self._output_content(item.get("output"), f"{where}.output")
         if self.results is None:
             self.results = []
-        self.results.append((position, {"functionResponse": {"name": name, "response": result_object(text, f"{where}.output")}}))
+        self.results.append(
+            (position, {"functionResponse": {"name": name, "response": result_object(text, f"{where}.output")}})
+        )
         self.attached += media_parts
 
     async def _output_content(self, output: Any, param: str) -> tuple[Any, list[Part]]:

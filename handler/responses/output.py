@@ -81,7 +81,9 @@ def now() -> int:
 # Items ---------------------------------------------------------------------------------
 
 
-def message_item(item_id: str, text: str, annotations: list[dict[str, Any]], status: str = "completed") -> dict[str, Any]:
+def message_item(
+    item_id: str, text: str, annotations: list[dict[str, Any]], status: str = "completed"
+) -> dict[str, Any]:
     content = [{"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}]
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
 
@@ -102,13 +104,39 @@ def call_item(tool: Tool, call_id: str, args: dict[str, Any], arguments: str, st
     if tool.kind == "custom":
         value = args.get("input")
         text = value if isinstance(value, str) else arguments
-        item = {"id": new_id("ctc_"), "type": "custom_tool_call", "status": status, "call_id": call_id, "name": tool.name, "input": text}
+        item = {
+            "id": new_id("ctc_"),
+            "type": "custom_tool_call",
+            "status": status,
+            "call_id": call_id,
+            "name": tool.name,
+            "input": text,
+        }
     elif tool.kind == "shell":
-        action: dict[str, Any] = {"type": "exec", "command": _command(args.get("command")), "env": {}, "timeout_ms": args.get("timeout_ms"),
-                  "user": None, "working_directory": args.get("workdir")}
-        return {"id": new_id("lsh_"), "type": "local_shell_call", "status": status, "call_id": call_id, "action": action}
+        action: dict[str, Any] = {
+            "type": "exec",
+            "command": _command(args.get("command")),
+            "env": {},
+            "timeout_ms": args.get("timeout_ms"),
+            "user": None,
+            "working_directory": args.get("workdir"),
+        }
+        return {
+            "id": new_id("lsh_"),
+            "type": "local_shell_call",
+            "status": status,
+            "call_id": call_id,
+            "action": action,
+        }
     else:
-        item = {"id": new_id("fc_"), "type": "function_call", "status": status, "call_id": call_id, "name": tool.name, "arguments": arguments}
+        item = {
+            "id": new_id("fc_"),
+            "type": "function_call",
+            "status": status,
+            "call_id": call_id,
+            "name": tool.name,
+            "arguments": arguments,
+        }
     if tool.namespace:
         item["namespace"] = tool.namespace
     return item
@@ -145,8 +173,15 @@ def citations(text: str, grounding: dict[str, Any] | None) -> list[dict[str, Any
         for index in support.get("groundingChunkIndices") or []:
             web = chunks[index].get("web") if isinstance(index, int) and 0 <= index < len(chunks) else None
             if isinstance(web, dict) and web.get("uri"):
-                out.append({"type": "url_citation", "start_index": start_char, "end_index": end_char,
-                            "url": web["uri"], "title": web.get("title") or web["uri"]})
+                out.append(
+                    {
+                        "type": "url_citation",
+                        "start_index": start_char,
+                        "end_index": end_char,
+                        "url": web["uri"],
+                        "title": web.get("title") or web["uri"],
+                    }
+                )
     return out
 
 

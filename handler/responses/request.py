@@ -91,7 +91,9 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> ResponsesCall:
     encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
     echo = {name: body[name] if body.get(name) is not None else default for name, default in ECHOED.items()}
     echo["text"] = body.get("text") if isinstance(body.get("text"), dict) else {"format": {"type": "text"}}
-    echo["reasoning"] = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {"effort": None, "summary": None}
+    echo["reasoning"] = (
+        body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {"effort": None, "summary": None}
+    )
     return ResponsesCall(
         model=model,
         payload=payload,

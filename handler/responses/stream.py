@@ -184,7 +184,11 @@ class ResponseStream:
         item = reasoning_item(new_id("rs_"), "", None, self.call.encrypted)
         index = self._add(item, out)
         fields = {"item_id": item["id"], "output_index": index, "summary_index": 0}
-        out.append(self._event("response.reasoning_summary_part.added", {**fields, "part": {"type": "summary_text", "text": ""}}))
+        out.append(
+            self._event(
+                "response.reasoning_summary_part.added", {**fields, "part": {"type": "summary_text", "text": ""}}
+            )
+        )
         self._delta_frame("response.reasoning_summary_text.delta", fields, b"}\n\n")
         self.open = "reasoning"
 
@@ -200,7 +204,7 @@ class ResponseStream:
 
     def _delta_frame(self, kind: str, fields: dict[str, Any], tail: bytes) -> None:
         head = dumps({"type": kind, **fields})[:-1]
-        self.delta_head = f"event: {kind}\ndata: {head},\"sequence_number\":".encode()
+        self.delta_head = f'event: {kind}\ndata: {head},"sequence_number":'.encode()
         self.delta_tail = tail
         self.pieces = []
 
@@ -246,7 +250,11 @@ class ResponseStream:
         fields = {"item_id": item["id"], "output_index": len(self.output) - 1, "content_index": 0}
         found = citations(text, self.grounding)
         for i, annotation in enumerate(found):
-            out.append(self._event("response.output_text.annotation.added", {**fields, "annotation_index": i, "annotation": annotation}))
+            out.append(
+                self._event(
+                    "response.output_text.annotation.added", {**fields, "annotation_index": i, "annotation": annotation}
+                )
+            )
         out.append(self._event("response.output_text.done", {**fields, "text": text, "logprobs": []}))
         done = message_item(item["id"], text, found)
         out.append(self._event("response.content_part.done", {**fields, "part": done["content"][0]}))
@@ -268,7 +276,11 @@ class ResponseStream:
         fields = {"item_id": item["id"], "output_index": index}
         if item["type"] == "function_call":
             out.append(self._event("response.function_call_arguments.delta", {**fields, "delta": arguments}))
-            out.append(self._event("response.function_call_arguments.done", {**fields, "name": tool.name, "arguments": arguments}))
+            out.append(
+                self._event(
+                    "response.function_call_arguments.done", {**fields, "name": tool.name, "arguments": arguments}
+                )
+            )
         elif item["type"] == "custom_tool_call":
             out.append(self._event("response.custom_tool_call_input.delta", {**fields, "delta": item["input"]}))
             out.append(self._event("response.custom_tool_call_input.done", {**fields, "input": item["input"]}))

@@ -115,7 +115,9 @@ def _spend_fetch(param: str) -> FetchBudget:
         budget = FetchBudget(MAX_FETCHES, MAX_TOTAL_BYTES)
         _budget.set(budget)
     if budget.fetches <= 0:
-        raise BadRequest(f"{param}: this request names more than {MAX_FETCHES} media URLs for the proxy to fetch.", param)
+        raise BadRequest(
+            f"{param}: this request names more than {MAX_FETCHES} media URLs for the proxy to fetch.", param
+        )
     if budget.bytes <= 0:
         raise _failed(param, f"the media fetched for this request already reach {_mb(MAX_TOTAL_BYTES)} MB")
     budget.fetches -= 1
@@ -139,7 +141,10 @@ async def url_part(url: str, settings: Settings, param: str) -> dict[str, Any]:
     scheme = parsed.scheme.lower()
     if scheme not in ("http", "https") or not parsed.raw_host:
         raise BadRequest(f"{param} must be a data URL or an http(s) URL.", param)
-    if FILES_API.fullmatch(str(parsed.with_query(None).with_fragment(None))) or parsed.raw_host.lower() in YOUTUBE_HOSTS:
+    if (
+        FILES_API.fullmatch(str(parsed.with_query(None).with_fragment(None)))
+        or parsed.raw_host.lower() in YOUTUBE_HOSTS
+    ):
         return {"fileData": {"fileUri": url.strip()}}
     budget = _spend_fetch(param)
     limit = min(MAX_BYTES, budget.bytes)
@@ -193,12 +198,7 @@ def address_allowed(ip: Address) -> bool:
     if any(ip in net for net in BLOCKED_NETWORKS if net.version == ip.version):
         return False
     return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
     )
 
 

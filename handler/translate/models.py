@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..config import Settings
 
 NATIVE_PREFIXES = ("gemini-", "gemma-", "learnlm-", "imagen-", "veo-")
-VIRTUAL_SUFFIXES = ((":search", "search"), ("-search", "search"), ("-image", "image"), ("-non-thinking", "non-thinking"))
+VIRTUAL_SUFFIXES = (
+    (":search", "search"),
+    ("-search", "search"),
+    ("-image", "image"),
+    ("-non-thinking", "non-thinking"),
+)
 REAL_IMAGE_MODEL = re.compile(r"gemini-\d+(\.\d+)?-(flash|pro)(-lite)?-image")
 
 
@@ -38,9 +44,7 @@ def alias(name: str, settings: Settings) -> str | None:
     return target.removeprefix("models/") if target else None
 
 
-def resolve_virtual(
-    name: Any, settings: Settings, fallback: Sequence[tuple[str, str]] = ()
-) -> tuple[str, set[str]]:
+def resolve_virtual(name: Any, settings: Settings, fallback: Sequence[tuple[str, str]] = ()) -> tuple[str, set[str]]:
     """(the Gemini model for a client's model name, the virtual suffixes it carried)."""
     model = name.strip().removeprefix("models/") if isinstance(name, str) else ""
     found: set[str] = set()
@@ -57,9 +61,7 @@ def resolve_virtual(
     return model, found
 
 
-def resolve_model(
-    name: Any, settings: Settings, fallback: Sequence[tuple[str, str]] = ()
-) -> tuple[str, bool]:
+def resolve_model(name: Any, settings: Settings, fallback: Sequence[tuple[str, str]] = ()) -> tuple[str, bool]:
     """(the Gemini model for a client's model name, whether Google Search was asked for)."""
     model, found = resolve_virtual(name, settings, fallback)
     return model, "search" in found

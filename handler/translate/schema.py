@@ -119,9 +119,7 @@ class Budget:
             )
 
 
-def to_gemini_schema(
-    schema: dict[str, Any], param: str | None = None, budget: Budget | None = None
-) -> dict[str, Any]:
+def to_gemini_schema(schema: dict[str, Any], param: str | None = None, budget: Budget | None = None) -> dict[str, Any]:
     """A schema for Gemini's `parameters` / `responseSchema` (OpenAPI subset).
     `param` names the field in a refusal; `budget` defaults to a fresh one."""
     if not isinstance(schema, dict):
@@ -205,7 +203,7 @@ class _Converter:
                 return self.convert(siblings, depth, refs)
             if refs.count(ref) >= REF_REPEATS:
                 return _cut_off({**target, **siblings})
-            return self.convert({**target, **siblings}, depth, refs + (ref,))
+            return self.convert({**target, **siblings}, depth, (*refs, ref))
         if depth >= MAX_DEPTH:
             return _cut_off(node)
         if isinstance(node.get("allOf"), list):
@@ -362,9 +360,7 @@ class _Converter:
         if kind == "object":
             props = node.get("properties")
             if isinstance(props, dict) and props:
-                out["properties"] = {
-                    str(name): self.convert(sub, depth + 1, refs) for name, sub in props.items()
-                }
+                out["properties"] = {str(name): self.convert(sub, depth + 1, refs) for name, sub in props.items()}
                 required = node.get("required")
                 if isinstance(required, list):
                     names = [r for r in dict.fromkeys(r for r in required if isinstance(r, str)) if r in props]
@@ -382,7 +378,9 @@ class _Converter:
             if not isinstance(items, dict) and isinstance(node.get("prefixItems"), list):
                 prefix = node["prefixItems"]
                 items = {"anyOf": prefix} if len(prefix) > 1 else (prefix[0] if prefix else None)
-            out["items"] = self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
+            out["items"] = (
+                self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
+            )
         return out
 
 
@@ -437,7 +435,9 @@ def _implied_type(node: dict[str, Any]) -> str | None:
 
 def _is_null(node: dict[str, Any]) -> bool:
     kind = node.get("type")
-    return kind == "null" or kind == ["null"] or ("const" in node and node["const"] is None) or node.get("enum") == [None]
+    return (
+        kind == "null" or kind == ["null"] or ("const" in node and node["const"] is None) or node.get("enum") == [None]
+    )
 
 
 def _has_own_shape(node: dict[str, Any]) -> bool:

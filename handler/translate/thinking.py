@@ -24,7 +24,14 @@ EFFORT_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high"
 PRO_25_MIN_BUDGET = 128
 MAX_25_BUDGET = {"pro": 32768, "flash": 24576}
 # reasoning effort -> the Gemini 3 thinkingLevel it asks for ("none" is the least thinking).
-EFFORT_LEVEL = {"none": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
+EFFORT_LEVEL = {
+    "none": "minimal",
+    "minimal": "minimal",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+}
 LEVEL_ORDER = ("minimal", "low", "medium", "high")
 _GEMINI_VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 

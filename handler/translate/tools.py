@@ -86,8 +86,10 @@ def result_object(content: Any, param: str | None = None) -> dict[str, Any]:
 def has_parameters(parameters: dict[str, Any]) -> bool:
     """False for an empty object schema, which Gemini refuses ("properties should be
     non-empty for OBJECT type"); a function without parameters is declared without."""
-    return parameters.get("type", "object") != "object" or bool(parameters.get("properties")) or any(
-        key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref")
+    return (
+        parameters.get("type", "object") != "object"
+        or bool(parameters.get("properties"))
+        or any(key in parameters for key in ("anyOf", "oneOf", "allOf", "$ref"))
     )
 
 
