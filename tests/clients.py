@@ -1,0 +1,24 @@
+"""The SDK clients the tests talk to the proxy with: real client libraries, no retries
+(a retried request would hide what the proxy answered first)."""
+
+from __future__ import annotations
+
+import anthropic
+import openai
+
+from .conftest import KEY_A
+
+
+def openai_client(base_url: str, api_key: str = KEY_A, **kw) -> openai.OpenAI:
+    """The openai SDK with `base_url` as given (the proxy's bare URL or one of its prefixes)."""
+    return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, **kw)
+
+
+def openai_v1(url: str, api_key: str = KEY_A, **kw) -> openai.OpenAI:
+    """The openai SDK as users configure it: the proxy's URL plus /v1."""
+    return openai_client(url + "/v1", api_key, **kw)
+
+
+def anthropic_client(base_url: str, api_key: str = KEY_A, **kw) -> anthropic.Anthropic:
+    """The anthropic SDK with the proxy as ANTHROPIC_BASE_URL."""
+    return anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0, **kw)

@@ -1,0 +1,159 @@
+"""Codex CLI itself (`codex exec`, from the npm package @openai/codex) against the proxy:
+a plain prompt, and a shell-tool loop on Gemini 3 (whose signatures must survive Codex's
+own history keeping). Codex runs headless with a temporary CODEX_HOME whose config.toml
+names the proxy as a custom provider (wire_api = "responses"), analytics and update
+checks off, and a dead HTTPS proxy for anything not on loopback, so nothing leaves the
+machine.
+
+The binary: $CODEX_BIN, else node_modules/.bin/codex (`npm install` from package.json,
+as CI does), else `codex` on PATH; without one the tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ..conftest import KEY_A
+from ..fake_gemini import usage
+
+ROOT = Path(__file__).resolve().parents[2]
+SIG = "CtsBAY89a1+codex/shell/signature=="
+CONFIG = """\
+model = "{model}"
+model_provider = "gemini-edge-proxy"
+check_for_update_on_startup = false
+
+[model_providers.gemini-edge-proxy]
+name = "Gemini Edge Proxy"
+base_url = "{base_url}/v1"
+wire_api = "responses"
+env_key = "GEMINI_EDGE_PROXY_KEY"
+request_max_retries = 0
+stream_max_retries = 0
+
+[analytics]
+enabled = false
+
+[feedback]
+enabled = false
+"""
+
+
+def codex_binary() -> str | None:
+    for candidate in (
+        os.environ.get("CODEX_BIN"),
+        str(ROOT / "node_modules" / ".bin" / "codex"),
+        shutil.which("codex"),
+    ):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+CODEX = codex_binary()
+pytestmark = pytest.mark.skipif(
+    CODEX is None, reason="Codex CLI not found: set CODEX_BIN or run `npm install` (package.json lists @openai/codex)"
+)
+
+
+def event(parts: list[dict], finish: str | None = "STOP", model: str = "gemini-2.5-flash") -> dict:
+    candidate: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], "usageMetadata": usage(), "modelVersion": model, "responseId": "r"}
+
+
+def run_codex(tmp_path: Path, proxy: str, model: str, prompt: str) -> subprocess.CompletedProcess:
+    home = tmp_path / "codex-home"
+    work = tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "config.toml").write_text(CONFIG.format(model=model, base_url=proxy))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "CODEX_HOME": str(home),
+        "GEMINI_EDGE_PROXY_KEY": KEY_A,
+        # Anything Codex would fetch from the internet goes to a dead proxy instead.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "RUST_LOG": "error",
+    }
+    command = [
+        CODEX,
+        "exec",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "-C",
+        str(work),
+        prompt,
+    ]
+    return subprocess.run(
+        command, check=False, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
+
+
+def turn_calls(fake, prompt: str) -> list[dict]:
+    """The generate calls of Codex's turn (Codex may make others, such as a title)."""
+    return [c.json for c in fake.generate_calls if prompt in str(c.json.get("contents"))]
+
+
+def test_codex_exec_plain_prompt(tmp_path, proxy, fake):
+    fake.reply(events=[event([{"text": "Hello from"}], None), event([{"text": " Gemini."}])])
+    done = run_codex(tmp_path, proxy, "gemini-2.5-flash", "Say hello.")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Hello from Gemini." in done.stdout
+    (call,) = turn_calls(fake, "Say hello.")
+    assert call["contents"][-1] == {"role": "user", "parts": [{"text": "Say hello."}]}
+    assert "Codex" in call["systemInstruction"]["parts"][0]["text"]  # Codex's developer message
+    names = [d["name"] for d in call["tools"][0]["functionDeclarations"]]
+    assert "exec_command" in names
+    paths = {c.path for c in fake.received}
+    assert paths <= {"/v1beta/models/gemini-2.5-flash:streamGenerateContent", "/v1beta/models"}, paths
+
+
+def test_codex_shell_tool_loop_on_gemini_3(tmp_path, proxy, fake):
+    model = "gemini-3-pro-preview"
+    fake.reply(
+        events=[
+            event(
+                [{"text": "I will write the file.", "thought": True, "thoughtSignature": "THOUGHT" + SIG}],
+                None,
+                model=model,
+            ),
+            event(
+                [
+                    {
+                        "functionCall": {
+                            "name": "exec_command",
+                            "args": {"cmd": "echo codex-was-here > proof.txt && cat proof.txt"},
+                        },
+                        "thoughtSignature": SIG,
+                    }
+                ],
+                model=model,
+            ),
+        ]
+    )
+    fake.reply(events=[event([{"text": "The file says codex-was-here."}], model=model)])
+    done = run_codex(tmp_path, proxy, model, "Write proof.txt.")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "The file says codex-was-here." in done.stdout
+    assert (tmp_path / "work" / "proof.txt").read_text().strip() == "codex-was-here"
+    _, second = turn_calls(fake, "Write proof.txt.")[:2]
+    model_turn, results = second["contents"][-2:]
+    # The signatures came back byte for byte: the call's on the call (the fake refuses it
+    # otherwise), the thought's from the reasoning item Codex kept (encrypted_content).
+    assert model_turn["role"] == "model" and model_turn["parts"][-1]["thoughtSignature"] == SIG
+    assert model_turn["parts"][0] == {"text": "", "thoughtSignature": "THOUGHT" + SIG}
+    assert "I will write the file." in done.stdout + done.stderr  # Codex showed the reasoning summary
+    assert model_turn["parts"][-1]["functionCall"]["name"] == "exec_command"
+    (response,) = results["parts"]
+    assert response["functionResponse"]["name"] == "exec_command"
+    assert "codex-was-here" in str(response["functionResponse"]["response"])
