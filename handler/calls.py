@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
@@ -196,6 +196,42 @@ async def generate(
     except (AttributeError, TypeError, KeyError, IndexError):
         raise UpstreamFailed(UNEXPECTED, headers=headers) from None
     return Response(answer, headers=headers, media_type="application/json")
+
+
+class GeminiCall(Protocol):
+    """What a protocol's request translator hands back."""
+
+    model: str
+    payload: dict[str, Any]
+    stream: bool
+
+
+C = TypeVar("C", bound=GeminiCall)
+
+
+async def translated(
+    request: Request,
+    to_gemini: Callable[[dict[str, Any], Settings], Awaitable[C]],
+    shape: Shape,
+    heartbeat: bytes,
+    translator: Callable[[C], Translator],
+    whole: Callable[[C, Any], bytes],
+) -> Response | TranslatedStream:
+    """A translated route from end to end: credentials first, then the body through the
+    protocol's `to_gemini`, then the one generate call (`generate`)."""
+    creds = await credentials_of(request)
+    call = await to_gemini(await read_json(request), settings_of(request.scope))
+    return await generate(
+        request,
+        creds,
+        call.model,
+        call.payload,
+        call.stream,
+        shape,
+        heartbeat,
+        lambda: translator(call),
+        lambda data: whole(call, data),
+    )
 
 
 def stream(

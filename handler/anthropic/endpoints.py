@@ -19,18 +19,13 @@ from .stream import PING, MessageStream
 
 
 async def create(request: Request) -> Response | TranslatedStream:
-    creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    return await calls.generate(
+    return await calls.translated(
         request,
-        creds,
-        call.model,
-        call.payload,
-        call.stream,
+        to_gemini,
         "anthropic",
         PING,
-        lambda: MessageStream(call.name, call.single_tool),
-        lambda data: message(data, call.name, call.single_tool),
+        lambda call: MessageStream(call.name, call.single_tool),
+        lambda call, data: message(data, call.name, call.single_tool),
     )
 
 

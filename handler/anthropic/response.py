@@ -23,18 +23,10 @@ import os
 from typing import Any
 
 from ..encoding import dumps
+from ..translate.answers import SAFETY_STOPS, blocked_text
 from .signatures import thinking_signature, tool_use_id
 
-STOP_REASONS = {
-    "STOP": "end_turn",
-    "MAX_TOKENS": "max_tokens",
-    "SAFETY": "refusal",
-    "RECITATION": "refusal",
-    "BLOCKLIST": "refusal",
-    "PROHIBITED_CONTENT": "refusal",
-    "SPII": "refusal",
-    "IMAGE_SAFETY": "refusal",
-}
+STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens", **dict.fromkeys(SAFETY_STOPS, "refusal")}
 
 
 def stop_reason(finish: str | None, called: bool) -> str:
@@ -57,16 +49,6 @@ def usage(meta: dict[str, Any] | None) -> dict[str, int]:
 def message_id(data: dict[str, Any] | None = None) -> str:
     given = (data or {}).get("responseId")
     return "msg_" + (given if isinstance(given, str) and given.isascii() and given else os.urandom(12).hex())
-
-
-def blocked_text(data: dict[str, Any]) -> str | None:
-    """The text for a prompt Gemini blocked (no candidates), or None if not blocked."""
-    feedback = data.get("promptFeedback") or {}
-    reason = feedback.get("blockReason")
-    if not reason:
-        return None
-    detail = feedback.get("blockReasonMessage")
-    return f"The prompt was blocked by Gemini (blockReason: {reason})." + (f" {detail}" if detail else "")
 
 
 def tool_use(part: dict[str, Any]) -> dict[str, Any]:

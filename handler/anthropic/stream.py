@@ -19,8 +19,8 @@ from typing import Any
 from ..encoding import dumps
 from ..errors import ProxyError, body_for
 from ..sse import frame
+from ..translate.answers import blocked_text
 from .response import (
-    blocked_text,
     citations,
     image_text,
     message_id,

@@ -19,16 +19,11 @@ from .chat_response import ChunkStream, completion
 
 
 async def create(request: Request) -> Response | TranslatedStream:
-    creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    return await calls.generate(
+    return await calls.translated(
         request,
-        creds,
-        call.model,
-        call.payload,
-        call.stream,
+        to_gemini,
         "openai",
         COMMENT_HEARTBEAT,
-        lambda: ChunkStream(call.model, call.include_usage),
-        lambda data: completion(data, call.model),
+        lambda call: ChunkStream(call.model, call.include_usage),
+        lambda call, data: completion(data, call.model),
     )

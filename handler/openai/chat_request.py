@@ -312,20 +312,9 @@ def _response_format(fmt: Any, config: dict[str, Any]) -> None:
     if fmt is None:
         return
     kind = fmt.get("type") if isinstance(fmt, dict) else None
-    if kind == "text":
-        return
-    if kind == "json_object":
-        config["responseMimeType"] = "application/json"
-        return
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    given = spec.get("schema") if isinstance(spec, dict) else None
     if kind == "json_schema":
-        spec = fmt.get("json_schema")
-        given = spec.get("schema") if isinstance(spec, dict) else None
-        if not isinstance(given, dict):
-            raise BadRequest("response_format.json_schema.schema must be a JSON schema object.", "response_format")
-        # Always JSON, a bare enum too (`"red"`, not text/x.enum's bare `red`): the
-        # client parses the content as JSON of its schema.
-        converted, typed = schema.to_typed_gemini_schema(given, "response_format.json_schema.schema")
-        config["responseMimeType"] = "application/json"
-        config["responseJsonSchema" if typed else "responseSchema"] = converted
-        return
-    raise BadRequest(f"response_format.type must be text, json_object or json_schema, not {kind!r}.", "response_format")
+        schema.answer_format(kind, given, "response_format.json_schema", config)
+    else:
+        schema.answer_format(kind, None, "response_format", config)

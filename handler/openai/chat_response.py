@@ -18,18 +18,10 @@ from typing import Any
 from ..encoding import dumps
 from ..errors import ProxyError, body_for
 from ..sse import DONE, frame
+from ..translate.answers import SAFETY_STOPS, blocked_text
 from .citations import url_citations
 
-FINISH_REASONS = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-}
+FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **dict.fromkeys(SAFETY_STOPS, "content_filter")}
 
 
 def finish_reason(reason: str | None, called: bool) -> str:
@@ -56,16 +48,6 @@ def usage(meta: dict[str, Any] | None) -> dict[str, Any]:
 
 def completion_id(data: dict[str, Any]) -> str:
     return "chatcmpl-" + (data.get("responseId") or os.urandom(12).hex())
-
-
-def blocked_text(data: dict[str, Any]) -> str | None:
-    """The message for a prompt Gemini blocked (no candidates), or None if not blocked."""
-    feedback = data.get("promptFeedback") or {}
-    reason = feedback.get("blockReason")
-    if not reason:
-        return None
-    detail = feedback.get("blockReasonMessage")
-    return f"The prompt was blocked by Gemini (blockReason: {reason})." + (f" {detail}" if detail else "")
 
 
 def _tool_call(part: dict[str, Any]) -> dict[str, Any]:

@@ -30,10 +30,10 @@ from .. import calls
 from ..credentials import Credentials
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
+from ..translate.answers import blocked_text
 from ..translate.thinking import gemini_version
 from ..translate.tools import DEFAULT_SAFETY
 from . import multipart
-from .chat_response import blocked_text
 from .images_request import ImageRequest, parse, parse_edit, parse_edit_json
 
 IMAGEN_BATCH = 4  # Imagen's most images per :predict call

@@ -31,8 +31,8 @@ from .. import audio, calls
 from ..config import Settings
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed
+from ..translate.answers import blocked_text
 from ..translate.models import alias
-from .chat_response import blocked_text
 
 MAX_INPUT = 4096  # characters, OpenAI's own limit
 

@@ -22,18 +22,13 @@ from .stream import ResponseStream
 
 
 async def create(request: Request) -> Response | TranslatedStream:
-    creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
-    return await calls.generate(
+    return await calls.translated(
         request,
-        creds,
-        call.model,
-        call.payload,
-        call.stream,
+        to_gemini,
         "openai",
         COMMENT_HEARTBEAT,
-        lambda: ResponseStream(call),
-        lambda data: json_bytes(ResponseStream(call, emit=False).whole(data)),
+        ResponseStream,
+        lambda call, data: json_bytes(ResponseStream(call, emit=False).whole(data)),
     )
 
 

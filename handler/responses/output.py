@@ -10,19 +10,12 @@ import time
 from typing import Any
 
 from ..errors import ProxyError, body_for
+from ..translate.answers import SAFETY_STOPS
 from .functions import Tool, Tools
 from .request import ResponsesCall
 from .signatures import encrypted as wrap
 
-INCOMPLETE = {
-    "MAX_TOKENS": "max_output_tokens",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-}
+INCOMPLETE = {"MAX_TOKENS": "max_output_tokens", **dict.fromkeys(SAFETY_STOPS, "content_filter")}
 FAILED_CODES = {429: "rate_limit_exceeded", 400: "invalid_prompt"}
 
 
@@ -44,16 +37,6 @@ def usage(meta: dict[str, Any] | None) -> dict[str, Any]:
         "output_tokens_details": {"reasoning_tokens": thoughts},
         "total_tokens": prompt + answer,
     }
-
-
-def blocked_text(data: dict[str, Any]) -> str | None:
-    """The message for a prompt Gemini blocked (no candidates), or None."""
-    feedback = data.get("promptFeedback") or {}
-    reason = feedback.get("blockReason")
-    if not reason:
-        return None
-    detail = feedback.get("blockReasonMessage")
-    return f"The prompt was blocked by Gemini (blockReason: {reason})." + (f" {detail}" if detail else "")
 
 
 def envelope(call: ResponsesCall, rid: str, created: int, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:

@@ -149,20 +149,6 @@ def _thinking(reasoning: Any, model: str) -> dict[str, Any] | None:
 
 def _text_format(text: Any, config: dict[str, Any]) -> None:
     fmt = text.get("format") if isinstance(text, dict) else None
-    if fmt is None:
-        return
-    kind = fmt.get("type") if isinstance(fmt, dict) else None
-    if kind == "text":
-        return
-    if kind == "json_object":
-        config["responseMimeType"] = "application/json"
-        return
-    if kind == "json_schema":
-        given = fmt.get("schema")
-        if not isinstance(given, dict):
-            raise BadRequest("text.format.schema must be a JSON schema object.", "text.format.schema")
-        config["responseMimeType"] = "application/json"
-        converted, typed = schema.to_typed_gemini_schema(given, "text.format.schema")
-        config["responseJsonSchema" if typed else "responseSchema"] = converted
-        return
-    raise BadRequest(f"text.format.type must be text, json_object or json_schema, not {kind!r}.", "text.format")
+    if fmt is not None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        schema.answer_format(kind, fmt.get("schema") if isinstance(fmt, dict) else None, "text.format", config)

@@ -27,10 +27,10 @@ from typing import Any
 
 from ..encoding import dumps
 from ..errors import ProxyError
+from ..translate.answers import blocked_text
 from . import signatures
 from .output import (
     INCOMPLETE,
-    blocked_text,
     call_item,
     citations,
     envelope,

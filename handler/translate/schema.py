@@ -458,3 +458,23 @@ def _cut_off(node: dict[str, Any]) -> dict[str, Any]:
     if kind == "array":
         out["items"] = dict(_ARRAY_FALLBACK_ITEMS)
     return out
+
+
+def answer_format(kind: Any, given: Any, param: str, config: dict[str, Any]) -> None:
+    """OpenAI's answer formats (chat's `response_format`, Responses' `text.format`):
+    `text`, `json_object`, or `json_schema` with its schema in `given` -> Gemini's
+    generationConfig. Always JSON, a bare enum too (`"red"`, not text/x.enum's bare
+    `red`): the client parses the content as JSON of its schema."""
+    if kind == "text":
+        return
+    if kind == "json_object":
+        config["responseMimeType"] = "application/json"
+        return
+    if kind == "json_schema":
+        if not isinstance(given, dict):
+            raise BadRequest(f"{param}.schema must be a JSON schema object.", f"{param}.schema")
+        converted, typed = to_typed_gemini_schema(given, f"{param}.schema")
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema" if typed else "responseSchema"] = converted
+        return
+    raise BadRequest(f"{param}.type must be text, json_object or json_schema, not {kind!r}.", param)
