@@ -319,23 +319,7 @@ class _Converter:
 
         if values is not None:
             nullable = nullable or None in values
-            values = [v for v in values if v is not None]
-            typed = _typed_kind(values, kind) if self.typed else None
-            if typed is not None:
-                self.typed_seen = True
-                kind = typed
-                values = values if typed != "boolean" else None
-            else:
-                values = [_text(v) for v in values]
-            self.budget.spend(text=sum(len(_text(v)) for v in values or ()))
-            if values and typed is None:
-                kind = "string"
-                out["enum"] = values
-                for key in ("default", "example"):
-                    if out.get(key) is not None:
-                        out[key] = _text(out[key])
-            elif values:
-                out["enum"] = values
+            kind, values = self.enum(out, values, kind)
         if kind not in TYPES:
             kind = "string" if kind == "null" else _implied_type(node)
         if kind is None:  # Gemini refuses a node without a type ("any" in JSON Schema)
@@ -345,10 +329,42 @@ class _Converter:
             out["format"] = fmt
         if nullable:
             out["nullable"] = True
+        self.limits(out, kind, limits, bool(values))
+        if kind == "object":
+            self.properties(out, node, depth, refs)
+        elif kind == "array":
+            self.items(out, node, depth, refs)
+        return out
+
+    def enum(self, out: dict[str, Any], values: list[Any], kind: str | None) -> tuple[str | None, list[Any] | None]:
+        """An enum's values into `out` (strings for OpenAPI; typed in the JSON Schema
+        form); the node's kind and values after that."""
+        given = [v for v in values if v is not None]
+        typed = _typed_kind(given, kind) if self.typed else None
+        kept: list[Any] | None
+        if typed is not None:
+            self.typed_seen = True
+            kind = typed
+            kept = given if typed != "boolean" else None
+        else:
+            kept = [_text(v) for v in given]
+        self.budget.spend(text=sum(len(_text(v)) for v in kept or ()))
+        if kept and typed is None:
+            kind = "string"
+            out["enum"] = kept
+            for key in ("default", "example"):
+                if out.get(key) is not None:
+                    out[key] = _text(out[key])
+        elif kept:
+            out["enum"] = kept
+        return kind, kept
+
+    def limits(self, out: dict[str, Any], kind: str, limits: dict[str, Any], has_enum: bool) -> None:
+        """The bounds Gemini takes for this kind (a pattern only without an enum)."""
         for key in _KIND_LIMITS.get(kind, ()):
             value = limits.get(key)
             if key == "pattern":
-                if isinstance(value, str) and not values:
+                if isinstance(value, str) and not has_enum:
                     out[key] = value
                     self.budget.spend(text=len(value))
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -357,31 +373,32 @@ class _Converter:
                 elif value >= 0:
                     out[key] = int(value)
 
-        if kind == "object":
-            props = node.get("properties")
-            if isinstance(props, dict) and props:
-                out["properties"] = {str(name): self.convert(sub, depth + 1, refs) for name, sub in props.items()}
-                required = node.get("required")
-                if isinstance(required, list):
-                    names = [r for r in dict.fromkeys(r for r in required if isinstance(r, str)) if r in props]
-                    if names:
-                        out["required"] = names
-                ordering = node.get("propertyOrdering")
-                if isinstance(ordering, list):
-                    names = [p for p in ordering if isinstance(p, str) and p in props]
-                    if names:
-                        out["propertyOrdering"] = names
-        elif kind == "array":
-            items = node.get("items")
-            if isinstance(items, list):  # draft-4 tuple form
-                items = {"anyOf": items} if len(items) > 1 else (items[0] if items else None)
-            if not isinstance(items, dict) and isinstance(node.get("prefixItems"), list):
-                prefix = node["prefixItems"]
-                items = {"anyOf": prefix} if len(prefix) > 1 else (prefix[0] if prefix else None)
-            out["items"] = (
-                self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
-            )
-        return out
+    def properties(self, out: dict[str, Any], node: dict[str, Any], depth: int, refs: tuple[str, ...]) -> None:
+        """An object's properties (converted), and the `required` and ordering names that exist."""
+        props = node.get("properties")
+        if not isinstance(props, dict) or not props:
+            return
+        out["properties"] = {str(name): self.convert(sub, depth + 1, refs) for name, sub in props.items()}
+        required = node.get("required")
+        if isinstance(required, list):
+            names = [r for r in dict.fromkeys(r for r in required if isinstance(r, str)) if r in props]
+            if names:
+                out["required"] = names
+        ordering = node.get("propertyOrdering")
+        if isinstance(ordering, list):
+            names = [p for p in ordering if isinstance(p, str) and p in props]
+            if names:
+                out["propertyOrdering"] = names
+
+    def items(self, out: dict[str, Any], node: dict[str, Any], depth: int, refs: tuple[str, ...]) -> None:
+        """An array's items: the draft-4 tuple form and `prefixItems` as an anyOf; string items when none."""
+        items = node.get("items")
+        if isinstance(items, list):  # draft-4 tuple form
+            items = {"anyOf": items} if len(items) > 1 else (items[0] if items else None)
+        if not isinstance(items, dict) and isinstance(node.get("prefixItems"), list):
+            prefix = node["prefixItems"]
+            items = {"anyOf": prefix} if len(prefix) > 1 else (prefix[0] if prefix else None)
+        out["items"] = self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
 
 
 def _text(value: Any) -> str:
