@@ -169,6 +169,8 @@ def test_combination_transforms_lints_and_has_the_right_shape(template, monkeypa
     assert env["KEYS_SECRET_ARN"] == {"Ref": "KeysSecret"}
     assert env["ALLOW_CLIENT_KEYS"] == "true"
     assert not any(k in env for k in ("GEMINI_API_KEYS", "ACCESS_TOKENS"))  # never plaintext in the config
+    # Resumable-upload URLs point at PUBLIC_BASE_URL: the parameter, else the custom domain.
+    assert env["PUBLIC_BASE_URL"] == (f"https://{params['DomainName']}" if domain else "")
 
     # Read access to that one secret and nothing else.
     role = res[functions[0] + "Role"]["Properties"]
@@ -267,6 +269,16 @@ def test_domain_without_zone_makes_no_dns_record(template, monkeypatch):
         assert not any(r["Type"].startswith("AWS::Route53") for r in stack.resources.values())
         assert ("Distribution" in stack.resources) == (mode == "stream")
         assert "DomainTarget" in stack.outputs  # where to point DNS by hand
+
+
+@pytest.mark.parametrize("domain", [False, True])
+def test_public_base_url_parameter_wins(template, monkeypatch, domain):
+    """Resumable-upload URLs: the operator's PublicBaseUrl over the custom domain."""
+    params = params_for("stream", domain, "arm64", PublicBaseUrl="https://uploads.example.com")
+    cfn = cloudformation(template, params, monkeypatch)
+    assert lint_errors(cfn, params) == []
+    fn = Stack(cfn, params).resources["StreamFunction"]["Properties"]
+    assert fn["Environment"]["Variables"]["PUBLIC_BASE_URL"] == "https://uploads.example.com"
 
 
 def test_existing_secret_and_cost_cap(template, monkeypatch):
