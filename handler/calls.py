@@ -27,7 +27,6 @@ from .gemini_error import whole_seconds
 from .logs import note
 from .masking import mask
 from .streaming import ClientGone, TranslatedStream, Translator, failure, until_disconnect
-from .translate import media
 from .upstream import UpstreamError
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -74,6 +73,10 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 that says what is wrong. Every
     translated route reads its body here once, so a request's media budget starts here."""
+    # Imported here, not at the top: media (and its URL parser) load only once a
+    # translated route runs; the native path and a cold start never need them.
+    from .translate import media
+
     media.start_request()
     raw = await read_body(request, settings_of(request.scope).max_body_bytes)
     try:
