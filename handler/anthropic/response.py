@@ -114,6 +114,16 @@ def search_blocks(candidate: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def part_text(part: dict[str, Any]) -> tuple[str | None, bool]:
+    """(the text a non-call part carries, whether it is a thought); an image Gemini made
+    is markdown text; None for a part that carries nothing to show."""
+    thought = bool(part.get("thought"))
+    text = part.get("text")
+    if text is None and "inlineData" in part and not thought:
+        text = image_text(part)
+    return text, thought
+
+
 def content_blocks(parts: list[dict[str, Any]], single_tool: bool) -> list[dict[str, Any]]:
     """Gemini parts -> Anthropic content blocks, consecutive thoughts and texts merged."""
     out: list[dict[str, Any]] = []
@@ -125,10 +135,7 @@ def content_blocks(parts: list[dict[str, Any]], single_tool: bool) -> list[dict[
                 out.append(tool_use(part))
             calls += 1
             continue
-        thought = bool(part.get("thought"))
-        text = part.get("text")
-        if text is None and "inlineData" in part and not thought:
-            text = image_text(part)
+        text, thought = part_text(part)
         if text is None:
             continue
         kind = "thinking" if thought else "text"

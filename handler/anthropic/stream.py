@@ -22,8 +22,8 @@ from ..sse import frame
 from ..translate.answers import blocked_text
 from .response import (
     citations,
-    image_text,
     message_id,
+    part_text,
     search_blocks,
     stop_reason,
     tool_use,
@@ -143,10 +143,7 @@ class MessageStream:
         if "functionCall" in part:
             self._tool(part, out)
             return
-        thought = bool(part.get("thought"))
-        text = part.get("text")
-        if text is None and "inlineData" in part and not thought:
-            text = image_text(part)
+        text, thought = part_text(part)
         if text is None:
             return
         if thought:
