@@ -60,7 +60,6 @@ def free_port() -> int:
 def start(app: str, port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
     # As deployed: the guarded HTTP protocol where the checkout has it (older ones ran httptools).
     http = "handler.server:GuardedHttpTools" if (cwd / "handler" / "server.py").exists() else "httptools"
-    http = os.environ.get("BENCH_HTTP", http)
     cmd = [
         sys.executable,
         "-m",

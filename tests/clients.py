@@ -22,3 +22,13 @@ def openai_v1(url: str, api_key: str = KEY_A, **kw) -> openai.OpenAI:
 def anthropic_client(base_url: str, api_key: str = KEY_A, **kw) -> anthropic.Anthropic:
     """The anthropic SDK with the proxy as ANTHROPIC_BASE_URL."""
     return anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0, **kw)
+
+
+def credential_in(place: str, value: str, headers: dict[str, str], params: dict[str, str]) -> None:
+    """Put a credential where a client would: `?key=`, `Authorization: Bearer`, or the named header."""
+    if place == "query":
+        params["key"] = value
+    elif place == "bearer":
+        headers["authorization"] = f"Bearer {value}"
+    else:
+        headers[place] = value

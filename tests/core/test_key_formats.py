@@ -13,6 +13,7 @@ import pytest
 
 from handler.masking import mask
 
+from ..clients import credential_in
 from ..conftest import KEY_A, KEY_B, TOKEN
 from .test_failover import last
 
@@ -32,12 +33,7 @@ def test_masking_is_the_same_for_both_formats():
 def test_aq_keys_native_in_every_place(proxy, fake, place):
     headers, params = {}, {}
     value = f"{KEY_Q},{KEY_A}"
-    if place == "query":
-        params["key"] = value
-    elif place == "bearer":
-        headers["authorization"] = f"Bearer {value}"
-    else:
-        headers[place] = value
+    credential_in(place, value, headers, params)
     for _ in range(20):  # both used: fails by chance 1 time in 500000
         r = httpx.post(proxy + FLASH, json=BODY, headers=headers, params=params)
         assert r.status_code == 200 and r.headers["x-proxy-key"] in ("AQ.Ab8...4444", "AIzaSy...1111")

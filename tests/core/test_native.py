@@ -12,6 +12,7 @@ import pytest
 from google import genai
 from google.genai import types
 
+from ..clients import credential_in
 from ..conftest import KEY_A, KEY_B, KEY_C, TOKEN
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -49,12 +50,7 @@ def test_generate_passes_through_byte_for_byte(proxy, fake, fake_url):
 def test_every_credential_place(proxy, fake, place):
     headers, params = {}, {"alt": "json"}
     value = f"{KEY_A}, {KEY_B},,{KEY_A}"
-    if place == "query":
-        params["key"] = value
-    elif place == "bearer":
-        headers["authorization"] = f"Bearer {value}"
-    else:
-        headers[place] = value
+    credential_in(place, value, headers, params)
     r = httpx.post(proxy + GENERATE, json=BODY, headers=headers, params=params)
     assert r.status_code == 200, r.text
     (seen,) = fake.received
