@@ -264,6 +264,10 @@ class FakeGemini:
                 if generation == self.generation:
                     self.in_flight -= 1
                     self.slow_done.append(time.monotonic())
+            if generation != self.generation:
+                # A late call of an earlier test (its client left long ago): it must not take
+                # a reply queued for the test running now.
+                return Response(status_code=499)
         if behaviour in KEY_ERRORS:
             status, body = KEY_ERRORS[behaviour]
             # Like the real API, a suspended key's 403 quotes the key itself.
@@ -367,8 +371,7 @@ class FakeGemini:
         return JSONResponse(error_body(404, "NOT_FOUND", f"Unknown method {method}"), 404)
 
     def _next_reply(self, method: str, model: str = "") -> Reply | None:
-        # A reply meant for one call is not taken by another (say, a late request of an
-        # earlier test that waited out a "slow" key).
+        # A reply meant for one call is not taken by another kind of call.
         for i, reply in enumerate(self.replies):
             if reply.method in (None, method) and reply.model in (None, model):
                 return self.replies.pop(i)
