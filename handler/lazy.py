@@ -1,8 +1,8 @@
-"""aiohttp, imported on first use rather than at start.
+"""aiohttp, imported on first use rather than at start, and without its TLS contexts.
 
-aiohttp is about half of the app's import time (its connector builds TLS contexts when
-imported), and a cold start should answer the Lambda Web Adapter's readiness check
-(`/healthz`, which needs no upstream) without waiting for it. Modules take `aiohttp`
+aiohttp is about half of the app's import time, and a cold start should answer the
+Lambda Web Adapter's readiness check (`/healthz`, which needs no upstream) without
+waiting for it. Modules take `aiohttp`
 from here (`from .lazy import aiohttp`) instead of `import aiohttp`: the import
 statement would touch the module and load it at once. The app's lifespan loads it just
 after start (`warm_up`), so the first proxied request rarely waits for it either.
@@ -10,9 +10,52 @@ after start (`warm_up`), so the first proxied request rarely waits for it either
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
+import ssl
 import sys
+from collections.abc import Iterator
 from types import ModuleType
+
+
+@contextlib.contextmanager
+def without_ca_bundle() -> Iterator[None]:
+    """TLS contexts made meanwhile do not load the system's CA bundle.
+
+    aiohttp's connector builds two default contexts when imported, and each reads and
+    parses the whole CA bundle: about 70 ms of a cold start on this kind of machine,
+    for contexts the proxy never uses (`upstream.tls_context` is passed to every https
+    request and loads the bundle once, on the first one). Made in here they hold no
+    CA at all, so anything that did use them would fail verification, never skip it.
+    """
+    create_default_context = ssl.create_default_context
+    set_default_verify_paths = ssl.SSLContext.set_default_verify_paths
+    ssl.create_default_context = lambda *args, **kwargs: ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ssl.SSLContext.set_default_verify_paths = lambda self: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ssl.create_default_context = create_default_context
+        ssl.SSLContext.set_default_verify_paths = set_default_verify_paths  # type: ignore[method-assign]
+
+
+class _WithoutCABundle(importlib.abc.Loader):
+    """Runs a module (and what it imports) inside `without_ca_bundle`."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        with without_ca_bundle():
+            self.loader.exec_module(module)
+        module.__loader__ = self.loader  # importlib.resources and friends ask the real one
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
 
 
 def lazy_import(name: str) -> ModuleType:
@@ -22,7 +65,7 @@ def lazy_import(name: str) -> ModuleType:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = importlib.util.LazyLoader(_WithoutCABundle(spec.loader))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

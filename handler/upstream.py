@@ -14,7 +14,9 @@ before paying for it. The annotations below name its types for mypy only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -138,6 +140,15 @@ class UpstreamResponse:
         self._raw.close()
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every https request: the system's CA bundle, loaded on the
+    first https call instead of at start (see `lazy.without_ca_bundle`)."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(("http/1.1",))
+    return context
+
+
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
 
@@ -186,6 +197,8 @@ async def request(
         )
     if server_hostname is not None:
         options["server_hostname"] = server_hostname
+    if str(url)[:6].lower() == "https:":
+        options["ssl"] = tls_context()
     if isinstance(body, bytes) and len(body) > LARGE_BODY:
         # aiohttp writes a large bytes body in one go (and warns); a BytesIO goes in pieces.
         body = io.BytesIO(body)

@@ -19,3 +19,22 @@ def test_import_leaves_aiohttp_unloaded_until_used():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["_LazyModule", "module True"]
+
+
+def test_aiohttp_loads_without_reading_the_ca_bundle_and_https_still_verifies():
+    code = (
+        "import ssl, sys\n"
+        "create = ssl.create_default_context\n"
+        "from handler import lazy, upstream\n"
+        "lazy.warm_up()\n"
+        "import aiohttp.connector as c\n"
+        "for context in (c._SSL_CONTEXT_VERIFIED, c._SSL_CONTEXT_UNVERIFIED):\n"
+        "    print(context.cert_store_stats()['x509_ca'])\n"
+        "print(c._SSL_CONTEXT_VERIFIED.verify_mode == ssl.CERT_REQUIRED, c._SSL_CONTEXT_VERIFIED.check_hostname)\n"
+        "print(ssl.create_default_context is create, sys.modules['aiohttp'].__spec__.loader.__class__.__name__)\n"
+        "context = upstream.tls_context()\n"
+        "print(context is upstream.tls_context(), context.verify_mode == ssl.CERT_REQUIRED, context.check_hostname)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # aiohttp's own contexts hold no CA: unused, and failing closed if ever used.
+    assert out.split("\n")[:5] == ["0", "0", "True True", "True SourceFileLoader", "True True True"]

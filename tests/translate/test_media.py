@@ -357,7 +357,6 @@ def test_youtube_and_files_api_go_as_file_data(url):
 def tls_images(tmp_path_factory):
     """An https image server on loopback with a certificate for `images.test` from a
     throwaway CA that this test process (only) trusts."""
-    import aiohttp.connector
     import trustme
 
     ca = trustme.CA()
@@ -365,7 +364,7 @@ def tls_images(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert.private_key_pem.write_to_path(str(folder / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
-    ca.configure_trust(aiohttp.connector._SSL_CONTEXT_VERIFIED)
+    ca.configure_trust(upstream.tls_context())
     server = ServerThread(
         Starlette(routes=[Route("/cat.png", image)]),
         ssl_keyfile=str(folder / "key.pem"),
