@@ -18,14 +18,19 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media
 from ..translate import tools as conventions
+from ..translate.content import listed as content_list
+from ..translate.content import text_of
 from ..translate.thinking import SKIP_SIGNATURE, needs_signatures
 from .signatures import gemini_signature, signature_of
+
+listed = functools.partial(content_list, noun="content blocks")
 
 Part = dict[str, Any]
 DROPPED_ASSISTANT = frozenset({"redacted_thinking", "server_tool_use", "web_search_tool_result"})
@@ -60,22 +65,6 @@ async def contents(messages: list[Any], settings: Settings, model: str) -> tuple
     return system, out
 
 
-def listed(content: Any, param: str) -> list[Any]:
-    """Content as a list of blocks: a string is one text block."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        raise BadRequest(f"{param} must be a string or a list of content blocks.", param)
-    return content
-
-
-def _text(block: dict[str, Any], param: str) -> str:
-    text = block.get("text")
-    if not isinstance(text, str):
-        raise BadRequest(f"{param}.text must be a string.", param)
-    return text
-
-
 def text_parts(content: Any, param: str) -> list[Part]:
     """Text-only content (system): a string or a list of text blocks (cache_control ignored)."""
     if content is None:
@@ -84,7 +73,7 @@ def text_parts(content: Any, param: str) -> list[Part]:
     for j, block in enumerate(listed(content, param)):
         if not isinstance(block, dict) or block.get("type") != "text":
             raise BadRequest(f"{param}.{j} must be a text block.", f"{param}.{j}")
-        if text := _text(block, f"{param}.{j}"):
+        if text := text_of(block, f"{param}.{j}"):
             parts.append({"text": text})
     return parts
 
@@ -123,7 +112,7 @@ async def _user_parts(content: Any, settings: Settings, param: str, calls: dict[
 async def media_parts(block: dict[str, Any], kind: str, settings: Settings, param: str) -> list[Part]:
     """A text, image or document block as Gemini parts."""
     if kind == "text":
-        text = _text(block, param)
+        text = text_of(block, param)
         return [{"text": text}] if text else []
     source = block.get("source")
     if not isinstance(source, dict):
@@ -182,7 +171,7 @@ async def _tool_result(
             where = f"{param}.content.{k}"
             kind = _kind(inner, where)
             if kind == "text":
-                texts.append(_text(inner, where))
+                texts.append(text_of(inner, where))
             elif kind in ("image", "document"):
                 extra += await media_parts(inner, kind, settings, where)
             else:
@@ -201,7 +190,7 @@ def _assistant_parts(content: Any, param: str, sign: bool) -> tuple[list[Part], 
         where = f"{param}.{j}"
         kind = _kind(block, where)
         if kind == "text":
-            if text := _text(block, where):
+            if text := text_of(block, where):
                 parts.append({"text": text})
         elif kind == "thinking":
             part = _thought(block, where)

@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from ..encoding import dumps
-from ..translate.answers import SAFETY_STOPS, blocked_text
+from ..translate.answers import SAFETY_STOPS, blocked_text, tokens
 from .signatures import thinking_signature, tool_use_id
 
 STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens", **dict.fromkeys(SAFETY_STOPS, "refusal")}
@@ -35,14 +35,12 @@ def stop_reason(finish: str | None, called: bool) -> str:
 
 
 def usage(meta: dict[str, Any] | None) -> dict[str, int]:
-    meta = meta or {}
-    cached = meta.get("cachedContentTokenCount", 0)
-    prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
+    count = tokens(meta)
     return {
-        "input_tokens": max(prompt - cached, 0),
-        "output_tokens": meta.get("candidatesTokenCount", 0) + meta.get("thoughtsTokenCount", 0),
+        "input_tokens": max(count.prompt - count.cached, 0),
+        "output_tokens": count.answer,
         "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": cached,
+        "cache_read_input_tokens": count.cached,
     }
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
-from ..translate import media, params, schema
+from ..translate import media, params
+from ..translate.content import listed, text_of, text_parts
 from ..translate.models import resolve_virtual
 from ..translate.thinking import budget_config, thinking_config
 from ..translate.tools import DEFAULT_SAFETY
@@ -150,47 +151,18 @@ async def _contents(
     return system, contents
 
 
-def _text_of(part: dict[str, Any], param: str) -> str:
-    text = part.get("text")
-    if not isinstance(text, str):
-        raise BadRequest(f"{param}.text must be a string.", param)
-    return text
-
-
-def _listed(content: Any, param: str) -> list[Any]:
-    """Message content as a list of OpenAI parts: a string is one text part."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
-    return content
-
-
 def _text_parts(content: Any, param: str) -> list[dict[str, Any]]:
-    """Text-only content (system, developer, assistant): a string or a list of text parts."""
-    if content is None:
-        return []
-    parts = []
-    for j, part in enumerate(_listed(content, param)):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            text = _text_of(part, f"{param}[{j}]")
-        elif kind == "refusal" and isinstance(part.get("refusal"), str):
-            text = part["refusal"]
-        else:
-            raise BadRequest(f"{param}[{j}] has type {kind!r}; only text parts are allowed here.", f"{param}[{j}]")
-        if text:
-            parts.append({"text": text})
-    return parts
+    """Text-only content (system, developer, assistant): None is no content."""
+    return [] if content is None else text_parts(content, param)
 
 
 async def _user_parts(content: Any, settings: Settings, param: str) -> list[dict[str, Any]]:
     parts = []
-    for j, part in enumerate(_listed(content, param)):
+    for j, part in enumerate(listed(content, param)):
         where = f"{param}[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            text = _text_of(part, where)
+            text = text_of(part, where)
             if text:
                 parts.append({"text": text})
         elif kind == "image_url":
@@ -315,6 +287,6 @@ def _response_format(fmt: Any, config: dict[str, Any]) -> None:
     spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
     given = spec.get("schema") if isinstance(spec, dict) else None
     if kind == "json_schema":
-        schema.answer_format(kind, given, "response_format.json_schema", config)
+        params.answer_format(kind, given, "response_format.json_schema", config)
     else:
-        schema.answer_format(kind, None, "response_format", config)
+        params.answer_format(kind, None, "response_format", config)

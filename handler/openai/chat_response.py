@@ -18,7 +18,7 @@ from typing import Any
 from ..encoding import dumps
 from ..errors import ProxyError, body_for
 from ..sse import DONE, frame
-from ..translate.answers import SAFETY_STOPS, blocked_text
+from ..translate.answers import SAFETY_STOPS, blocked_text, tokens
 from .citations import url_citations
 
 FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **dict.fromkeys(SAFETY_STOPS, "content_filter")}
@@ -31,18 +31,14 @@ def finish_reason(reason: str | None, called: bool) -> str:
 
 
 def usage(meta: dict[str, Any] | None) -> dict[str, Any]:
-    """OpenAI usage from usageMetadata: completion tokens count the answer and the
-    thoughts; prompt tokens include tool-use (search) prompt tokens, so the sum holds."""
-    meta = meta or {}
-    prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
-    thoughts = meta.get("thoughtsTokenCount", 0)
-    completion = meta.get("candidatesTokenCount", 0) + thoughts
+    """OpenAI usage from usageMetadata (counted as `answers.tokens` says)."""
+    count = tokens(meta)
     return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": meta.get("cachedContentTokenCount", 0)},
-        "completion_tokens_details": {"reasoning_tokens": thoughts},
+        "prompt_tokens": count.prompt,
+        "completion_tokens": count.answer,
+        "total_tokens": count.prompt + count.answer,
+        "prompt_tokens_details": {"cached_tokens": count.cached},
+        "completion_tokens_details": {"reasoning_tokens": count.thoughts},
     }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media
+from ..translate.content import listed, text_of, text_parts
 from ..translate.tools import arguments, result_object, sign_first_call
 from . import signatures
 from .functions import SHELL, gemini_name
@@ -113,7 +114,7 @@ class Contents:
         role = item.get("role")
         content = item.get("content")
         if role in ("system", "developer"):
-            self.system += _text_parts(content, f"{where}.content")
+            self.system += text_parts(content, f"{where}.content", ("input_text", "output_text"))
         elif role == "user":
             parts = await self._user_parts(content, f"{where}.content")
             self._close_model()
@@ -121,7 +122,7 @@ class Contents:
             if parts:
                 self.contents.append({"role": "user", "parts": parts})
         elif role == "assistant":
-            for part in _text_parts(content, f"{where}.content"):
+            for part in text_parts(content, f"{where}.content", ("input_text", "output_text")):
                 self._model_part(part)
             self._open_model()
         else:
@@ -190,17 +191,17 @@ class Contents:
         for j, piece in enumerate(output):
             kind = piece.get("type") if isinstance(piece, dict) else None
             if kind in ("input_text", "output_text"):
-                texts.append(_text_of(piece, f"{param}[{j}]"))
+                texts.append(text_of(piece, f"{param}[{j}]"))
             else:
                 parts.append(await self._media(piece, kind, f"{param}[{j}]"))
         return "".join(texts), parts
 
     async def _user_parts(self, content: Any, param: str) -> list[Part]:
         parts: list[Part] = []
-        for j, piece in enumerate(_listed(content, param)):
+        for j, piece in enumerate(listed(content, param, "input_text")):
             kind = piece.get("type") if isinstance(piece, dict) else None
             if kind == "input_text":
-                text = _text_of(piece, f"{param}[{j}]")
+                text = text_of(piece, f"{param}[{j}]")
                 if text:
                     parts.append({"text": text})
             else:
@@ -263,34 +264,3 @@ def _shell_args(action: Any, where: str) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _text_of(piece: dict[str, Any], param: str) -> str:
-    text = piece.get("text")
-    if not isinstance(text, str):
-        raise BadRequest(f"{param}.text must be a string.", f"{param}.text")
-    return text
-
-
-def _listed(content: Any, param: str) -> list[Any]:
-    if isinstance(content, str):
-        return [{"type": "input_text", "text": content}]
-    if not isinstance(content, list):
-        raise BadRequest(f"{param} must be a string or a list of content parts.", param)
-    return content
-
-
-def _text_parts(content: Any, param: str) -> list[Part]:
-    """Text-only content (system, developer, assistant)."""
-    parts: list[Part] = []
-    for j, piece in enumerate(_listed(content, param)):
-        kind = piece.get("type") if isinstance(piece, dict) else None
-        if kind in ("input_text", "output_text"):
-            text = _text_of(piece, f"{param}[{j}]")
-        elif kind == "refusal" and isinstance(piece.get("refusal"), str):
-            text = piece["refusal"]
-        else:
-            raise BadRequest(f"{param}[{j}] has the type {kind!r}; only text is allowed here.", f"{param}[{j}].type")
-        if text:
-            parts.append({"text": text})
-    return parts

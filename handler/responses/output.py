@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from ..errors import ProxyError, body_for
-from ..translate.answers import SAFETY_STOPS
+from ..translate.answers import SAFETY_STOPS, tokens
 from .functions import Tool, Tools
 from .request import ResponsesCall
 from .signatures import encrypted as wrap
@@ -24,18 +24,14 @@ def new_id(prefix: str) -> str:
 
 
 def usage(meta: dict[str, Any] | None) -> dict[str, Any]:
-    """Responses usage from usageMetadata: output counts the answer and the thoughts;
-    input includes tool-use (search) prompt tokens, so that the sum holds."""
-    meta = meta or {}
-    prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
-    thoughts = meta.get("thoughtsTokenCount", 0)
-    answer = meta.get("candidatesTokenCount", 0) + thoughts
+    """Responses usage from usageMetadata (counted as `answers.tokens` says)."""
+    count = tokens(meta)
     return {
-        "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": meta.get("cachedContentTokenCount", 0)},
-        "output_tokens": answer,
-        "output_tokens_details": {"reasoning_tokens": thoughts},
-        "total_tokens": prompt + answer,
+        "input_tokens": count.prompt,
+        "input_tokens_details": {"cached_tokens": count.cached},
+        "output_tokens": count.answer,
+        "output_tokens_details": {"reasoning_tokens": count.thoughts},
+        "total_tokens": count.prompt + count.answer,
     }
 
 

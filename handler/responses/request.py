@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
-from ..translate import schema
+from ..translate import params
 from ..translate.models import resolve_model
 from ..translate.thinking import gemini_version, needs_signatures, thinking_config
 from ..translate.tools import DEFAULT_SAFETY
@@ -151,4 +151,4 @@ def _text_format(text: Any, config: dict[str, Any]) -> None:
     fmt = text.get("format") if isinstance(text, dict) else None
     if fmt is not None:
         kind = fmt.get("type") if isinstance(fmt, dict) else None
-        schema.answer_format(kind, fmt.get("schema") if isinstance(fmt, dict) else None, "text.format", config)
+        params.answer_format(kind, fmt.get("schema") if isinstance(fmt, dict) else None, "text.format", config)

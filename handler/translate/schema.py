@@ -40,11 +40,22 @@ with a 400 naming the field. Values of the wrong JSON type (`"type": [[]]`,
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import unquote
 
 from ..errors import BadRequest
+from .schema_nodes import (
+    ANNOTATIONS,
+    ARRAY_FALLBACK_ITEMS,
+    TYPES,
+    cut_off,
+    has_own_shape,
+    implied_type,
+    is_null,
+    json_schema_form,
+    text,
+    typed_kind,
+)
 
 # Gemini's Schema fields (ai.google.dev/api/caching#Schema; js-genai types.Schema).
 ALLOWED_KEYS = frozenset(
@@ -73,14 +84,12 @@ ALLOWED_KEYS = frozenset(
         "example",
     }
 )
-TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object"})
 FORMATS = {"string": {"enum", "date-time"}, "number": {"float", "double"}, "integer": {"int32", "int64"}}
 REF_REPEATS = 2
 MAX_DEPTH = 32
 MAX_NODES = 5_000  # schema nodes visited per request's schemas, $ref expansions included
 MAX_TEXT = 4_000_000  # characters of descriptions, enums, patterns, defaults copied out
 
-_ANNOTATIONS = ("title", "description", "default", "example")
 _BOUNDS = ("minimum", "maximum")
 _KIND_LIMITS = {
     "object": ("minProperties", "maxProperties"),
@@ -90,7 +99,6 @@ _KIND_LIMITS = {
     "integer": _BOUNDS,
 }
 _LIMITS = frozenset(k for keys in _KIND_LIMITS.values() for k in keys)
-_ARRAY_FALLBACK_ITEMS = {"type": "string"}
 
 
 class SchemaTooLarge(BadRequest):
@@ -157,7 +165,7 @@ def to_typed_gemini_schema(
         raise SchemaTooLarge(f"{param or 'A JSON schema'} is nested too deeply.", param) from None
     if not converter.typed_seen:
         return out, False
-    return _json_schema_form(out), True
+    return json_schema_form(out), True
 
 
 class _Converter:
@@ -202,10 +210,10 @@ class _Converter:
             if target is None:
                 return self.convert(siblings, depth, refs)
             if refs.count(ref) >= REF_REPEATS:
-                return _cut_off({**target, **siblings})
+                return cut_off({**target, **siblings})
             return self.convert({**target, **siblings}, depth, (*refs, ref))
         if depth >= MAX_DEPTH:
-            return _cut_off(node)
+            return cut_off(node)
         if isinstance(node.get("allOf"), list):
             return self.convert(self.merge_all(node, refs), depth, refs)
 
@@ -248,24 +256,24 @@ class _Converter:
         for branch in branches:
             if not isinstance(branch, dict):
                 continue
-            if _is_null(self.deref(branch)):
+            if is_null(self.deref(branch)):
                 nullable = True
             else:
                 kept.append(branch)
         outer = {k: v for k, v in node.items() if k not in ("anyOf", "oneOf")}
-        if _has_own_shape(outer):
+        if has_own_shape(outer):
             # Keys beside the union constrain every branch: X and (A or B) = (X and A) or (X and B).
             kept = [self.merge_all({**outer, "allOf": [branch]}, refs) for branch in kept]
         if len(kept) == 1:
             # Optional[X] as pydantic and zod write it: X itself, with the outer notes.
             out = self.convert(kept[0], depth + 1, refs)
-            for key in _ANNOTATIONS:
+            for key in ANNOTATIONS:
                 if key in outer:
                     out[key] = outer[key]
         elif not kept:
             out = self.single(outer, "null", depth, refs)
         else:
-            out = {k: v for k, v in self.single(outer, None, depth, refs).items() if k in _ANNOTATIONS}
+            out = {k: v for k, v in self.single(outer, None, depth, refs).items() if k in ANNOTATIONS}
             out["anyOf"] = [self.convert(b, depth + 1, refs) for b in kept]
             if nullable:
                 for branch in out["anyOf"]:
@@ -283,8 +291,8 @@ class _Converter:
         if len(names) <= 1:
             out = self.single(node, names[0] if names else "null", depth, refs)
         else:
-            bare = {k: v for k, v in node.items() if k not in _ANNOTATIONS and k != "type"}
-            out = {k: node[k] for k in _ANNOTATIONS if k in node}
+            bare = {k: v for k, v in node.items() if k not in ANNOTATIONS and k != "type"}
+            out = {k: node[k] for k in ANNOTATIONS if k in node}
             out["anyOf"] = [self.single(bare, name, depth + 1, refs) for name in names]
         if nullable:
             out["nullable"] = True
@@ -304,7 +312,7 @@ class _Converter:
                     self.budget.spend(text=len(value))
             elif key == "default" or key == "example":
                 out[key] = value
-                self.budget.spend(text=len(_text(value)))
+                self.budget.spend(text=len(text(value)))
             elif key == "nullable":
                 nullable = nullable or value is True
             elif key == "const":
@@ -321,7 +329,7 @@ class _Converter:
             nullable = nullable or None in values
             kind, values = self.enum(out, values, kind)
         if kind not in TYPES:
-            kind = "string" if kind == "null" else _implied_type(node)
+            kind = "string" if kind == "null" else implied_type(node)
         if kind is None:  # Gemini refuses a node without a type ("any" in JSON Schema)
             kind = "object" if depth == 0 else "string"
         out["type"] = kind
@@ -340,21 +348,21 @@ class _Converter:
         """An enum's values into `out` (strings for OpenAPI; typed in the JSON Schema
         form); the node's kind and values after that."""
         given = [v for v in values if v is not None]
-        typed = _typed_kind(given, kind) if self.typed else None
+        typed = typed_kind(given, kind) if self.typed else None
         kept: list[Any] | None
         if typed is not None:
             self.typed_seen = True
             kind = typed
             kept = given if typed != "boolean" else None
         else:
-            kept = [_text(v) for v in given]
-        self.budget.spend(text=sum(len(_text(v)) for v in kept or ()))
+            kept = [text(v) for v in given]
+        self.budget.spend(text=sum(len(text(v)) for v in kept or ()))
         if kept and typed is None:
             kind = "string"
             out["enum"] = kept
             for key in ("default", "example"):
                 if out.get(key) is not None:
-                    out[key] = _text(out[key])
+                    out[key] = text(out[key])
         elif kept:
             out["enum"] = kept
         return kind, kept
@@ -398,100 +406,4 @@ class _Converter:
         if not isinstance(items, dict) and isinstance(node.get("prefixItems"), list):
             prefix = node["prefixItems"]
             items = {"anyOf": prefix} if len(prefix) > 1 else (prefix[0] if prefix else None)
-        out["items"] = self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(_ARRAY_FALLBACK_ITEMS)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _typed_kind(values: list[Any], kind: Any) -> str | None:
-    """The type an enum keeps in the JSON Schema form: integer / number for numbers
-    (number if the declared type or a value says so), boolean for booleans; None
-    when the enum is to be sent as strings."""
-    if values and all(isinstance(v, bool) for v in values):
-        return "boolean"
-    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return None
-    whole = all(isinstance(v, int) or float(v).is_integer() for v in values)
-    return "integer" if whole and kind != "number" else "number"
-
-
-def _json_schema_form(node: dict[str, Any]) -> dict[str, Any]:
-    """A converted schema as JSON Schema: `nullable` (OpenAPI only) becomes a `null`
-    type or a `null` branch. Changes `node` in place (it is the converter's own output)."""
-    for sub in (node.get("properties") or {}).values():
-        _json_schema_form(sub)
-    if isinstance(node.get("items"), dict):
-        _json_schema_form(node["items"])
-    for branch in node.get("anyOf") or ():
-        _json_schema_form(branch)
-    if node.pop("nullable", None):
-        if "anyOf" in node:
-            node["anyOf"].append({"type": "null"})
-        elif "enum" in node:
-            inner = {k: node.pop(k) for k in list(node) if k not in _ANNOTATIONS}
-            node["anyOf"] = [inner, {"type": "null"}]
-        else:
-            node["type"] = [node["type"], "null"]
-    return node
-
-
-def _implied_type(node: dict[str, Any]) -> str | None:
-    """The type that a node without one implies by its other keywords."""
-    if isinstance(node.get("properties"), dict) or "additionalProperties" in node:
-        return "object"
-    if "items" in node or "prefixItems" in node:
-        return "array"
-    if any(k in node for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
-        return "number"
-    if any(k in node for k in ("minLength", "maxLength", "pattern", "format")):
-        return "string"
-    return None
-
-
-def _is_null(node: dict[str, Any]) -> bool:
-    kind = node.get("type")
-    return (
-        kind == "null" or kind == ["null"] or ("const" in node and node["const"] is None) or node.get("enum") == [None]
-    )
-
-
-def _has_own_shape(node: dict[str, Any]) -> bool:
-    """Whether the keys beside an `anyOf` constrain the value (not only describe it)."""
-    return any(k in node for k in ("type", "properties", "items", "enum", "const"))
-
-
-def _cut_off(node: dict[str, Any]) -> dict[str, Any]:
-    """What stands for a schema past the recursion or depth limit: its type, described."""
-    kind = node.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if isinstance(k, str) and k != "null"), None)
-    kind = kind.lower() if isinstance(kind, str) else None
-    kind = kind if kind in TYPES else (_implied_type(node) or "object")
-    out: dict[str, Any] = {"type": kind}
-    if isinstance(node.get("description"), str) and node["description"]:
-        out["description"] = node["description"]
-    if kind == "array":
-        out["items"] = dict(_ARRAY_FALLBACK_ITEMS)
-    return out
-
-
-def answer_format(kind: Any, given: Any, param: str, config: dict[str, Any]) -> None:
-    """OpenAI's answer formats (chat's `response_format`, Responses' `text.format`):
-    `text`, `json_object`, or `json_schema` with its schema in `given` -> Gemini's
-    generationConfig. Always JSON, a bare enum too (`"red"`, not text/x.enum's bare
-    `red`): the client parses the content as JSON of its schema."""
-    if kind == "text":
-        return
-    if kind == "json_object":
-        config["responseMimeType"] = "application/json"
-        return
-    if kind == "json_schema":
-        if not isinstance(given, dict):
-            raise BadRequest(f"{param}.schema must be a JSON schema object.", f"{param}.schema")
-        converted, typed = to_typed_gemini_schema(given, f"{param}.schema")
-        config["responseMimeType"] = "application/json"
-        config["responseJsonSchema" if typed else "responseSchema"] = converted
-        return
-    raise BadRequest(f"{param}.type must be text, json_object or json_schema, not {kind!r}.", param)
+        out["items"] = self.convert(items, depth + 1, refs) if isinstance(items, dict) else dict(ARRAY_FALLBACK_ITEMS)
