@@ -701,7 +701,7 @@ BAD = [
             {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
             {"role": "user", "content": "hi"},
         ),
-        "messages[0].content[0]",
+        "messages[0].content[0].type",  # the field at fault, as OpenAI names it
         "image_url",
     ),
     (
