@@ -16,8 +16,10 @@ import importlib.machinery
 import importlib.util
 import ssl
 import sys
+import threading
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -32,8 +34,19 @@ def without_ca_bundle() -> Iterator[None]:
     """
     create_default_context = ssl.create_default_context
     set_default_verify_paths = ssl.SSLContext.set_default_verify_paths
-    ssl.create_default_context = lambda *args, **kwargs: ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ssl.SSLContext.set_default_verify_paths = lambda self: None  # type: ignore[method-assign]
+    here = threading.get_ident()  # other threads (a boto3 client, say) keep the real ones
+
+    def bare_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if threading.get_ident() != here:
+            return create_default_context(*args, **kwargs)
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+    def no_default_paths(context: ssl.SSLContext) -> None:
+        if threading.get_ident() != here:
+            set_default_verify_paths(context)
+
+    ssl.create_default_context = bare_context
+    ssl.SSLContext.set_default_verify_paths = no_default_paths  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:

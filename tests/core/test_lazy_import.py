@@ -38,3 +38,25 @@ def test_aiohttp_loads_without_reading_the_ca_bundle_and_https_still_verifies():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     # aiohttp's own contexts hold no CA: unused, and failing closed if ever used.
     assert out.split("\n")[:5] == ["0", "0", "True True", "True SourceFileLoader", "True True True"]
+
+
+def test_other_threads_keep_real_default_contexts_meanwhile(tmp_path, monkeypatch):
+    import ssl
+    import threading
+
+    import trustme
+
+    from handler.lazy import without_ca_bundle
+
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # the default paths hold exactly one CA
+    made: dict[str, ssl.SSLContext] = {}
+    with without_ca_bundle():
+        made["here"] = ssl.create_default_context()
+        other = threading.Thread(target=lambda: made.update(there=ssl.create_default_context()))
+        other.start()
+        other.join()
+    assert made["here"].cert_store_stats()["x509_ca"] == 0
+    assert made["there"].cert_store_stats()["x509_ca"] == 1
+    assert ssl.create_default_context().cert_store_stats()["x509_ca"] == 1  # restored
