@@ -145,7 +145,9 @@ async def call_json(
     headers). An upstream failure raises it with its own status; a body that broke off
     or is not JSON is a 502."""
     try:
-        outcome = await until_disconnect(request.receive, call(request, method, path, body, creds, model))
+        outcome = await until_disconnect(
+            request.scope, request.receive, call(request, method, path, body, creds, model)
+        )
     except ClientGone:
         note(request.scope, client_gone="waiting")
         raise

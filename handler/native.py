@@ -209,7 +209,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(scope, receive, send, await call, headers, bound.path, watched=False)
         return
     try:
-        async with DisconnectWatch(receive):  # the client leaving cancels the call or the answer at once
+        async with DisconnectWatch(scope, receive):  # the client leaving cancels the call or the answer at once
             await _answer(scope, receive, send, await call, headers, bound.path, watched=True)
     except ClientGone:
         note(scope, client_gone="waiting", status=ClientGone.status)
@@ -251,7 +251,7 @@ async def _answer(
     if watched:
         await _pump(scope, send, start, response, chunks)
     else:
-        await relay(receive, lambda: _pump(scope, send, start, response, chunks))
+        await relay(scope, receive, lambda: _pump(scope, send, start, response, chunks))
 
 
 SMALL_ANSWER = 64 * 1024  # a JSON answer this small is read whole and sent in one piece
@@ -346,7 +346,7 @@ async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: 
     except UpstreamError as exc:
         await gemini_error(exc.status, exc.message)(scope, receive, send)
         return
-    await relay(receive, lambda: _pump(scope, send, start, response, chunks))
+    await relay(scope, receive, lambda: _pump(scope, send, start, response, chunks))
 
 
 def _upload_url_to_us(

@@ -16,6 +16,9 @@ adds, per connection:
   as if whole). An idle timeout, not a total one: a large upload that keeps moving is
   never cut.
 
+It also tells the app at once of a client that goes away mid-request (disconnect.py),
+which spares a watch task per request.
+
 Settings come from the environment (they are the server's, read once at start). Run it
 with `uvicorn handler.app:app --http handler.server:GuardedHttpTools` (infra/run.sh, the
 Dockerfile and the README do). Imported only by uvicorn, never by the app or Lambda.
@@ -27,6 +30,9 @@ import asyncio
 import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .disconnect import KEY as DISCONNECT
+from .disconnect import Disconnect
 
 
 def _seconds(name: str, default: float) -> float:
@@ -75,7 +81,12 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
         super().connection_lost(exc)
+        if cycle is not None and cycle.disconnected:
+            signal = cycle.scope.get("extensions", {}).get(DISCONNECT)
+            if isinstance(signal, Disconnect):
+                signal.lost()
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
@@ -91,6 +102,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope["extensions"] = {DISCONNECT: Disconnect()}  # type: ignore[dict-item]
         if not self._in_headers:  # a later request on a kept-alive connection
             self._in_headers = True
             self._header_bytes = 0

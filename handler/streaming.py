@@ -24,6 +24,8 @@ from typing import Protocol, TypeVar
 from starlette.types import Receive, Scope, Send
 
 from .credentials import Credentials
+from .disconnect import KEY as DISCONNECT
+from .disconnect import Disconnect
 from .errors import ProxyError, Shape, UpstreamFailed, render
 from .failover import Outcome
 from .logs import logger, note
@@ -72,51 +74,64 @@ async def _wait_disconnect(receive: Receive) -> None:
 
 
 class DisconnectWatch:
-    """`async with DisconnectWatch(receive):` the work inside runs in this task, and a
-    watch task cancels this task the moment the client goes away, which surfaces as
-    ClientGone (as `asyncio.timeout` cancels on expiry). One small task per request, no
-    extra hop through the loop for the work itself: an answer is read as soon as it comes.
-    `receive` must be free: enter only after the request body was read.
+    """`async with DisconnectWatch(scope, receive):` the work inside runs in this task,
+    cancelled the moment the client goes away, which surfaces as ClientGone (as
+    `asyncio.timeout` cancels on expiry). Under the shipped server protocol the signal
+    comes from the connection itself (disconnect.py); elsewhere a small watch task waits
+    on `receive`. No extra hop through the loop for the work itself: an answer is read as
+    soon as it comes. `receive` must be free: enter only after the request body was read.
     """
 
-    __slots__ = ("current", "gone", "receive", "watcher")
+    __slots__ = ("current", "gone", "receive", "signal", "watcher")
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive) -> None:
         self.receive = receive
+        self.signal: Disconnect | None = (scope.get("extensions") or {}).get(DISCONNECT)
         self.gone = False
         self.current: asyncio.Task | None = None
         self.watcher: asyncio.Future | None = None
 
-    async def _watch(self) -> None:
-        await _wait_disconnect(self.receive)
+    def _lost(self) -> None:
         self.gone = True
         assert self.current is not None
         self.current.cancel()
 
+    async def _watch(self) -> None:
+        await _wait_disconnect(self.receive)
+        self._lost()
+
     async def __aenter__(self) -> DisconnectWatch:
         self.current = asyncio.current_task()
-        self.watcher = asyncio.ensure_future(self._watch())
+        if self.signal is None:
+            self.watcher = asyncio.ensure_future(self._watch())
+        elif self.signal.gone:
+            raise ClientGone()
+        else:
+            self.signal.callback = self._lost
         return self
 
     async def __aexit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
-        assert self.watcher is not None and self.current is not None
-        self.watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
+        assert self.current is not None
+        if self.signal is not None:
+            self.signal.callback = None
+        elif self.watcher is not None:
+            self.watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
         if kind is asyncio.CancelledError and self.gone and self.current.uncancel() == 0:
             raise ClientGone() from None
 
 
-async def until_disconnect(receive: Receive, work: Awaitable[T], streamed_body: bool = False) -> T:
+async def until_disconnect(scope: Scope, receive: Receive, work: Awaitable[T], streamed_body: bool = False) -> T:
     """`work` (an upstream call), cancelled at once if the client goes away first
     (ClientGone). Without this, a non-streamed call whose client left would run on to
     READ_TIMEOUT. When the request body is still being streamed upstream, `receive`
     belongs to that body: no watch then (the body's own reader sees the disconnect)."""
     if streamed_body:
         return await work
-    async with DisconnectWatch(receive):
+    async with DisconnectWatch(scope, receive):
         return await work
 
 
-async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
+async def relay(scope: Scope, receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
     """Run `pump` (which sends the response) until it ends or the client goes away.
 
     uvicorn drops writes to a closed connection silently, so without this watch a
@@ -125,7 +140,7 @@ async def relay(receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
     (no clean end) and the log says why.
     """
     try:
-        async with DisconnectWatch(receive):
+        async with DisconnectWatch(scope, receive):
             await pump()
     except ClientGone:
         pass
@@ -163,7 +178,7 @@ class TranslatedStream:
         self.creds = creds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await relay(receive, lambda: self._pump(scope, receive, send))
+        await relay(scope, receive, lambda: self._pump(scope, receive, send))
 
     async def _pump(self, scope: Scope, receive: Receive, send: Send) -> None:
         upstream = asyncio.ensure_future(self.call())

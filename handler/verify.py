@@ -231,7 +231,9 @@ async def verify(request: Request) -> Response:
             return [item async for item in results(settings, cooldown, options, creds)]
 
         try:  # a caller who leaves stops the checks (the SSE form stops with its stream)
-            indexed = sorted(await until_disconnect(request.receive, collect()), key=lambda item: item[0])
+            indexed = sorted(
+                await until_disconnect(request.scope, request.receive, collect()), key=lambda item: item[0]
+            )
         except ClientGone:
             note(request.scope, client_gone="waiting")
             raise

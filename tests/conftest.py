@@ -19,6 +19,7 @@ KEY_A = "AIzaSyA-test-key-aaaaaaaaaaaaaaaaaaaa1111"
 KEY_B = "AIzaSyB-test-key-bbbbbbbbbbbbbbbbbbbb2222"
 KEY_C = "AIzaSyC-test-key-cccccccccccccccccccc3333"
 TOKEN = "proxy-access-token-0123456789-secret"
+SHIPPED_PROTOCOL = "handler.server:GuardedHttpTools"  # what run.sh, the Dockerfile and the README start
 
 
 @pytest.fixture(scope="session")
@@ -78,13 +79,14 @@ def cooldown_for(_proxies) -> Callable[[str], Cooldown]:
 
 @pytest.fixture
 def start_proxy(fake_server, _proxies) -> Callable[..., str]:
-    """Start (or reuse) a proxy under uvicorn configured by environment-style settings."""
+    """Start (or reuse) a proxy under uvicorn configured by environment-style settings,
+    with the HTTP protocol the start commands ship (`http="httptools"`: uvicorn's own)."""
 
-    def start(**env: str) -> str:
+    def start(http: str = SHIPPED_PROTOCOL, **env: str) -> str:
         env = {"GEMINI_BASE_URL": fake_server[1].url, **env}
-        ident = tuple(sorted(env.items()))
+        ident = (http, *sorted(env.items()))
         if ident not in _proxies:
-            _proxies[ident] = ServerThread(create_app(Settings.from_env(env))).start()
+            _proxies[ident] = ServerThread(create_app(Settings.from_env(env)), http=http).start()
         return _proxies[ident].url
 
     return start

@@ -113,7 +113,14 @@ def test_client_that_aborts_mid_body_sends_nothing_upstream(proxy, fake, caplog)
     assert fake.received == []
 
 
-def test_native_call_cancelled_when_client_leaves(proxy, fake, caplog):
+# The shipped protocol tells the app of the lost connection itself; under any other
+# server (here uvicorn's own httptools protocol) a watch task sees it through `receive`.
+SERVERS = pytest.mark.parametrize("http", ["handler.server:GuardedHttpTools", "httptools"])
+
+
+@SERVERS
+def test_native_call_cancelled_when_client_leaves(start_proxy, fake, caplog, http):
+    proxy = start_proxy(http=http)
     caplog.set_level(logging.INFO, "gemini_proxy")
     fake.keys[KEY_A] = "slow"
     fake.slow_seconds = 30
@@ -136,7 +143,9 @@ def test_native_call_cancelled_when_client_leaves(proxy, fake, caplog):
         ("/v1/embeddings", {"model": "gemini-embedding-001", "input": ["a", "b"]}),
     ],
 )
-def test_translated_call_cancelled_when_client_leaves(proxy, fake, caplog, path, body):
+@SERVERS
+def test_translated_call_cancelled_when_client_leaves(start_proxy, fake, caplog, path, body, http):
+    proxy = start_proxy(http=http)
     caplog.set_level(logging.INFO, "gemini_proxy")
     fake.keys[KEY_A] = "slow"
     fake.slow_seconds = 30
