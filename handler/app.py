@@ -155,8 +155,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Load aiohttp (see lazy.py) a moment after start: after the server listens and
-        # has answered the readiness check, before the first proxied request, usually.
+        # Load aiohttp and freeze the start-up heap (see lazy.warm_up) a moment after start:
+        # after the server listens and has answered the readiness check, before the first
+        # proxied request, usually.
         asyncio.get_running_loop().call_later(0.1, lazy.warm_up)
         yield
         await upstream.close_sessions()

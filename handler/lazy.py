@@ -11,6 +11,7 @@ after start (`warm_up`), so the first proxied request rarely waits for it either
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -89,5 +90,12 @@ aiohttp = lazy_import("aiohttp")
 
 
 def warm_up() -> None:
-    """Load aiohttp now (any attribute access does)."""
+    """Load aiohttp now (any attribute access does), then set the start-up heap aside.
+
+    `gc.freeze()` moves every object alive now (modules, classes, functions: nearly all
+    of them for good) out of the collector's sight, so the collections that requests'
+    garbage sets off no longer walk them. Measured with bench/: about a tenth of the
+    CPU of a native call at 32 concurrent, and of one at a time.
+    """
     getattr(aiohttp, "ClientSession")  # noqa: B009 - the attribute access is what loads it
+    gc.freeze()
