@@ -98,4 +98,5 @@ def warm_up() -> None:
     CPU of a native call at 32 concurrent, and of one at a time.
     """
     getattr(aiohttp, "ClientSession")  # noqa: B009 - the attribute access is what loads it
-    gc.freeze()
+    if not gc.get_freeze_count():  # once per process: one app starts in it (tests start many)
+        gc.freeze()

@@ -35,6 +35,7 @@ from starlette.routing import Route
 from . import fake_rules as rules
 from .fake_resources import Projects
 
+MAX_EMBEDDING_VALUES = 3072  # gemini-embedding-001's full size
 MODELS = [
     {
         "name": f"models/{name}",
@@ -321,6 +322,14 @@ class FakeGemini:
             )
             if refused is not None:
                 return JSONResponse(error_body(400, "INVALID_ARGUMENT", refused), 400)
+        if method in ("embedContent", "batchEmbedContents"):
+            # Like the real API: no more values than the model has (3072 for gemini-embedding-001).
+            for one in payload.get("requests", [payload]):
+                size = one.get("outputDimensionality")
+                if size is not None and not (isinstance(size, int) and 1 <= size <= MAX_EMBEDDING_VALUES):
+                    return JSONResponse(
+                        error_body(400, "INVALID_ARGUMENT", f"* output_dimensionality: out of range: {size}"), 400
+                    )
         reply = self._next_reply(method, model)
         if reply is not None and reply.status != 200:
             if reply.delay:  # an error that takes its time (a long think that fails)

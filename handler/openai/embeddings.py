@@ -28,6 +28,7 @@ from starlette.responses import Response
 from .. import calls
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
+from ..translate import params
 
 DEFAULT_MODEL = "gemini-embedding-001"
 BATCH = 100  # Gemini's limit of requests per batchEmbedContents call
@@ -67,11 +68,8 @@ def texts(value: Any) -> list[str]:
 
 
 def dimensions(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest("'dimensions' must be a positive integer.", "dimensions")
-    return value
+    """A whole number Gemini can take (int32); how many a model gives is Gemini's to say."""
+    return params.integer(value, "dimensions", 1)
 
 
 def encoding(value: Any) -> str:

@@ -98,6 +98,7 @@ def test_alias_and_long_lists_split_in_order(start_proxy, fake):
         ({"model": "x", "input": ["a", None]}, "input"),
         ({"model": "x", "input": "a", "dimensions": 0}, "dimensions"),
         ({"model": "x", "input": "a", "dimensions": "8"}, "dimensions"),
+        ({"model": "x", "input": "a", "dimensions": 2**31}, "dimensions"),  # past Gemini's int32
         ({"model": "x", "input": "a", "encoding_format": "int8"}, "encoding_format"),
     ],
 )
@@ -107,6 +108,18 @@ def test_bad_input_is_400_and_nothing_goes_upstream(proxy, fake, body, param):
     error = r.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
     assert fake.received == []
+
+
+def test_more_dimensions_than_the_model_has_is_geminis_400_in_openai_shape(proxy, fake):
+    r = httpx.post(
+        proxy + "/v1/embeddings",
+        json={"model": "gemini-embedding-001", "input": ["a", "b"], "dimensions": 5000},
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and "output_dimensionality" in error["message"]
+    assert len(fake.received) == 1  # sent once: a 400 is not a key's fault, no failover
 
 
 def test_sdk_refuses_token_ids_as_openai_error(proxy, fake):
