@@ -111,10 +111,10 @@ def upstream_body(payload: dict[str, Any]) -> bytes:
         raise BadRequest("The request holds a value that cannot be sent on as JSON.") from None
 
 
-def outcome_headers(outcome: Outcome) -> dict[str, str]:
+def outcome_headers(outcome: Outcome, masked_key: str) -> dict[str, str]:
     """The proxy's own response headers: which masked key and model served, after how
     many tries, and `Retry-After` (whole seconds) when a final 429 said when to retry."""
-    headers = {"x-proxy-key": mask(outcome.key), "x-proxy-attempts": str(outcome.attempts)}
+    headers = {"x-proxy-key": masked_key, "x-proxy-attempts": str(outcome.attempts)}
     if outcome.model:
         headers["x-proxy-model"] = outcome.model  # the Gemini model that served
     if outcome.status == 429 and outcome.retry_after is not None:
@@ -124,10 +124,12 @@ def outcome_headers(outcome: Outcome) -> dict[str, str]:
 
 def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
     """Note the outcome in the access log; the proxy's headers for the response."""
-    note(scope, upstream_status=outcome.status, key=mask(outcome.key), attempts=outcome.attempts)
+    masked = mask(outcome.key)
     if outcome.model:
-        note(scope, model=outcome.model)
-    return outcome_headers(outcome)
+        note(scope, upstream_status=outcome.status, key=masked, attempts=outcome.attempts, model=outcome.model)
+    else:
+        note(scope, upstream_status=outcome.status, key=masked, attempts=outcome.attempts)
+    return outcome_headers(outcome, masked)
 
 
 async def call(

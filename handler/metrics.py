@@ -26,6 +26,7 @@ and the model are recorded as `-`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -73,6 +74,7 @@ def model_of(path: str) -> str:
     return match.group(1) if match else ""
 
 
+@functools.lru_cache(maxsize=512)  # a few paths carry nearly all calls
 def route_of(path: str) -> str:
     """A short name for the kind of call, from a fixed list (a dimension value must not be made up)."""
     parts = [p for p in path.split("/") if p]
