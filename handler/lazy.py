@@ -2,10 +2,10 @@
 
 aiohttp is about half of the app's import time, and a cold start should answer the
 Lambda Web Adapter's readiness check (`/healthz`, which needs no upstream) without
-waiting for it. Modules take `aiohttp`
-from here (`from .lazy import aiohttp`) instead of `import aiohttp`: the import
-statement would touch the module and load it at once. The app's lifespan loads it just
-after start (`warm_up`), so the first proxied request rarely waits for it either.
+waiting for it. Modules take `aiohttp` from here (`from .lazy import aiohttp`) instead
+of `import aiohttp`: the import statement would touch the module and load it at once.
+The app's lifespan loads it just after start (`warm_up`), so the first proxied request
+rarely waits for it either.
 """
 
 from __future__ import annotations

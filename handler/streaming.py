@@ -82,11 +82,12 @@ class DisconnectWatch:
     soon as it comes. `receive` must be free: enter only after the request body was read.
     """
 
-    __slots__ = ("current", "gone", "receive", "signal", "watcher")
+    __slots__ = ("current", "gone", "outer", "receive", "signal", "watcher")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.receive = receive
         self.signal: Disconnect | None = (scope.get("extensions") or {}).get(DISCONNECT)
+        self.outer: Callable[[], None] | None = None  # a watch this one is nested in
         self.gone = False
         self.current: asyncio.Task | None = None
         self.watcher: asyncio.Future | None = None
@@ -107,13 +108,13 @@ class DisconnectWatch:
         elif self.signal.gone:
             raise ClientGone()
         else:
-            self.signal.callback = self._lost
+            self.outer, self.signal.callback = self.signal.callback, self._lost
         return self
 
     async def __aexit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
         assert self.current is not None
         if self.signal is not None:
-            self.signal.callback = None
+            self.signal.callback = self.outer
         elif self.watcher is not None:
             self.watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
         if kind is asyncio.CancelledError and self.gone and self.current.uncancel() == 0:

@@ -58,3 +58,19 @@ def test_without_the_signal_a_task_waits_on_receive():
                 await asyncio.sleep(10)
 
     asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_a_nested_watch_hands_the_signal_back_to_the_outer_one():
+    async def main() -> None:
+        signal = Disconnect()
+        scope = {"extensions": {KEY: signal}}
+        with pytest.raises(ClientGone):
+            async with DisconnectWatch(scope, never_disconnects) as outer:
+                async with DisconnectWatch(scope, never_disconnects):
+                    pass
+                assert signal.callback is not None and signal.callback == outer._lost
+                asyncio.get_running_loop().call_later(0.01, signal.lost)
+                await asyncio.sleep(10)
+        assert signal.callback is None
+
+    asyncio.run(asyncio.wait_for(main(), 5))
