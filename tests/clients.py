@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import time
+
 import anthropic
+import httpx
 import openai
 
 from .conftest import KEY_A
@@ -32,3 +35,16 @@ def credential_in(place: str, value: str, headers: dict[str, str], params: dict[
         headers["authorization"] = f"Bearer {value}"
     else:
         headers[place] = value
+
+
+def timed_sse_lines(url: str, body: dict, key: str = KEY_A) -> tuple[httpx.Response, list[tuple[float, str]]]:
+    """POST a streamed call to `url` (body sent with `stream: true`); every non-empty SSE
+    line with its arrival time, so a test can prove the stream was not buffered."""
+    lines = []
+    with httpx.stream(
+        "POST", url, json={"stream": True, **body}, headers={"authorization": f"Bearer {key}"}, timeout=10
+    ) as r:
+        for line in r.iter_lines():
+            if line:
+                lines.append((time.monotonic(), line))
+    return r, lines

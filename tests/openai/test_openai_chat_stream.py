@@ -14,6 +14,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from ..clients import openai_v1 as client
+from ..clients import timed_sse_lines
 from ..conftest import KEY_A, KEY_B
 from ..fake_gemini import error_body, usage
 
@@ -34,18 +35,7 @@ def event(parts: list[dict] | None = None, finish: str | None = None, index: int
 
 def raw_stream(url: str, body: dict, key: str = KEY_A) -> tuple[httpx.Response, list[tuple[float, str]]]:
     """POST a streamed chat call; every non-empty SSE line with its arrival time."""
-    lines = []
-    with httpx.stream(
-        "POST",
-        url + "/v1/chat/completions",
-        json={"stream": True, **body},
-        headers={"authorization": f"Bearer {key}"},
-        timeout=10,
-    ) as r:
-        for line in r.iter_lines():
-            if line:
-                lines.append((time.monotonic(), line))
-    return r, lines
+    return timed_sse_lines(url + "/v1/chat/completions", body, key)
 
 
 def data(lines: list[tuple[float, str]]) -> list:

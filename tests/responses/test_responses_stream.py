@@ -5,7 +5,6 @@ and after the commit."""
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import openai
@@ -14,6 +13,7 @@ import pytest
 from handler.responses import signatures
 
 from ..clients import openai_v1 as client
+from ..clients import timed_sse_lines
 from ..conftest import KEY_A, KEY_B
 from ..fake_gemini import error_body, usage
 
@@ -29,18 +29,7 @@ def event(parts: list[dict] | None = None, finish: str | None = None, model: str
 
 def raw_stream(url: str, body: dict, key: str = KEY_A) -> tuple[httpx.Response, list[tuple[float, str]]]:
     """POST a streamed Responses call; every non-empty SSE line with its arrival time."""
-    lines = []
-    with httpx.stream(
-        "POST",
-        url + "/v1/responses",
-        json={"model": "gemini-2.5-flash", "stream": True, **body},
-        headers={"authorization": f"Bearer {key}"},
-        timeout=10,
-    ) as r:
-        for line in r.iter_lines():
-            if line:
-                lines.append((time.monotonic(), line))
-    return r, lines
+    return timed_sse_lines(url + "/v1/responses", {"model": "gemini-2.5-flash", **body}, key)
 
 
 def data(lines: list[tuple[float, str]]) -> list[dict]:
