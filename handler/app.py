@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -24,7 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import lazy, logs, native, routes, upstream
+from . import logs, native, routes, upstream
 from .affinity import Owners
 from .config import Settings
 from .cooldown import Cooldown
@@ -144,6 +145,18 @@ class NativeDispatch:
         await self.app(scope, receive, send)
 
 
+def freeze_start_up_heap() -> None:
+    """Set the objects alive a moment after start aside from the garbage collector.
+
+    `gc.freeze()` moves them (modules, classes, functions: nearly all of them for good)
+    out of the collector's sight, so the collections that requests' garbage sets off no
+    longer walk them. Measured with bench/: about a tenth of the CPU of a native call.
+    Once per process: tests start many apps in one.
+    """
+    if not gc.get_freeze_count():
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     logs.setup(settings.log_level)
@@ -155,10 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Load aiohttp and freeze the start-up heap (see lazy.warm_up) a moment after start:
-        # after the server listens and has answered the readiness check, before the first
-        # proxied request, usually.
-        asyncio.get_running_loop().call_later(0.1, lazy.warm_up)
+        asyncio.get_running_loop().call_later(0.1, freeze_start_up_heap)
         yield
         await upstream.close_sessions()
 

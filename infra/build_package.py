@@ -4,7 +4,7 @@
     python infra/build_package.py --arch x86_64
     python infra/build_package.py --arch host          # this machine's platform and Python (tests)
 
-Why not a plain `pip install`: uvloop, httptools, aiohttp and its helpers are compiled,
+Why not a plain `pip install`: uvloop, httptools, yarl and its helpers are compiled,
 and a package built on a Mac or an x86 laptop would carry the wrong binaries. pip's
 `--platform/--python-version/--implementation/--only-binary` options fetch the
 manylinux wheels of the Lambda runtime instead, on any build machine, without Docker.

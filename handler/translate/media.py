@@ -17,8 +17,8 @@
     the address; the name goes in `Host` and in TLS SNI / certificate checks via
     `server_hostname`), so a DNS answer that changes between check and connect
     (rebinding) cannot redirect it. That is what lets it use the proxy's one shared
-    aiohttp session (upstream.session): its pool keys connections by address and
-    server name, so nothing is shared with a connection made for another name;
+    connection pool (upstream.pool): it keys connections by address and TLS server
+    name, so nothing is shared with a connection made for another name;
   * redirects are followed by hand, at most `MAX_REDIRECTS`, each hop checked the same way;
   * `MAX_BYTES` is enforced while reading (a larger Content-Length is refused
     unread), the whole fetch has `TIMEOUT` seconds, and only image/*, audio/*,

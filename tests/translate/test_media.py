@@ -251,7 +251,7 @@ def test_fetch_image_end_to_end(images, allow_loopback):
 
 
 def test_fetch_by_name_connects_to_the_vetted_address(images, allow_loopback, monkeypatch):
-    """The name is resolved once per hop, by the guard; aiohttp connects to that address
+    """The name is resolved once per hop, by the guard; the client connects to that address
     (no lookup of its own that a rebinding DNS could answer differently), and the
     server still sees the name in Host."""
     calls = []
