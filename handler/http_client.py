@@ -81,7 +81,7 @@ class _Connection(asyncio.Protocol):
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.paused = False
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[bool] | None = None
         self.drained: asyncio.Future[None] | None = None
         self.last_read = self.loop.time()
 
@@ -181,7 +181,7 @@ class _Connection(asyncio.Protocol):
     def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(True)
 
     def _close(self) -> None:
         self.closed = True
@@ -189,19 +189,16 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     async def _wait(self, deadline: float | None) -> bool:
-        """Until something happens on the connection; False when `deadline` came first."""
-        self.waiter = self.loop.create_future()
+        """Until something happens on the connection; False when `deadline` came first.
+        A plain timer, not `asyncio.timeout`: no task cancellation on the hot path."""
+        waiter = self.waiter = self.loop.create_future()
+        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
         try:
-            if deadline is None:
-                await self.waiter
-                return True
-            async with asyncio.timeout_at(deadline):
-                await self.waiter
-            return True
-        except TimeoutError:
-            return self.waiter.done() and not self.waiter.cancelled()  # woken at the deadline: news counts
+            return await waiter
         finally:
             self.waiter = None
+            if timer is not None:
+                timer.cancel()
 
     async def send(self, head: bytes, body: bytes | AsyncIterable[bytes] | None) -> None:
         assert self.transport is not None
@@ -227,6 +224,11 @@ class _Connection(asyncio.Protocol):
             raise self.error or Disconnected()
         if self.drained is not None:
             await self.drained
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class Response:
