@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from handler import http_client
+from handler import http_client, http_connection
 from handler.http_client import Disconnected, Pool, ProtocolError
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
@@ -235,7 +235,7 @@ def test_a_body_cut_short_is_an_error_and_a_partly_read_answer_closes_its_connec
 @pytest.mark.parametrize(
     "written",
     [
-        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (http_client.MAX_HEAD + 1) + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (http_connection.MAX_HEAD + 1) + b"\r\n\r\n",
         b"NOT HTTP AT ALL\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
     ],
@@ -251,6 +251,22 @@ def test_answers_that_are_not_readable_http_are_protocol_errors(written):
         async with Server(script) as server:
             with pytest.raises(ProtocolError):
                 await (await call(Pool(), server.url)).read()
+
+    run(test)
+
+
+def test_a_second_answer_to_one_request_is_not_taken_for_the_next_request():
+    async def script(reader, writer, server):
+        while True:
+            await server.read_request(reader)
+            writer.write(answer(b"one") + answer(b"extra") if server.connections == 1 else answer(b"two"))
+
+    async def test():
+        async with Server(script) as server:
+            pool = Pool()
+            assert await (await call(pool, server.url)).read() == b"one"
+            assert await (await call(pool, server.url)).read() == b"two"
+            assert server.connections == 2
 
     run(test)
 
@@ -326,7 +342,7 @@ def test_a_slow_reader_pauses_the_socket_instead_of_buffering_everything():
             assert connection is not None
             await asyncio.sleep(0.3)  # the server writes as fast as it may; nobody reads
             assert connection.paused
-            assert connection.buffered <= http_client.HIGH_WATER + 256 * 1024
+            assert connection.buffered <= http_connection.HIGH_WATER + 256 * 1024
             total = 0
             while piece := await response.read_some():
                 total += len(piece)
@@ -353,5 +369,33 @@ def test_kept_connections_expire_and_close_with_the_pool(monkeypatch):
             with pytest.raises(OSError):
                 await call(pool, "http://127.0.0.1:9/")  # nothing listens there: refused
             assert server.connections == 2
+
+    run(test)
+
+
+def test_an_answer_that_ended_while_the_socket_was_paused_leaves_it_reading_again():
+    """The whole answer can arrive in the read that pauses the socket; the connection is
+    then kept, and must read again for its next answer."""
+
+    class Transport(asyncio.Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reading = True
+
+        def pause_reading(self) -> None:
+            self.reading = False
+
+        def resume_reading(self) -> None:
+            self.reading = True
+
+    async def test():
+        connection = http_connection.Connection(asyncio.get_running_loop())
+        transport = Transport()
+        connection.connection_made(transport)
+        connection.reset(head_only=False)
+        connection.data_received(answer(b"y" * (http_connection.HIGH_WATER + 1)))
+        assert (connection.complete, connection.keep_alive, transport.reading) == (True, True, False)
+        connection.reset(head_only=False)  # taken from the pool for the next request
+        assert transport.reading and not connection.paused
 
     run(test)
