@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         asyncio.get_running_loop().call_later(0.1, freeze_start_up_heap)
         yield
-        await upstream.close_sessions()
+        await upstream.close_pool()
 
     middleware = [
         Middleware(logs.AccessLog),

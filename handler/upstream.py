@@ -136,7 +136,7 @@ def pool() -> http_client.Pool:
     return current
 
 
-async def close_sessions() -> None:
+async def close_pool() -> None:
     """Close this loop's kept connections (app shutdown)."""
     current = _pools.pop(asyncio.get_running_loop(), None)
     if current is not None:

@@ -106,12 +106,12 @@ def lambda_handler(fake, fake_url, monkeypatch):
 
     importlib.reload(handler.app)
     yield importlib.reload(handler.lambda_function).handler
-    # Mangum keeps one event loop per process; close the upstream session on it.
+    # Mangum keeps one event loop per process; close the upstream connection pool on it.
     import asyncio
 
     from handler import upstream
 
-    asyncio.get_event_loop().run_until_complete(upstream.close_sessions())
+    asyncio.get_event_loop().run_until_complete(upstream.close_pool())
 
 
 def body_of(result) -> bytes:

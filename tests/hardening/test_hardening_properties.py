@@ -297,7 +297,7 @@ def post(app, path: str, body) -> httpx.Response:
                     headers={"authorization": f"Bearer {KEY_A}", "content-type": "application/json"},
                 )
         finally:
-            await upstream.close_sessions()
+            await upstream.close_pool()
 
     return asyncio.run(go())
 

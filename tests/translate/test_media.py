@@ -117,7 +117,7 @@ def part(url: str) -> dict:
         try:
             return await media.url_part(url, SETTINGS, PARAM)
         finally:
-            await upstream.close_sessions()
+            await upstream.close_pool()
 
     return asyncio.run(go())
 
