@@ -55,6 +55,23 @@ class Server:
         return head, body
 
 
+async def answers_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
+    while True:
+        await server.read_request(reader)
+        writer.write(answer(b"ok"))
+
+
+async def drops_the_second_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
+    """On the first connection: answers "first", then reads the next request and closes
+    unanswered, as a server does with a kept connection it has just dropped."""
+    await server.read_request(reader)
+    if server.connections == 1:
+        writer.write(answer(b"first"))
+        await server.read_request(reader)
+        return
+    writer.write(answer(b"second"))
+
+
 def answer(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%b\r\n%b" % (len(body), extra, body)
 
@@ -160,16 +177,8 @@ def test_informational_answers_are_skipped_and_head_answers_have_no_body():
 
 
 def test_a_kept_connection_the_server_dropped_is_replaced_when_the_body_can_be_sent_again():
-    async def script(reader, writer, server):
-        await server.read_request(reader)
-        if server.connections == 1:
-            writer.write(answer(b"first"))
-            await server.read_request(reader)  # then drop the next request unanswered
-            return
-        writer.write(answer(b"second"))
-
     async def test():
-        async with Server(script) as server:
+        async with Server(drops_the_second_request) as server:
             pool = Pool()
             assert await (await call(pool, server.url)).read() == b"first"
             assert await (await call(pool, server.url, "POST", b"again")).read() == b"second"
@@ -180,21 +189,13 @@ def test_a_kept_connection_the_server_dropped_is_replaced_when_the_body_can_be_s
 
 
 def test_a_streamed_body_is_never_sent_twice():
-    async def script(reader, writer, server):
-        await server.read_request(reader)
-        if server.connections == 1:
-            writer.write(answer(b"first"))
-            await server.read_request(reader)
-            return
-        writer.write(answer(b"second"))
-
     async def pieces() -> AsyncIterator[bytes]:
         yield b"one,"
         yield b""
         yield b"two"
 
     async def test():
-        async with Server(script) as server:
+        async with Server(drops_the_second_request) as server:
             pool = Pool()
             assert await (await call(pool, server.url)).read() == b"first"
             with pytest.raises(Disconnected):
@@ -302,13 +303,8 @@ def test_read_timeout_counts_from_the_last_byte_and_the_deadline_bounds_the_whol
 
 
 def test_unsafe_requests_are_refused_before_anything_is_sent_and_targets_are_encoded():
-    async def script(reader, writer, server):
-        while True:
-            await server.read_request(reader)
-            writer.write(answer(b"ok"))
-
     async def test():
-        async with Server(script) as server:
+        async with Server(answers_ok) as server:
             pool = Pool()
             for headers in ({"x-goog-api-key": "AQ.key\r\nX-Injected: 1"}, {"bad\nname": "v"}, {"x": "\u2603"}):
                 with pytest.raises(ValueError):
@@ -352,13 +348,8 @@ def test_a_slow_reader_pauses_the_socket_instead_of_buffering_everything():
 
 
 def test_kept_connections_expire_and_close_with_the_pool(monkeypatch):
-    async def script(reader, writer, server):
-        while True:
-            await server.read_request(reader)
-            writer.write(answer(b"ok"))
-
     async def test():
-        async with Server(script) as server:
+        async with Server(answers_ok) as server:
             pool = Pool()
             await (await call(pool, server.url)).read()
             monkeypatch.setattr(http_client, "IDLE_SECONDS", 0.0)
