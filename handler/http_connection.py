@@ -201,6 +201,7 @@ class Connection(asyncio.Protocol):
                 self.buffered -= len(data)
                 if self.paused and self.buffered <= LOW_WATER and self.transport is not None:
                     self.paused = False
+                    self.last_read = self.loop.time()  # the read timeout counts from now, not from the pause
                     self.transport.resume_reading()
                 return data
             if self.complete:

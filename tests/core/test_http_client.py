@@ -347,6 +347,28 @@ def test_a_slow_reader_pauses_the_socket_instead_of_buffering_everything():
     run(test)
 
 
+def test_a_reader_slower_than_the_read_timeout_is_not_taken_for_a_silent_server():
+    first = http_connection.HIGH_WATER + 1  # enough to pause the socket, all of it read before the pause
+
+    async def script(reader, writer, server):
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (first + 1) + b"q" * first)
+        await writer.drain()
+        await asyncio.sleep(1.3)  # 0.2 s after the reader came back: well within its read timeout
+        writer.write(b"!")
+
+    async def test():
+        async with Server(script) as server:
+            response = await call(Pool(), server.url, read_timeout=1.0)
+            await asyncio.sleep(1.1)  # the reader is busy: the socket is paused, nothing is read
+            total = 0
+            while piece := await response.read_some():
+                total += len(piece)
+            assert total == first + 1
+
+    run(test)
+
+
 def test_kept_connections_expire_and_close_with_the_pool(monkeypatch):
     async def test():
         async with Server(answers_ok) as server:
