@@ -1,5 +1,5 @@
 """Unit tests of the protocol-neutral core: Gemini's error parsed once, the cooldown
-memory, SSE parsing, error shapes, thinking and model names."""
+memory, SSE parsing, error shapes, thinking and model names, start-up."""
 
 from __future__ import annotations
 
@@ -223,3 +223,26 @@ def test_aliases_with_wildcards_in_order():
     assert resolve_model("unknown", settings) == (settings.default_model, False)
     assert resolve_virtual("gemini-2.5-flash-image", settings) == ("gemini-2.5-flash-image", set())
     assert resolve_virtual("gemini-2.0-flash-exp-image", settings) == ("gemini-2.0-flash-exp", {"image"})
+
+
+# Start-up ---------------------------------------------------------------------------------
+def test_start_up_heap_is_frozen_a_moment_after_start_and_the_client_stays_small():
+    """In a fresh process (tests start many apps in one): the lifespan freezes the heap
+    for the collector; importing the app loads no third-party HTTP client."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import asyncio, gc, sys\n"
+        "from handler.app import app\n"
+        "print(gc.get_freeze_count(), sorted(m for m in ('aiohttp', 'httpx', 'yarl') if m in sys.modules))\n"
+        "async def main():\n"
+        "    async with app.router.lifespan_context(app):\n"
+        "        await asyncio.sleep(0.3)\n"
+        "        print(gc.get_freeze_count() > 10000)\n"
+        "asyncio.run(main())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["0 []", "True"]
