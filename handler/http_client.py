@@ -33,6 +33,7 @@ __all__ = ["Disconnected", "Pool", "ProtocolError", "Response"]
 
 IDLE_SECONDS = 15.0  # a kept connection older than this is closed, not reused (servers drop them)
 MAX_IDLE = 100  # kept connections per origin
+MAX_ORIGINS = 64  # origins with kept connections
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # What a request target may hold as is; anything else (a space, a control character,
@@ -114,11 +115,16 @@ class Pool:
         self.closed = False
 
     def put(self, origin: Origin, connection: Connection) -> None:
-        idle = self._idle.setdefault(origin, [])
-        if self.closed or connection.closed or not connection.keep_alive or len(idle) >= MAX_IDLE:
+        now = connection.loop.time()
+        if origin not in self._idle and len(self._idle) >= MAX_ORIGINS:
+            self._sweep(now)  # media fetches meet many origins: keep the table bounded
+        idle = self._idle.get(origin)
+        if idle is None and len(self._idle) < MAX_ORIGINS:
+            idle = self._idle[origin] = []
+        if idle is None or self.closed or connection.closed or not connection.keep_alive or len(idle) >= MAX_IDLE:
             connection.close()
             return
-        connection.idle_since = connection.loop.time()
+        connection.idle_since = now
         idle.append(connection)
 
     def _take(self, origin: Origin, now: float) -> Connection | None:
@@ -129,7 +135,18 @@ class Pool:
                 connection.reused = True
                 return connection
             connection.close()
+        self._idle.pop(origin, None)
         return None
+
+    def _sweep(self, now: float) -> None:
+        """Close the kept connections too old to reuse, and forget origins left with none."""
+        for origin, idle in list(self._idle.items()):
+            for connection in idle:
+                if connection.closed or now - connection.idle_since >= IDLE_SECONDS:
+                    connection.close()
+            idle[:] = [connection for connection in idle if not connection.closed]
+            if not idle:
+                del self._idle[origin]
 
     async def _connect(
         self, origin: Origin, context: ssl.SSLContext | None, connect_timeout: float, deadline: float | None

@@ -412,3 +412,23 @@ def test_an_answer_that_ended_while_the_socket_was_paused_leaves_it_reading_agai
         assert transport.reading and not connection.paused
 
     run(test)
+
+
+def test_the_pool_keeps_connections_for_a_bounded_number_of_origins(monkeypatch):
+    """Media fetches meet many origins: the pool's table stays bounded, and an origin
+    whose kept connections are all gone is forgotten."""
+    monkeypatch.setattr(http_client, "MAX_ORIGINS", 2)
+
+    async def test():
+        async with Server(answers_ok) as one, Server(answers_ok) as two, Server(answers_ok) as three:
+            pool = Pool()
+            for server in (one, two, three):
+                await (await call(pool, server.url)).read()
+            assert len(pool._idle) == 2  # the third origin's connection was closed, not kept
+            await (await call(pool, three.url)).read()
+            assert three.connections == 2
+            monkeypatch.setattr(http_client, "IDLE_SECONDS", 0.0)
+            await (await call(pool, three.url)).read()  # the old ones are swept to make room
+            assert len(pool._idle) == 1 and three.connections == 3
+
+    run(test)
