@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+# Why hypothesis is imported here: run without the property tests, its pytest plugin
+# imports it while printing the summary, and pytest rewrites it then; on CPython 3.11.7
+# that rewrite failed about one run in three ("SystemError: AST constructor recursion
+# depth mismatch", a bug of ast's recursion accounting in 3.11). Imported up front,
+# nothing is left to rewrite at the end.
+import hypothesis  # noqa: F401
 import pytest
 
 from handler import fleet
