@@ -12,7 +12,8 @@ the median of several runs of:
   answered GET /healthz;
 - the time from starting infra/run.sh to the first successful proxied native call
   (a generateContent against the local fake upstream, bench/upstream.py): what a user of
-  a cold Lambda waits for, HTTP client load included;
+  a cold Lambda waits for, HTTP client load included; then the same against the fake
+  upstream over TLS, with the system's CA bundle to load as at Google;
 - for scale, the same for a bare ASGI hello-world under uvicorn with the same options.
 Targets: first proxied call at most 120 ms, readiness no slower than before. On Lambda
 itself, read the `Init Duration` of the REPORT log line.
@@ -26,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -96,9 +98,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def answered(port: int, path: str) -> bool:
+def answered(port: int, path: str, tls: ssl.SSLContext | None = None) -> bool:
     """One attempt at the call (a POST for a generate path); True on a 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    if tls is None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    else:
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=tls)
     try:
         if path == GENERATE:
             connection.request("POST", path, BODY, {"x-goog-api-key": KEY, "content-type": "application/json"})
@@ -126,12 +131,13 @@ def time_to_answer_ms(command: list[str], env: dict[str, str], port: int, path: 
         process.wait(10)
 
 
-def run_sh_ms(package: Path, shim: Path, path: str, upstream: str = "") -> float:
+def run_sh_ms(package: Path, shim: Path, path: str, upstream: str = "", **env_extra: str) -> float:
     port = free_port()
     env = {
         "PATH": f"{shim}:{os.environ['PATH']}",
         "PORT": str(port),
         "GEMINI_BASE_URL": upstream or "http://127.0.0.1:9",
+        **env_extra,
     }
     return time_to_answer_ms([str(package / "run.sh")], env, port, path)
 
@@ -157,21 +163,37 @@ def hello_ms(package: Path, shim: Path, hello: Path) -> float:
     return time_to_answer_ms(command, env, port, "/healthz")
 
 
-def start_upstream() -> tuple[subprocess.Popen, str]:
+def start_upstream(tls: tuple[Path, Path] | None = None) -> tuple[subprocess.Popen, str]:
+    """bench/upstream.py under uvicorn; over TLS with `tls` (certificate, key)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.upstream:app", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "uvicorn", "bench.upstream:app", "--port", str(port), "--log-level", "warning"]
+    check = None
+    if tls is not None:
+        command += ["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])]
+        check = ssl._create_unverified_context()  # only to see it is up
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
-    while not answered(port, "/v1beta/models"):
+    while not answered(port, "/v1beta/models", check):
         if time.monotonic() > deadline:
             process.kill()
             raise SystemExit("the fake upstream did not start")
         time.sleep(0.02)
-    return process, f"http://127.0.0.1:{port}"
+    return process, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+
+def tls_files(folder: Path) -> tuple[tuple[Path, Path], Path]:
+    """A certificate for 127.0.0.1 from a test CA, and a CA bundle for the proxy: the
+    system's whole bundle plus that CA, so that loading it costs what it costs at Google."""
+    import trustme  # a test dependency (requirements-dev.txt)
+
+    ca = trustme.CA()
+    cert, key, bundle = folder / "cert.pem", folder / "key.pem", folder / "bundle.pem"
+    issued = ca.issue_cert("127.0.0.1")
+    issued.private_key_pem.write_to_path(str(key))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    system = ssl.get_default_verify_paths().cafile
+    bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca.cert_pem.bytes())
+    return (cert, key), bundle
 
 
 def main() -> None:
@@ -191,22 +213,30 @@ def main() -> None:
         hello = tmp_path / "hello"
         hello.mkdir()
         (hello / "hello.py").write_text(HELLO)
+        tls, bundle = tls_files(tmp_path)
         upstream, upstream_url = start_upstream()
+        upstream_tls, upstream_tls_url = start_upstream(tls)
         try:
             with_pyc = statistics.median(import_ms(package, True) for _ in range(args.runs))
             without_pyc = statistics.median(import_ms(source_only, False) for _ in range(args.runs))
             bare = statistics.median(hello_ms(package, shim, hello) for _ in range(args.runs))
             ready = statistics.median(run_sh_ms(package, shim, "/healthz") for _ in range(args.runs))
             first = statistics.median(run_sh_ms(package, shim, GENERATE, upstream_url) for _ in range(args.runs))
+            first_tls = statistics.median(
+                run_sh_ms(package, shim, GENERATE, upstream_tls_url, SSL_CERT_FILE=str(bundle))
+                for _ in range(args.runs)
+            )
         finally:
-            upstream.terminate()
-            upstream.wait(10)
+            for process in (upstream, upstream_tls):
+                process.terminate()
+                process.wait(10)
         print(f"Python {sys.version.split()[0]}, host package {zipped / 1e6:.2f} MB zipped, median of {args.runs} runs")
         print(f"import handler.app (-X importtime total), with .pyc:    {with_pyc:6.1f} ms")
         print(f"import handler.app (-X importtime total), without .pyc: {without_pyc:6.1f} ms")
         print(f"bare ASGI hello-world under uvicorn -> first answer:    {bare:6.1f} ms (for scale)")
         print(f"run.sh start -> first answered /healthz:               {ready:6.1f} ms")
         print(f"run.sh start -> first proxied native call (200):       {first:6.1f} ms (target <= 120)")
+        print(f"  the same against an https upstream (CA bundle loaded): {first_tls:6.1f} ms")
 
 
 if __name__ == "__main__":
