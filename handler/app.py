@@ -170,8 +170,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if settings.base_url.startswith("https:"):
-            upstream.load_tls_context(in_background=True)
         asyncio.get_running_loop().call_later(0.1, freeze_start_up_heap)
         yield
         await upstream.close_pool()

@@ -246,38 +246,3 @@ def test_start_up_heap_is_frozen_a_moment_after_start_and_the_client_stays_small
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["0 []", "True"]
-
-
-def test_tls_context_loads_in_a_thread_at_start_when_the_upstream_is_https(tmp_path):
-    """The CA bundle is read beside the start (once per process), from the default
-    verify paths (SSL_CERT_FILE here: one CA), and the context verifies names."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import trustme
-
-    bundle = tmp_path / "ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(bundle))
-    code = (
-        "import asyncio, ssl, threading\n"
-        "from handler import upstream\n"
-        "from handler.app import create_app\n"
-        "from handler.config import Settings\n"
-        "app = create_app(Settings.from_env())\n"
-        "async def main():\n"
-        "    async with app.router.lifespan_context(app):\n"
-        "        print(upstream._tls is not None)\n"
-        "        context = upstream.tls_context()\n"
-        "        print(context is upstream.tls_context(), context.cert_store_stats()['x509_ca'])\n"
-        "        print(context.verify_mode == ssl.CERT_REQUIRED, context.check_hostname)\n"
-        "asyncio.run(main())\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "SSL_CERT_FILE": str(bundle), "GEMINI_BASE_URL": "https://gemini.test"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:3] == ["True", "True 1", "True True"]
-    env["GEMINI_BASE_URL"] = "http://127.0.0.1:9"  # plain http: nothing loaded at start
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[0] == "False"
