@@ -220,13 +220,14 @@ class Connection(asyncio.Protocol):
         chunked, waiting whenever the socket's buffer is full."""
         assert self.transport is not None
         if body is None or isinstance(body, bytes):
-            if body and len(body) <= LARGE_WRITE:
+            body = body or b""
+            if len(body) <= LARGE_WRITE:
                 self.transport.write(head + body)
                 return
             self.transport.write(head)
-            for start in range(0, len(body or b""), LARGE_WRITE):
+            for start in range(0, len(body), LARGE_WRITE):
                 await self._drain()
-                self.transport.write(body[start : start + LARGE_WRITE])  # type: ignore[index]
+                self.transport.write(body[start : start + LARGE_WRITE])
             return
         self.transport.write(head)
         async for piece in body:

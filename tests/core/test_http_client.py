@@ -108,6 +108,23 @@ def test_keep_alive_reuses_one_connection_for_calls_one_after_another():
     run(test)
 
 
+def test_a_large_body_is_written_whole_in_pieces():
+    body = bytes(range(256)) * (3 * 4096 + 7)  # about 3 MB: over LARGE_WRITE, so written in pieces
+
+    async def script(reader, writer, server):
+        _, received = await server.read_request(reader)
+        writer.write(answer(b"%d" % len(received)))
+
+    async def test():
+        async with Server(script) as server:
+            response = await call(Pool(), server.url, "POST", body)
+            assert await response.read() == b"%d" % len(body)
+            assert server.requests[0][1] == body
+            assert b"Content-Length: %d\r\n" % len(body) in server.requests[0][0]
+
+    run(test)
+
+
 def test_chunked_answer_arrives_piece_by_piece_and_trailers_end_it():
     gate = asyncio.Event()
 
