@@ -125,10 +125,10 @@ def outcome_headers(outcome: Outcome, masked_key: str) -> dict[str, str]:
 def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
     """Note the outcome in the access log; the proxy's headers for the response."""
     masked = mask(outcome.key)
+    fields = {"upstream_status": outcome.status, "key": masked, "attempts": outcome.attempts}
     if outcome.model:
-        note(scope, upstream_status=outcome.status, key=masked, attempts=outcome.attempts, model=outcome.model)
-    else:
-        note(scope, upstream_status=outcome.status, key=masked, attempts=outcome.attempts)
+        fields["model"] = outcome.model
+    note(scope, **fields)
     return outcome_headers(outcome, masked)
 
 

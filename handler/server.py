@@ -102,7 +102,8 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {DISCONNECT: Disconnect()}  # type: ignore[dict-item]
+        extensions: dict[str, object] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
+        extensions[DISCONNECT] = Disconnect()  # beside any that uvicorn sets
         if not self._in_headers:  # a later request on a kept-alive connection
             self._in_headers = True
             self._header_bytes = 0

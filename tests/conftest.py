@@ -107,7 +107,7 @@ def proxy(start_proxy, fake) -> str:
 @pytest.fixture
 def cloudwatch(monkeypatch):
     """moto's CloudWatch, in this process (the proxy's threads included); no network."""
-    moto = pytest.importorskip("moto")
+    moto = pytest.importorskip("moto", reason="moto is not installed (requirements-dev.txt)")
     import boto3
 
     for name, value in {

@@ -118,7 +118,9 @@ def test_string_only_schemas_keep_the_openapi_form(proxy, fake):
 
 
 def test_langchain_structured_output_with_literal_ints(proxy, fake):
-    langchain_openai = pytest.importorskip("langchain_openai")
+    langchain_openai = pytest.importorskip(
+        "langchain_openai", reason="langchain-openai is not installed (requirements-dev.txt)"
+    )
     fake.reply(gemini([{"text": RATING_ANSWER}]))
     llm = langchain_openai.ChatOpenAI(model="gemini-2.5-flash", base_url=proxy + "/v1", api_key=KEY_A, max_retries=0)
     rating = llm.with_structured_output(Rating, method="json_schema").invoke("rate it")
@@ -467,7 +469,9 @@ def test_tool_images_after_the_function_responses_before_gemini_3(proxy, fake):
 
 
 def test_langchain_tool_message_with_a_screenshot(proxy, fake):
-    langchain_openai = pytest.importorskip("langchain_openai")
+    langchain_openai = pytest.importorskip(
+        "langchain_openai", reason="langchain-openai is not installed (requirements-dev.txt)"
+    )
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     llm = langchain_openai.ChatOpenAI(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-langchain_openai = pytest.importorskip("langchain_openai")
+langchain_openai = pytest.importorskip(
+    "langchain_openai", reason="langchain-openai is not installed (requirements-dev.txt)"
+)
 from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 
