@@ -14,32 +14,21 @@ from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Scope
 
 from . import affinity
 from .config import Settings
-from .cooldown import Cooldown
 from .credentials import Credentials, from_request
+from .disconnect import ClientGone, until_disconnect
 from .encoding import json_bytes, loads
 from .errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
-from .failover import Outcome, send
-from .gemini_error import whole_seconds
+from .failover import Outcome, note_outcome, send
 from .logs import note
-from .masking import mask
-from .streaming import ClientGone, TranslatedStream, Translator, failure, until_disconnect
-from .upstream import UpstreamError
+from .state import cooldown_of, settings_of
+from .streaming import TranslatedStream, Translator, failure
+from .upstream import MAX_ANSWER_BYTES, UpstreamError
 
 JSON_HEADERS = {"content-type": "application/json"}
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
-MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a JSON answer that translated routes read whole
-
-
-def settings_of(scope: Scope) -> Settings:
-    return scope["app"].state.settings
-
-
-def cooldown_of(scope: Scope) -> Cooldown:
-    return scope["app"].state.cooldown
 
 
 async def credentials_of(request: Request) -> Credentials:
@@ -109,27 +98,6 @@ def upstream_body(payload: dict[str, Any]) -> bytes:
         raise BadRequest("The request is nested too deeply to be sent on.") from None
     except (ValueError, TypeError, UnicodeEncodeError):
         raise BadRequest("The request holds a value that cannot be sent on as JSON.") from None
-
-
-def outcome_headers(outcome: Outcome, masked_key: str) -> dict[str, str]:
-    """The proxy's own response headers: which masked key and model served, after how
-    many tries, and `Retry-After` (whole seconds) when a final 429 said when to retry."""
-    headers = {"x-proxy-key": masked_key, "x-proxy-attempts": str(outcome.attempts)}
-    if outcome.model:
-        headers["x-proxy-model"] = outcome.model  # the Gemini model that served
-    if outcome.status == 429 and outcome.retry_after is not None:
-        headers["retry-after"] = whole_seconds(outcome.retry_after)
-    return headers
-
-
-def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
-    """Note the outcome in the access log; the proxy's headers for the response."""
-    masked = mask(outcome.key)
-    fields = {"upstream_status": outcome.status, "key": masked, "attempts": outcome.attempts}
-    if outcome.model:
-        fields["model"] = outcome.model
-    note(scope, **fields)
-    return outcome_headers(outcome, masked)
 
 
 async def call(

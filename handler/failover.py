@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
+from starlette.types import Scope
+
 from . import upstream
 from .config import Settings
 from .cooldown import Cooldown
 from .credentials import Credentials
-from .gemini_error import GeminiError, parse
-from .logs import logger
+from .errors import UpstreamFailed
+from .gemini_error import GeminiError, parse, whole_seconds
+from .logs import logger, note
 from .masking import mask, mask_in
 from .metrics import model_of
 from .upstream import UpstreamError, UpstreamResponse
@@ -134,3 +137,31 @@ def _note_failover(outcome: Outcome, again: bool) -> None:
     if again:
         fields = {"key": mask(outcome.key), "upstream_status": outcome.status, "attempt": outcome.attempts}
         logger.info("failover", extra={"fields": fields})
+
+
+def outcome_headers(outcome: Outcome, masked_key: str) -> dict[str, str]:
+    """The proxy's own response headers: which masked key and model served, after how
+    many tries, and `Retry-After` (whole seconds) when a final 429 said when to retry."""
+    headers = {"x-proxy-key": masked_key, "x-proxy-attempts": str(outcome.attempts)}
+    if outcome.model:
+        headers["x-proxy-model"] = outcome.model  # the Gemini model that served
+    if outcome.status == 429 and outcome.retry_after is not None:
+        headers["retry-after"] = whole_seconds(outcome.retry_after)
+    return headers
+
+
+def note_outcome(scope: Scope, outcome: Outcome) -> dict[str, str]:
+    """Note the outcome in the access log; the proxy's headers for the response."""
+    masked = mask(outcome.key)
+    fields = {"upstream_status": outcome.status, "key": masked, "attempts": outcome.attempts}
+    if outcome.model:
+        fields["model"] = outcome.model
+    note(scope, **fields)
+    return outcome_headers(outcome, masked)
+
+
+def failure(outcome: Outcome, headers: dict[str, str] | None = None) -> UpstreamFailed:
+    """The final upstream failure of `outcome` as a ProxyError with the same status."""
+    code = "model_not_found" if outcome.status == 404 else None
+    invalid = bool(outcome.error and outcome.error.invalid_key)
+    return UpstreamFailed(outcome.text(), code=code, status=outcome.status, headers=headers, invalid_key=invalid)

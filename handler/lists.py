@@ -21,13 +21,13 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from . import affinity, resources
-from .calls import MAX_ANSWER_BYTES, cooldown_of, settings_of
 from .credentials import Credentials, query_map
 from .errors import json_response
 from .failover import Outcome, send
 from .logs import note
 from .masking import mask
-from .upstream import UpstreamError
+from .state import cooldown_of, settings_of
+from .upstream import MAX_ANSWER_BYTES, UpstreamError
 
 LIST_PATH = re.compile(r"^/v1[a-z0-9]*/(?:files|cachedContents|batches|fileSearchStores|tunedModels)$")
 MAX_KEYS = 32

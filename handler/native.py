@@ -31,14 +31,14 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 from starlette.types import Message, Receive, Scope, Send
 
 from . import affinity, lists, resources, upstream
-from .calls import MAX_ANSWER_BYTES, cooldown_of, note_outcome, settings_of
 from .credentials import Credentials, from_request
+from .disconnect import ClientGone, DisconnectWatch, relay
 from .errors import BadRequest, ProxyError, gemini_error, render
-from .failover import Outcome
+from .failover import Outcome, note_outcome
 from .failover import send as send_upstream
 from .logs import logger, note
-from .streaming import ClientGone, DisconnectWatch, relay
-from .upstream import UpstreamError, UpstreamResponse
+from .state import cooldown_of, settings_of
+from .upstream import MAX_ANSWER_BYTES, UpstreamError, UpstreamResponse
 
 HOP_BY_HOP = frozenset(
     {

@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import credentials, fleet
-from .calls import cooldown_of
 from .config import Settings
 from .errors import BadRequest, ProxyError, Unauthorized, json_response
 from .masking import mask
+from .state import cooldown_of
 from .status_page import page_response
 from .verify import MAX_KEYS
 

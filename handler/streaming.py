@@ -19,16 +19,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
 
 from .credentials import Credentials
-from .disconnect import KEY as DISCONNECT
-from .disconnect import Disconnect
+from .disconnect import relay
 from .errors import ProxyError, Shape, UpstreamFailed, render
-from .failover import Outcome
-from .logs import logger, note
+from .failover import Outcome, failure
+from .logs import note
 from .masking import mask_text
 from .sse import EventParser
 from .upstream import UpstreamError, UpstreamResponse
@@ -39,7 +38,6 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
-T = TypeVar("T")
 
 
 class Translator(Protocol):
@@ -56,104 +54,6 @@ class Translator(Protocol):
 
     def error(self, exc: ProxyError) -> bytes:
         """The final event for a failure after the commit."""
-
-
-class ClientGone(ProxyError):
-    """The client went away (mid-body, or before the answer): nothing more to send it.
-    Rendered, if at all, as 499 (nginx's "client closed request") for the access log."""
-
-    status = 499
-
-    def __init__(self) -> None:
-        super().__init__("The client closed the request.")
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-class DisconnectWatch:
-    """`async with DisconnectWatch(scope, receive):` the work inside runs in this task,
-    cancelled the moment the client goes away, which surfaces as ClientGone (as
-    `asyncio.timeout` cancels on expiry). Under the shipped server protocol the signal
-    comes from the connection itself (disconnect.py); elsewhere a small watch task waits
-    on `receive`. No extra hop through the loop for the work itself: an answer is read as
-    soon as it comes. `receive` must be free: enter only after the request body was read.
-    """
-
-    __slots__ = ("current", "gone", "outer", "receive", "signal", "watcher")
-
-    def __init__(self, scope: Scope, receive: Receive) -> None:
-        self.receive = receive
-        self.signal: Disconnect | None = (scope.get("extensions") or {}).get(DISCONNECT)
-        self.outer: Callable[[], None] | None = None  # a watch this one is nested in
-        self.gone = False
-        self.current: asyncio.Task | None = None
-        self.watcher: asyncio.Future | None = None
-
-    def _lost(self) -> None:
-        self.gone = True
-        assert self.current is not None
-        self.current.cancel()
-
-    async def _watch(self) -> None:
-        await _wait_disconnect(self.receive)
-        self._lost()
-
-    async def __aenter__(self) -> DisconnectWatch:
-        self.current = asyncio.current_task()
-        if self.signal is None:
-            self.watcher = asyncio.ensure_future(self._watch())
-        elif self.signal.gone:
-            raise ClientGone()
-        else:
-            self.outer, self.signal.callback = self.signal.callback, self._lost
-        return self
-
-    async def __aexit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
-        assert self.current is not None
-        if self.signal is not None:
-            self.signal.callback = self.outer
-        elif self.watcher is not None:
-            self.watcher.cancel()  # not awaited: the answer goes on at once; the watch ends on its own
-        if kind is asyncio.CancelledError and self.gone and self.current.uncancel() == 0:
-            raise ClientGone() from None
-
-
-async def until_disconnect(scope: Scope, receive: Receive, work: Awaitable[T], streamed_body: bool = False) -> T:
-    """`work` (an upstream call), cancelled at once if the client goes away first
-    (ClientGone). Without this, a non-streamed call whose client left would run on to
-    READ_TIMEOUT. When the request body is still being streamed upstream, `receive`
-    belongs to that body: no watch then (the body's own reader sees the disconnect)."""
-    if streamed_body:
-        return await work
-    async with DisconnectWatch(scope, receive):
-        return await work
-
-
-async def relay(scope: Scope, receive: Receive, pump: Callable[[], Awaitable[None]]) -> None:
-    """Run `pump` (which sends the response) until it ends or the client goes away.
-
-    uvicorn drops writes to a closed connection silently, so without this watch a
-    stream whose client left would keep the upstream call open to its end. A pump that
-    fails after the response started cannot change the status: the stream ends there
-    (no clean end) and the log says why.
-    """
-    try:
-        async with DisconnectWatch(scope, receive):
-            await pump()
-    except ClientGone:
-        pass
-    except Exception as exc:  # noqa: BLE001 - the response has started: end it, log why
-        logger.warning("stream ended early", extra={"fields": {"error": type(exc).__name__}})
-
-
-def failure(outcome: Outcome, headers: dict[str, str] | None = None) -> UpstreamFailed:
-    """The final upstream failure of `outcome` as a ProxyError with the same status."""
-    code = "model_not_found" if outcome.status == 404 else None
-    invalid = bool(outcome.error and outcome.error.invalid_key)
-    return UpstreamFailed(outcome.text(), code=code, status=outcome.status, headers=headers, invalid_key=invalid)
 
 
 class TranslatedStream:

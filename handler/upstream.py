@@ -20,6 +20,8 @@ from typing import Any
 from . import http_client
 from .config import Settings
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a JSON answer that the proxy reads whole (translated routes, lists)
+
 
 class UpstreamError(Exception):
     """The upstream could not be used; `message` is safe to show a client."""

@@ -33,15 +33,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from . import credentials, upstream
-from .calls import cooldown_of
 from .config import Settings
 from .cooldown import Cooldown
+from .disconnect import ClientGone, until_disconnect
 from .errors import ProxyError, gemini_error, json_response, render
 from .gemini_error import parse
 from .logs import note
 from .masking import mask, mask_text
 from .sse import DONE, frame
-from .streaming import ClientGone, until_disconnect
+from .state import cooldown_of
 
 CONCURRENCY = 8
 MAX_FOREIGN_NOTES = 8  # cooldown entries one call may record for callers' own keys

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from .. import calls
 from ..encoding import json_bytes
 from ..errors import UpstreamFailed, json_response
+from ..state import settings_of
 from ..streaming import TranslatedStream
 from .request import to_gemini
 from .response import message
@@ -32,7 +33,7 @@ async def create(request: Request) -> Response | TranslatedStream:
 async def count_tokens(request: Request) -> Response:
     """`{"input_tokens": N}` from Gemini's countTokens on the translated request."""
     creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), calls.settings_of(request.scope), counting=True)
+    call = await to_gemini(await calls.read_json(request), settings_of(request.scope), counting=True)
     counted = {k: v for k, v in call.payload.items() if k in ("contents", "systemInstruction", "tools")}
     body = json_bytes({"generateContentRequest": {"model": f"models/{call.model}", **counted}})
     path = f"/v1beta/models/{quote(call.model, safe='')}:countTokens"

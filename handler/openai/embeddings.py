@@ -28,6 +28,7 @@ from starlette.responses import Response
 from .. import calls
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
+from ..state import settings_of
 from ..translate import params
 
 DEFAULT_MODEL = "gemini-embedding-001"
@@ -105,7 +106,7 @@ def _usage(answers: list[dict]) -> dict[str, int]:
 
 async def create(request: Request) -> Response:
     creds = await calls.credentials_of(request)
-    settings = calls.settings_of(request.scope)
+    settings = settings_of(request.scope)
     body = await calls.read_json(request)
     inputs = texts(body.get("input"))
     size = dimensions(body.get("dimensions"))

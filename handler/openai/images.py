@@ -30,6 +30,7 @@ from .. import calls
 from ..credentials import Credentials
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
+from ..state import settings_of
 from ..translate.answers import blocked_text
 from ..translate.thinking import gemini_version
 from ..translate.tools import DEFAULT_SAFETY
@@ -46,13 +47,13 @@ NO_IMAGE = "Gemini returned no image for this prompt"
 
 async def generations(request: Request) -> Response:
     creds = await calls.credentials_of(request)
-    call = parse(await calls.read_json(request), calls.settings_of(request.scope))
+    call = parse(await calls.read_json(request), settings_of(request.scope))
     return await _answer(request, call, creds)
 
 
 async def edits(request: Request) -> Response:
     creds = await calls.credentials_of(request)
-    settings = calls.settings_of(request.scope)
+    settings = settings_of(request.scope)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         call = await parse_edit_json(await calls.read_json(request), settings)

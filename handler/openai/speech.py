@@ -31,6 +31,7 @@ from .. import audio, calls
 from ..config import Settings
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed
+from ..state import settings_of
 from ..translate.answers import blocked_text
 from ..translate.models import alias
 
@@ -159,7 +160,7 @@ def pcm_of(data: Any) -> tuple[bytes, int] | None:
 
 async def create(request: Request) -> Response:
     creds = await calls.credentials_of(request)
-    call = to_gemini(await calls.read_json(request), calls.settings_of(request.scope))
+    call = to_gemini(await calls.read_json(request), settings_of(request.scope))
     path = f"/v1beta/models/{quote(call.model, safe='')}:generateContent"
     data, headers = await calls.call_json(request, "POST", path, json_bytes(call.payload), creds, call.model)
     try:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from handler.disconnect import KEY, Disconnect
-from handler.streaming import ClientGone, DisconnectWatch
+from handler.disconnect import ClientGone, DisconnectWatch
 
 
 async def never_disconnects() -> dict:
