@@ -4,7 +4,7 @@
 
 Loads the proxy (`import handler.app`), notes its resident memory (the idle figure),
 then measures, for a Gemini TTS answer of `--seconds` of 24 kHz 16-bit mono PCM:
-- `encode`: handler.audio.encode to MP3 alone (LAME), median of `--runs`;
+- `encode`: handler.openai.audio.encode to MP3 alone (LAME), median of `--runs`;
 - `answer`: the speech route's whole work on the answer: parse Gemini's JSON, decode the
   base64 audio (speech.pcm_of), encode to MP3, median of `--runs`;
 - peak resident memory above idle (VmHWM, reset through /proc/self/clear_refs, so
@@ -36,8 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import handler.app  # noqa: F401  (the proxy as it runs: its idle memory is the baseline)
-from handler import audio
-from handler.openai import speech
+from handler.openai import audio, speech
 
 RATE = 24000
 

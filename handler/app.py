@@ -26,10 +26,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import logs, native, routes, upstream
-from .affinity import Owners
+from .affinity.binding import Owners
 from .config import Settings
-from .cooldown import Cooldown
 from .errors import ProxyError, json_response, render, shape_for
+from .keys.cooldown import Cooldown
 
 EXPOSED_HEADERS = [
     "x-proxy-key",

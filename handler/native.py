@@ -30,12 +30,14 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 
 from starlette.types import Message, Receive, Scope, Send
 
-from . import affinity, lists, resources, upstream
-from .credentials import Credentials, from_request
+from . import upstream
+from .affinity import binding as affinity
+from .affinity import lists, resources
 from .disconnect import ClientGone, DisconnectWatch, relay
 from .errors import BadRequest, ProxyError, gemini_error, render
-from .failover import Outcome, note_outcome
-from .failover import send as send_upstream
+from .keys.credentials import Credentials, from_request
+from .keys.failover import Outcome, note_outcome
+from .keys.failover import send as send_upstream
 from .logs import logger, note
 from .state import cooldown_of, settings_of
 from .upstream import MAX_ANSWER_BYTES, UpstreamError, UpstreamResponse

@@ -102,10 +102,10 @@ def _anthropic() -> list[BaseRoute]:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/verify", lazy("handler.verify:verify"), methods=["GET", "POST"]),
-        Route("/status", lazy("handler.status:page"), methods=["GET"]),
-        Route("/status/data", lazy("handler.status:data"), methods=["GET"]),
-        Route("/status/metrics", lazy("handler.status:metrics_readout"), methods=["GET"]),
+        Route("/verify", lazy("handler.health.verify:verify"), methods=["GET", "POST"]),
+        Route("/status", lazy("handler.health.status:page"), methods=["GET"]),
+        Route("/status/data", lazy("handler.health.status:data"), methods=["GET"]),
+        Route("/status/metrics", lazy("handler.health.status:metrics_readout"), methods=["GET"]),
         *_openai(),
         *_anthropic(),
     ]

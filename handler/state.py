@@ -12,7 +12,7 @@ from starlette.types import Scope
 
 if TYPE_CHECKING:  # types only: the state is set by the app (app.py), not built here
     from .config import Settings
-    from .cooldown import Cooldown
+    from .keys.cooldown import Cooldown
 
 
 def settings_of(scope: Scope) -> Settings:

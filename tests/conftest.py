@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 import hypothesis  # noqa: F401
 import pytest
 
-from handler import fleet
 from handler.app import create_app
 from handler.config import Settings
-from handler.cooldown import Cooldown
+from handler.health import fleet
+from handler.keys.cooldown import Cooldown
 
 from .fake_gemini import FakeGemini
 from .servers import ServerThread

@@ -9,11 +9,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
 from ..encoding import json_bytes
 from ..errors import UpstreamFailed, json_response
 from ..state import settings_of
-from ..streaming import TranslatedStream
+from ..translate import calls
+from ..translate.streaming import TranslatedStream
 from .request import to_gemini
 from .response import message
 from .stream import PING, MessageStream

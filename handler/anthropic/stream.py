@@ -20,15 +20,7 @@ from ..encoding import dumps
 from ..errors import ProxyError, body_for
 from ..sse import frame
 from ..translate.answers import blocked_text
-from .response import (
-    citations,
-    message_id,
-    part_text,
-    search_blocks,
-    stop_reason,
-    tool_use,
-    usage,
-)
+from .response import citations, message_id, part_text, search_blocks, stop_reason, tool_use, usage
 from .signatures import thinking_signature
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'

@@ -11,9 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
 from ..sse import COMMENT_HEARTBEAT
-from ..streaming import TranslatedStream
+from ..translate import calls
+from ..translate.streaming import TranslatedStream
 from .chat_request import to_gemini
 from .chat_response import ChunkStream, completion
 

@@ -25,11 +25,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
 from ..state import settings_of
-from ..translate import params
+from ..translate import calls, params
 
 DEFAULT_MODEL = "gemini-embedding-001"
 BATCH = 100  # Gemini's limit of requests per batchEmbedContents call

@@ -26,11 +26,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
-from ..credentials import Credentials
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
+from ..keys.credentials import Credentials
 from ..state import settings_of
+from ..translate import calls
 from ..translate.answers import blocked_text
 from ..translate.thinking import gemini_version
 from ..translate.tools import DEFAULT_SAFETY

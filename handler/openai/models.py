@@ -15,8 +15,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
 from ..errors import NotFound, UpstreamFailed, json_response
+from ..translate import calls
 
 PAGE_SIZE = 1000
 MAX_PAGES = 20  # a guard against an upstream that never stops paging

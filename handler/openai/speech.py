@@ -27,13 +27,14 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import audio, calls
 from ..config import Settings
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed
 from ..state import settings_of
+from ..translate import calls
 from ..translate.answers import blocked_text
 from ..translate.models import alias
+from . import audio
 
 MAX_INPUT = 4096  # characters, OpenAI's own limit
 

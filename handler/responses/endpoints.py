@@ -12,11 +12,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import calls
 from ..encoding import json_bytes
 from ..errors import NotFound
 from ..sse import COMMENT_HEARTBEAT
-from ..streaming import TranslatedStream
+from ..translate import calls
+from ..translate.streaming import TranslatedStream
 from .request import STATELESS, to_gemini
 from .stream import ResponseStream
 

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from handler import cooldown as policy
 from handler.config import Settings
-from handler.cooldown import Cooldown
 from handler.errors import BadRequest, ProxyError, UpstreamFailed, body_for, shape_for, status_for
-from handler.gemini_error import duration_seconds, parse
+from handler.keys import cooldown as policy
+from handler.keys.cooldown import Cooldown
 from handler.sse import EventParser, frame
 from handler.translate.models import resolve_model, resolve_virtual
 from handler.translate.thinking import budget_config, thinking_config
+from handler.upstream.gemini_error import duration_seconds, parse
 
 from ..fake_gemini import KEY_ERRORS, quota_error
 

@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from handler.disconnect import KEY, Disconnect
-from handler.disconnect import ClientGone, DisconnectWatch
+from handler.disconnect import KEY, ClientGone, Disconnect, DisconnectWatch
 
 
 async def never_disconnects() -> dict:

@@ -22,7 +22,8 @@ import httpx
 import openai
 import pytest
 
-from handler import fleet, logs, metrics
+from handler import logs, metrics
+from handler.health import fleet
 
 from ..conftest import KEY_A, KEY_B, KEY_C, TOKEN
 

@@ -136,7 +136,7 @@ def test_host_package_contents(host_package):
     files = [p.relative_to(host_package).as_posix() for p in host_package.rglob("*") if p.is_file()]
     top = {f.split("/")[0] for f in files}
     assert {"handler", "run.sh", "starlette", "yarl", "uvicorn", "mangum", "uvloop", "httptools"} <= top
-    assert "aiohttp" not in top  # the HTTP client is the project's own (handler/http_client.py)
+    assert "aiohttp" not in top  # the HTTP client is the project's own (handler/upstream/)
     assert {"handler/app.py", "handler/lambda_function.py", "handler/config.py"} <= set(files)
     assert (host_package / "run.sh").stat().st_mode & stat.S_IXUSR
     assert not {"boto3", "botocore", "s3transfer", "bin"} & top  # boto3 is in the Lambda runtime

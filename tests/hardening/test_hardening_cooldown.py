@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from handler import cooldown as policy
-from handler import verify
+from handler.health import verify
+from handler.keys import cooldown as policy
 
 from ..conftest import KEY_A, KEY_B, TOKEN
 

@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .gemini_error import GeminiError
+from ..upstream.gemini_error import GeminiError
 from .masking import mask
 
 PER_MINUTE = 60.0  # a 429 without RetryInfo

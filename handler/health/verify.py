@@ -32,16 +32,17 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from . import credentials, upstream
-from .config import Settings
-from .cooldown import Cooldown
-from .disconnect import ClientGone, until_disconnect
-from .errors import ProxyError, gemini_error, json_response, render
-from .gemini_error import parse
-from .logs import note
-from .masking import mask, mask_text
-from .sse import DONE, frame
-from .state import cooldown_of
+from .. import upstream
+from ..config import Settings
+from ..disconnect import ClientGone, until_disconnect
+from ..errors import ProxyError, gemini_error, json_response, render
+from ..keys import credentials
+from ..keys.cooldown import Cooldown
+from ..keys.masking import mask, mask_text
+from ..logs import note
+from ..sse import DONE, frame
+from ..state import cooldown_of
+from ..upstream.gemini_error import parse
 
 CONCURRENCY = 8
 MAX_FOREIGN_NOTES = 8  # cooldown entries one call may record for callers' own keys

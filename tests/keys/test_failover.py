@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from handler.cooldown import Cooldown
+from handler.keys.cooldown import Cooldown
 from handler.logs import JsonFormatter
 
 from ..conftest import KEY_A, KEY_B, KEY_C

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from handler import http_client, http_connection
-from handler.http_client import Disconnected, Pool, ProtocolError
+from handler.upstream import connection as http_connection
+from handler.upstream import connection_pool as http_client
+from handler.upstream.connection_pool import Disconnected, Pool, ProtocolError
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
 

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 from starlette.types import Scope
 
-from . import upstream
-from .config import Settings
-from .credentials import Credentials
-from .errors import BadRequest, NotFound, Unavailable
-from .upstream import UpstreamError
+from .. import upstream
+from ..config import Settings
+from ..errors import BadRequest, NotFound, Unavailable
+from ..keys.credentials import Credentials
+from ..upstream import UpstreamError
 
 TAG_LENGTH = 8  # lower-case base32: 40 bits, so keys of one pool do not share a tag
 _CONTEXT = b"gemini-edge-proxy/affinity/v1"

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .http_connection import Connection, Disconnected, ProtocolError
+from .connection import Connection, Disconnected, ProtocolError
 
 __all__ = ["Disconnected", "Pool", "ProtocolError", "Response"]
 

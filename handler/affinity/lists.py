@@ -20,14 +20,15 @@ import re
 from starlette.responses import Response
 from starlette.types import Scope
 
-from . import affinity, resources
-from .credentials import Credentials, query_map
-from .errors import json_response
-from .failover import Outcome, send
-from .logs import note
-from .masking import mask
-from .state import cooldown_of, settings_of
-from .upstream import MAX_ANSWER_BYTES, UpstreamError
+from ..errors import json_response
+from ..keys.credentials import Credentials, query_map
+from ..keys.failover import Outcome, send
+from ..keys.masking import mask
+from ..logs import note
+from ..state import cooldown_of, settings_of
+from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from . import binding as affinity
+from . import resources
 
 LIST_PATH = re.compile(r"^/v1[a-z0-9]*/(?:files|cachedContents|batches|fileSearchStores|tunedModels)$")
 MAX_KEYS = 32

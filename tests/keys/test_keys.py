@@ -8,9 +8,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from handler import cooldown as policy
-from handler.cooldown import Cooldown
-from handler.masking import mask
+from handler.keys import cooldown as policy
+from handler.keys.cooldown import Cooldown
+from handler.keys.masking import mask
 
 from ..conftest import KEY_A, KEY_B, KEY_C
 

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 
-from .affinity import BODY_NAME, TAG_LENGTH, replace_id
+from .binding import BODY_NAME, TAG_LENGTH, replace_id
 
 RESOURCE_PATH = re.compile(
     r"^/(?:upload/)?v1[a-z0-9]*/(?:"

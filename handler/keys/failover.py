@@ -18,16 +18,16 @@ from dataclasses import dataclass
 
 from starlette.types import Scope
 
-from . import upstream
-from .config import Settings
+from .. import upstream
+from ..config import Settings
+from ..errors import UpstreamFailed
+from ..logs import logger, note
+from ..metrics import model_of
+from ..upstream import UpstreamError, UpstreamResponse
+from ..upstream.gemini_error import GeminiError, parse, whole_seconds
 from .cooldown import Cooldown
 from .credentials import Credentials
-from .errors import UpstreamFailed
-from .gemini_error import GeminiError, parse, whole_seconds
-from .logs import logger, note
 from .masking import mask, mask_in
-from .metrics import model_of
-from .upstream import UpstreamError, UpstreamResponse
 
 RETRY_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
 MAX_ERROR_BODY = 1024 * 1024  # an upstream error body larger than this is not read whole

@@ -23,14 +23,14 @@ from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
 
-from .credentials import Credentials
-from .disconnect import relay
-from .errors import ProxyError, Shape, UpstreamFailed, render
-from .failover import Outcome, failure
-from .logs import note
-from .masking import mask_text
-from .sse import EventParser
-from .upstream import UpstreamError, UpstreamResponse
+from ..disconnect import relay
+from ..errors import ProxyError, Shape, UpstreamFailed, render
+from ..keys.credentials import Credentials
+from ..keys.failover import Outcome, failure
+from ..keys.masking import mask_text
+from ..logs import note
+from ..sse import EventParser
+from ..upstream import UpstreamError, UpstreamResponse
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from handler import pool
+from handler.keys import pool
 
 from ..conftest import KEY_A, KEY_B, KEY_C, TOKEN
 
@@ -263,7 +263,7 @@ def test_boto3_is_not_imported_without_a_secret():
         "import sys, asyncio\n"
         "from handler.app import create_app\n"
         "from handler.config import Settings\n"
-        "from handler import credentials\n"
+        "from handler.keys import credentials\n"
         "for env in ({}, {'KEYS_SECRET_ARN': 'arn:aws:secretsmanager:us-east-1:1:secret:x'}):\n"
         "    create_app(Settings.from_env(env))\n"
         "s = Settings.from_env({'GEMINI_API_KEYS': 'k1', 'ACCESS_TOKENS': 't1'})\n"

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from handler.masking import mask
+from handler.keys.masking import mask
 
 from ..clients import credential_in
 from ..conftest import KEY_A, KEY_B, TOKEN

@@ -21,11 +21,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import credentials, fleet
-from .config import Settings
-from .errors import BadRequest, ProxyError, Unauthorized, json_response
-from .masking import mask
-from .state import cooldown_of
+from ..config import Settings
+from ..errors import BadRequest, ProxyError, Unauthorized, json_response
+from ..keys import credentials
+from ..keys.masking import mask
+from ..state import cooldown_of
+from . import fleet
 from .status_page import page_response
 from .verify import MAX_KEYS
 

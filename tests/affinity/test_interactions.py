@@ -12,7 +12,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from handler import affinity
+from handler.affinity import binding as affinity
 
 from .test_affinity import ALL, KEY_Q, KEYS, ROUNDS
 

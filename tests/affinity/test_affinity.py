@@ -22,8 +22,9 @@ import pytest
 from google import genai
 from google.genai import types
 
-from handler import affinity, resources
-from handler.credentials import Credentials
+from handler.affinity import binding as affinity
+from handler.affinity import resources
+from handler.keys.credentials import Credentials
 
 from ..conftest import KEY_A, KEY_B, KEY_C, TOKEN
 

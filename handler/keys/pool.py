@@ -35,8 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Settings, split_list
-from .logs import logger
+from ..config import Settings, split_list
+from ..logs import logger
 
 RETRY_SECONDS = 30.0  # after a failed read, the next try waits at most this long
 SDK_TIMEOUT = 5.0  # seconds for each Secrets Manager connect and read

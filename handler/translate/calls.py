@@ -15,17 +15,17 @@ from urllib.parse import quote
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from . import affinity
-from .config import Settings
-from .credentials import Credentials, from_request
-from .disconnect import ClientGone, until_disconnect
-from .encoding import json_bytes, loads
-from .errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
-from .failover import Outcome, note_outcome, send
-from .logs import note
-from .state import cooldown_of, settings_of
+from ..affinity import binding as affinity
+from ..config import Settings
+from ..disconnect import ClientGone, until_disconnect
+from ..encoding import json_bytes, loads
+from ..errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
+from ..keys.credentials import Credentials, from_request
+from ..keys.failover import Outcome, note_outcome, send
+from ..logs import note
+from ..state import cooldown_of, settings_of
+from ..upstream import MAX_ANSWER_BYTES, UpstreamError
 from .streaming import TranslatedStream, Translator, failure
-from .upstream import MAX_ANSWER_BYTES, UpstreamError
 
 JSON_HEADERS = {"content-type": "application/json"}
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
@@ -64,7 +64,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     translated route reads its body here once, so a request's media budget starts here."""
     # Imported here, not at the top: media (and its URL parser) load only once a
     # translated route runs; the native path and a cold start never need them.
-    from .translate import media
+    from . import media
 
     media.start_request()
     raw = await read_body(request, settings_of(request.scope).max_body_bytes)

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from .config import Settings, split_list
-from .errors import Unauthorized, Unavailable
+from ..config import Settings, split_list
+from ..errors import Unauthorized, Unavailable
 from .pool import KeyPool, PoolUnavailable, header_safe, load_pool
 
 ACCEPTED = "the x-goog-api-key header, the key query parameter, Authorization: Bearer, or x-api-key"

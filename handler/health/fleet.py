@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from .config import Settings
+from ..config import Settings
 
 WINDOWS = {"hour": (300, 12), "day": (3600, 24)}  # name: (period in seconds, number of bins)
 SERIES = {"calls": "Requests", "rate_limited": "Upstream429"}  # page name: metric name

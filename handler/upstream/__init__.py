@@ -17,8 +17,8 @@ import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from . import http_client
-from .config import Settings
+from ..config import Settings
+from . import connection_pool
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a JSON answer that the proxy reads whole (translated routes, lists)
 
@@ -61,7 +61,7 @@ class UpstreamResponse:
 
     __slots__ = ("_raw",)
 
-    def __init__(self, raw: http_client.Response) -> None:
+    def __init__(self, raw: connection_pool.Response) -> None:
         self._raw = raw
 
     @property
@@ -93,7 +93,7 @@ class UpstreamResponse:
             raise UpstreamTooLarge() from None
         except TimeoutError:
             raise UpstreamTimeout() from None
-        except (OSError, http_client.ProtocolError):
+        except (OSError, connection_pool.ProtocolError):
             raise UpstreamBroken() from None
         finally:
             self._raw.close()
@@ -110,7 +110,7 @@ class UpstreamResponse:
             return await self._raw.read_some(wait)
         except TimeoutError:
             raise UpstreamTimeout() from None
-        except (OSError, http_client.ProtocolError):
+        except (OSError, connection_pool.ProtocolError):
             raise UpstreamBroken() from None
 
     def close(self) -> None:
@@ -128,15 +128,15 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, http_client.Pool] = weakref.WeakKeyDictionary()
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, connection_pool.Pool] = weakref.WeakKeyDictionary()
 
 
-def pool() -> http_client.Pool:
+def pool() -> connection_pool.Pool:
     """This loop's connection pool."""
     loop = asyncio.get_running_loop()
     current = _pools.get(loop)
     if current is None:
-        current = _pools[loop] = http_client.Pool()
+        current = _pools[loop] = connection_pool.Pool()
     return current
 
 
@@ -178,6 +178,6 @@ async def request(
         raise UpstreamTimeout() from None
     except ssl.SSLError:
         raise UpstreamTLSError() from None
-    except (OSError, ValueError, http_client.ProtocolError):
+    except (OSError, ValueError, connection_pool.ProtocolError):
         raise UpstreamUnreachable() from None
     return UpstreamResponse(raw)

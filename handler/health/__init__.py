@@ -1,0 +1,1 @@
+"""Key health: `/verify`, the status page and its data, the CloudWatch fleet readout."""
