@@ -34,6 +34,7 @@ from starlette.routing import Route
 
 from . import fake_rules as rules
 from .fake_resources import Projects
+from .fake_speech import Speech
 
 MAX_EMBEDDING_VALUES = 3072  # gemini-embedding-001's full size
 MODELS = [
@@ -193,12 +194,15 @@ class FakeGemini:
     max_in_flight: int = 0
     generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
     projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
+    speech: Speech = field(init=False)  # TTS in both shapes, and each key's voices (fake_speech.py)
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
+        self.speech = Speech(self)
 
     def reset(self) -> None:
         self.projects.reset()
+        self.speech.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -222,6 +226,7 @@ class FakeGemini:
         return Starlette(
             routes=[
                 *self.projects.routes(),
+                *self.speech.routes(),
                 Route("/{version:str}/models", self.list_models, methods=["GET"]),
                 Route("/{version:str}/models/{model:str}", self.get_model, methods=["GET"]),
                 Route("/{version:str}/models/{call:path}", self.model_call, methods=["POST"]),
@@ -335,6 +340,8 @@ class FakeGemini:
             if reply.delay:  # an error that takes its time (a long think that fails)
                 await asyncio.sleep(reply.delay)
             return JSONResponse(reply.body, reply.status)
+        if reply is None and (spoken := self.speech.answer(request, method, model, payload, item.key)) is not None:
+            return spoken
         if method == "generateContent":
             body = (
                 reply.body

@@ -36,6 +36,7 @@ from ..config import Settings
 from ..errors import BadRequest, NotFound, Unavailable
 from ..keys.credentials import Credentials
 from ..upstream import UpstreamError
+from . import voices
 
 TAG_LENGTH = 8  # lower-case base32: 40 bits, so keys of one pool do not share a tag
 _CONTEXT = b"gemini-edge-proxy/affinity/v1"
@@ -48,7 +49,7 @@ MAX_TAGS = 4096  # keys whose tag this container computed
 
 # A resource name: group 2 is the id that carries the tag (the first per-project segment:
 # a model's operations are per project, the model is not).
-CORE = r"((?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora)/|models/[A-Za-z0-9._-]+/operations/)([A-Za-z0-9_-]+)"
+CORE = r"((?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora)/|models/[A-Za-z0-9._-]+/operations/|voices/(?=voice_))([A-Za-z0-9_-]+)"
 NAME = re.compile(CORE)
 PATH_NAME = re.compile(r"(?<=/)" + CORE)
 # In a body only a whole JSON string (`"cachedContents/x"`) or a URI path (`.../v1beta/files/x`)
@@ -60,7 +61,7 @@ MARKERS = (b"files/", b"cachedContents/", b"fileSearchStores/")
 PREVIOUS = re.compile(rb'("previous_interaction_id"\s*:\s*")([^"\\]+)(")')
 INTERACTION_PATH = re.compile(r"(/interactions/)([^/:]+)")
 PATH_HINT = re.compile(
-    r"/(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions)/|/operations/"
+    r"/(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions|voices)/|/operations/"
 )
 
 
@@ -71,15 +72,16 @@ class Hints:
     path: bool
     names: bool  # the body may hold resource names
     previous: bool  # the body may hold a previous_interaction_id
+    voices: bool = False  # the body may name a stored voice (voices.py)
 
     @classmethod
     def of(cls, path: str, body: bytes | None) -> Hints:
         body = body or b""
         names = any(m in body for m in MARKERS)
-        return cls(PATH_HINT.search(path) is not None, names, b"previous_interaction_id" in body)
+        return cls(PATH_HINT.search(path) is not None, names, b"previous_interaction_id" in body, voices.MARKER in body)
 
     def __bool__(self) -> bool:
-        return self.path or self.names or self.previous
+        return self.path or self.names or self.previous or self.voices
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ def _refs(path: str, body: bytes, hints: Hints, tags: dict[str, str]) -> list[Re
     if hints.previous:
         for found in PREVIOUS.finditer(body):
             refs.append(_ref("interactions/", found.group(2).decode(), tags))
+    if hints.voices:
+        refs += [_ref("voices/", given, tags) for given in voices.ids(body)]
     return refs
 
 
@@ -243,6 +247,8 @@ def strip_body(body: bytes, tags: dict[str, str], hints: Hints) -> bytes:
         body = BODY_NAME.sub(lambda m: replace_id(m, _plain(m.group(2), tags)), body)
     if hints.previous:
         body = PREVIOUS.sub(lambda m: m.group(1) + _plain(m.group(2), tags) + m.group(3), body)
+    if hints.voices:
+        body = voices.replace(body, lambda given: _plain(given, tags))
     return body
 
 

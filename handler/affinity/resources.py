@@ -14,11 +14,12 @@ import json
 import re
 from collections.abc import AsyncIterator
 
+from . import voices
 from .binding import BODY_NAME, TAG_LENGTH, replace_id
 
 RESOURCE_PATH = re.compile(
     r"^/(?:upload/)?v1[a-z0-9]*/(?:"
-    r"(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions)(?:$|[/:?])"
+    r"(?:files|cachedContents|batches|tunedModels|fileSearchStores|generatedFiles|corpora|interactions|voices)(?:$|[/:?])"
     r"|models/[^/:]+(?:/operations|:(?:batchGenerateContent|asyncBatchEmbedContent|predictLongRunning)))"
 )
 UPLOAD_TAG = "gep_tag"  # the query parameter of an upload URL that carries the key's tag
@@ -58,7 +59,7 @@ def _tag_ids(body: bytes, ids: set[str], tag: str) -> bytes:
 
 def tag_answer(body: bytes, tag: str, interactions: bool) -> bytes:
     """A whole JSON answer about resources, tagged."""
-    body = tag_names(body, tag)
+    body = voices.tag(tag_names(body, tag), tag)
     if interactions:
         try:
             body = _tag_ids(body, _interaction_ids(json.loads(body)), tag)

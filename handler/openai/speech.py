@@ -1,179 +1,133 @@
-"""POST /audio/speech -> a Gemini TTS model (generateContent with AUDIO output).
+"""POST /audio/speech -> Gemini TTS (generateContent, or streamGenerateContent when the
+answer streams). What is asked of Gemini: speech_request.py; the formats: audio.py;
+the streamed answer: speech_stream.py.
 
-- `model`: MODEL_ALIASES first; a `gemini-...` name passes as it is; any other name
-  (`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`, ...) means TTS_MODEL, so OpenAI clients work
-  without configuration.
-- `voice`: OpenAI's voice names map to Gemini prebuilt voices of a similar character
-  (VOICES); Gemini's 30 voice names are taken in any case; `{"id": ...}` the same way.
-  Anything else is a 400 that lists both.
-- `instructions` (gpt-4o-mini-tts): Gemini TTS takes its style direction in the text
-  itself ("Say cheerfully: ..."), so they go in front of the input, followed by a colon.
-- `speed`: Gemini TTS has no speed setting, and changing the samples' rate would change
-  the pitch too: 1.0 (or absent) is accepted, anything else is a 400 that suggests
-  asking for the pace in `instructions` instead.
-- `response_format`: mp3 (default), wav, pcm (see handler/audio.py); opus, aac, flac
-  and anything else: 400 naming the supported ones. `stream_format: "sse"`: 400.
-- The answer is the whole file (Gemini's generateContent), not a stream.
+A whole answer (mp3 without `stream_format`) calls Gemini once per piece of the text,
+the pieces at once, and encodes their samples joined. Gemini's audio is read from the
+answer as it is, whatever the model: a WAV file (a unary 3.8 TTS answer) is unwrapped
+after its header is checked, anything else is taken as the PCM its mimeType names. An
+answer without audio, with empty audio or audio no format here can carry is a 502
+(Gemini's answer is wrong); a blocked prompt is OpenAI's 400 `content_policy_violation`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import binascii
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..config import Settings
-from ..encoding import json_bytes
+from ..affinity import binding as affinity
 from ..errors import BadRequest, UpstreamFailed
+from ..keys.credentials import Credentials
 from ..state import settings_of
 from ..translate import calls
 from ..translate.answers import blocked_text
-from ..translate.models import alias
-from . import audio
-
-MAX_INPUT = 4096  # characters, OpenAI's own limit
-
-GEMINI_VOICES = {
-    name.lower(): name
-    for name in (
-        "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
-        "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
-        "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird",
-        "Zubenelgenubi", "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
-    )
-}  # fmt: skip
-# OpenAI voice -> the Gemini voice nearest in register and tone (Google's descriptions).
-VOICES = {
-    "alloy": "Zephyr",  # neutral, bright
-    "ash": "Orus",  # firm male
-    "ballad": "Enceladus",  # soft, breathy male
-    "coral": "Aoede",  # warm, breezy female
-    "echo": "Iapetus",  # clear male
-    "fable": "Puck",  # upbeat, expressive
-    "onyx": "Charon",  # deep, informative male
-    "nova": "Kore",  # firm, bright female
-    "sage": "Leda",  # youthful, calm
-    "shimmer": "Despina",  # smooth female
-    "verse": "Fenrir",  # lively
-    "marin": "Sulafat",  # warm female
-    "cedar": "Achird",  # friendly male
-}
+from . import audio, speech_request
+from .speech_request import Shape, SpeechRequest
 
 
-@dataclass
-class SpeechCall:
-    model: str
-    payload: dict[str, Any]
-    fmt: str
-
-
-def speech_model(name: Any, settings: Settings) -> str:
-    model = name.strip().removeprefix("models/") if isinstance(name, str) else ""
-    model = alias(model, settings) or model
-    return model if model.startswith("gemini-") else settings.tts_model
-
-
-def voice_name(value: Any) -> str:
-    """The Gemini prebuilt voice for OpenAI's `voice` (a name or `{"id": name}`)."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    name = value.strip().lower() if isinstance(value, str) else ""
-    if name in VOICES:
-        return VOICES[name]
-    if name in GEMINI_VOICES:
-        return GEMINI_VOICES[name]
-    shown = repr(value)[:60] if value is not None else "missing"
-    raise BadRequest(
-        f"voice {shown} is not available. Use an OpenAI voice ({', '.join(VOICES)}) "
-        f"or a Gemini voice ({', '.join(GEMINI_VOICES.values())}).",
-        "voice",
-    )
-
-
-def _format(value: Any) -> str:
-    fmt = "mp3" if value is None else value
-    if fmt in audio.CONTENT_TYPES:
-        return fmt
-    why = " (no small encoder for it in this proxy)" if fmt in audio.UNSUPPORTED else ""
-    raise BadRequest(
-        f"response_format {str(fmt)[:40]!r} is not supported{why}; supported: {', '.join(audio.CONTENT_TYPES)}.",
-        "response_format",
-    )
-
-
-def _check_speed(value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.25 <= value <= 4.0:
-        raise BadRequest("speed must be a number from 0.25 to 4.0.", "speed")
-    if value != 1:
-        raise BadRequest(
-            "speed other than 1.0 is not supported: Gemini TTS has no speed setting. "
-            "Ask for the pace in 'instructions' instead (for example 'Speak quickly').",
-            "speed",
-        )
-
-
-def to_gemini(body: dict[str, Any], settings: Settings) -> SpeechCall:
-    text = body.get("input")
-    if not isinstance(text, str) or not text.strip():
-        raise BadRequest("input is required: the text to speak.", "input")
-    if len(text) > MAX_INPUT:
-        raise BadRequest(f"input may be at most {MAX_INPUT} characters, not {len(text)}.", "input")
-    instructions = body.get("instructions")
-    if instructions is not None and not isinstance(instructions, str):
-        raise BadRequest("instructions must be a string.", "instructions")
-    voice = voice_name(body.get("voice"))
-    _check_speed(body.get("speed"))
-    fmt = _format(body.get("response_format"))
-    if body.get("stream_format") not in (None, "audio"):
-        raise BadRequest("stream_format must be 'audio': this proxy sends the whole audio file.", "stream_format")
-    if instructions and instructions.strip():
-        text = f"{instructions.strip().rstrip(':')}:\n{text}"
-    payload = {
-        "contents": [{"role": "user", "parts": [{"text": text}]}],
-        "generationConfig": {
-            "responseModalities": ["AUDIO"],
-            "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice}}},
-        },
-    }
-    return SpeechCall(speech_model(body.get("model"), settings), payload, fmt)
-
-
-def pcm_of(data: Any) -> tuple[bytes, int] | None:
-    """The audio of a generateContent answer (all audio parts, in order) and its rate."""
+def audio_of(data: Any) -> tuple[bytes, int] | None:
+    """The samples of a Gemini answer or stream event (all its audio parts, in order)
+    and their rate; None when it holds no audio part. BadAudio when the audio is wrong."""
+    if not isinstance(data, dict):
+        return None
     chunks: list[bytes] = []
-    rate = audio.GEMINI_RATE
+    rate = None
     for candidate in (data.get("candidates") or [])[:1]:
         for part in (candidate.get("content") or {}).get("parts") or []:
             blob = part.get("inlineData") if isinstance(part, dict) else None
-            if isinstance(blob, dict) and str(blob.get("mimeType", "")).startswith("audio/"):
-                # a2b_base64 reads the str in place (b64decode would copy it to bytes first).
-                chunks.append(binascii.a2b_base64(blob.get("data") or ""))
-                rate = audio.sample_rate(blob["mimeType"])
-    return (b"".join(chunks), rate) if chunks else None
+            mime = str(blob.get("mimeType", "")) if isinstance(blob, dict) else ""
+            if not mime.startswith("audio/"):
+                continue
+            try:  # a2b_base64 reads the str in place (b64decode would copy it to bytes first)
+                raw = binascii.a2b_base64(blob.get("data") or "")  # type: ignore[union-attr]
+            except (binascii.Error, TypeError, ValueError):
+                raise audio.BadAudio("Gemini sent audio that is not base64.") from None
+            if audio.is_wav(raw) or mime.startswith(("audio/wav", "audio/x-wav", "audio/wave")):
+                pcm, found = audio.unwrap_wav(raw)
+            else:
+                pcm, found = raw, audio.sample_rate(mime)
+            if rate is not None and found != rate:
+                raise audio.BadAudio(f"Gemini sent audio at two sample rates ({rate} and {found}).")
+            rate = found
+            chunks.append(pcm)
+    return (b"".join(chunks), rate) if rate is not None else None
+
+
+def usage_of(data: Any) -> tuple[int, int]:
+    """(input tokens, output tokens) of one answer or event."""
+    meta = data.get("usageMetadata") if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        return 0, 0
+    prompt, answer = meta.get("promptTokenCount"), meta.get("candidatesTokenCount")
+    return (prompt if isinstance(prompt, int) else 0), (answer if isinstance(answer, int) else 0)
+
+
+async def bodies(
+    request: Request, call: SpeechRequest, creds: Credentials, shape: Shape
+) -> tuple[list[bytes], Credentials]:
+    """One Gemini body per piece, with a stored voice made Google's and the keys narrowed
+    to the project that stores it (affinity)."""
+    out = []
+    for piece in call.pieces:
+        body, creds = await affinity.for_body(
+            request.scope, creds, calls.upstream_body(speech_request.payload(call, piece, shape))
+        )
+        out.append(body)
+    return out, creds
+
+
+def path_of(model: str, streamed: bool) -> str:
+    name = quote(model, safe="")
+    return (
+        f"/v1beta/models/{name}:streamGenerateContent?alt=sse" if streamed else f"/v1beta/models/{name}:generateContent"
+    )
+
+
+async def _whole(request: Request, call: SpeechRequest, creds: Credentials, shape: Shape) -> Response:
+    posts, creds = await bodies(request, call, creds, shape)
+    path = path_of(call.model, streamed=False)
+    answers, headers = await calls.call_many(request, [(path, body) for body in posts], creds, call.model)
+    pcm: list[bytes] = []
+    rate = None
+    try:
+        for data in answers:
+            found = audio_of(data)
+            if found is None:
+                blocked = blocked_text(data) if isinstance(data, dict) else None
+                if blocked:
+                    raise BadRequest(blocked, "input", code="content_policy_violation", headers=headers)
+                raise UpstreamFailed("The Gemini API answered without audio.", headers=headers)
+            if rate is not None and found[1] != rate:
+                raise audio.BadAudio(f"Gemini sent the pieces at two sample rates ({rate} and {found[1]}).")
+            pcm.append(found[0])
+            rate = found[1]
+        assert rate is not None
+        # LAME releases the GIL: in a thread, a minute of speech (~0.1 s) does not stall other requests.
+        encoded = await asyncio.to_thread(audio.encode, b"".join(pcm), rate, call.fmt)
+    except audio.BadAudio as exc:
+        raise UpstreamFailed(str(exc), headers=headers) from None
+    except (AttributeError, TypeError, KeyError):
+        raise UpstreamFailed(calls.UNEXPECTED, headers=headers) from None
+    return Response(encoded, headers=headers, media_type=audio.CONTENT_TYPES[call.fmt])
 
 
 async def create(request: Request) -> Response:
+    from .speech_stream import SpeechStream  # only streamed answers need it
+
     creds = await calls.credentials_of(request)
-    call = to_gemini(await calls.read_json(request), settings_of(request.scope))
-    path = f"/v1beta/models/{quote(call.model, safe='')}:generateContent"
-    data, headers = await calls.call_json(request, "POST", path, json_bytes(call.payload), creds, call.model)
+    call = speech_request.parse(await calls.read_json(request), settings_of(request.scope))
+    known = speech_request.shape_of(call.model)
+    if call.stream:
+        return SpeechStream(request, call, creds, known)  # type: ignore[return-value]
     try:
-        found = pcm_of(data) if isinstance(data, dict) else None
-    except (AttributeError, TypeError, binascii.Error):
-        found = None
-    if found is None:
-        blocked = blocked_text(data) if isinstance(data, dict) else None
-        if blocked:
-            raise BadRequest(blocked, "input", code="content_policy_violation", headers=headers)
-        raise UpstreamFailed("The Gemini API answered without audio.", headers=headers)
-    pcm, rate = found
-    # LAME releases the GIL: in a thread, a minute of speech (~0.1 s) does not stall other requests.
-    encoded = await asyncio.to_thread(audio.encode, pcm, rate, call.fmt)
-    return Response(encoded, headers=headers, media_type=audio.CONTENT_TYPES[call.fmt])
+        return await _whole(request, call, creds, known or "current")
+    except UpstreamFailed as exc:
+        if known is not None or exc.status != 400 or not speech_request.refused_current_shape(exc.message):
+            raise
+    speech_request.learn_legacy(call.model)  # an older TTS model by another name
+    return await _whole(request, call, creds, "legacy")
