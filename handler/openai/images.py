@@ -32,7 +32,6 @@ from ..keys.credentials import Credentials
 from ..state import settings_of
 from ..translate import calls
 from ..translate.answers import blocked_text
-from ..translate.thinking import gemini_version
 from ..translate.tools import DEFAULT_SAFETY
 from . import multipart
 from .images_request import ImageRequest, parse, parse_edit, parse_edit_json
@@ -79,8 +78,8 @@ def gemini_body(call: ImageRequest) -> dict[str, Any]:
     image_config: dict[str, Any] = {}
     if call.ratio:
         image_config["aspectRatio"] = call.ratio
-    if call.hi_res and (gemini_version(call.model) or (0, 0)) >= (3, 0):
-        image_config["imageSize"] = "2K"
+    if call.size:
+        image_config["imageSize"] = call.size
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
@@ -149,4 +148,6 @@ async def _answer(request: Request, call: ImageRequest, creds: Credentials) -> R
         if "revised_prompt" in item:
             out["revised_prompt"] = item["revised_prompt"]
         data.append(out)
+    if call.dropped:  # taken, but Gemini has nothing to send them to (images_request.py)
+        headers = {**headers, "x-proxy-dropped": ", ".join(call.dropped)}
     return json_response({"created": int(time.time()), "data": data}, headers=headers)

@@ -178,6 +178,22 @@ def test_upstream_error_keeps_status_and_failover_works(cooldown, proxy, fake):
         ({"prompt": PROMPT, "quality": "ultra"}, "quality"),
         ({"prompt": PROMPT, "style": "pastel"}, "style"),
         ({"prompt": PROMPT, "response_format": "png"}, "response_format"),
+        ({"prompt": PROMPT, "response_format": ["url"]}, "response_format"),
+        ({"prompt": PROMPT, "response_format": {"type": "url"}}, "response_format"),
+        ({"prompt": PROMPT, "quality": ["hd"]}, "quality"),
+        ({"prompt": PROMPT, "quality": {"level": "hd"}}, "quality"),
+        ({"prompt": PROMPT, "style": ["vivid"]}, "style"),
+        ({"prompt": PROMPT, "style": {}}, "style"),
+        ({"prompt": PROMPT, "size": ["1024x1024"]}, "size"),
+        ({"prompt": PROMPT, "size": "512"}, "size"),
+        ({"prompt": PROMPT, "size": "0.5K"}, "size"),
+        ({"prompt": PROMPT, "size": "3:7"}, "size"),
+        ({"prompt": PROMPT, "size": "1:8", "model": "gemini-2.5-flash-image"}, "size"),  # not in 2.5's table
+        ({"prompt": PROMPT, "background": "transparent"}, "background"),
+        ({"prompt": PROMPT, "background": ["auto"]}, "background"),
+        ({"prompt": PROMPT, "output_format": "jpeg"}, "output_format"),
+        ({"prompt": PROMPT, "output_compression": 101}, "output_compression"),
+        ({"prompt": PROMPT, "moderation": "none"}, "moderation"),
     ],
 )
 def test_bad_input_is_a_400_with_nothing_sent(proxy, fake, body, param):
@@ -284,4 +300,111 @@ def test_edit_as_json_with_image_urls(proxy, fake):
 def test_edit_json_bad_images(proxy, fake, images, param, words):
     error = edit_error(proxy, json={"prompt": "x", "images": images})
     assert error["param"] == param and words in error["message"]
+    assert fake.received == []
+
+
+# Nano Banana 2.1: the ratio and size table follows the model ---------------------------------
+
+NANO_BANANA_RATIOS = [
+    "1:1",
+    "2:3",
+    "3:2",
+    "3:4",
+    "4:3",
+    "4:5",
+    "5:4",
+    "9:16",
+    "16:9",
+    "21:9",
+    "1:4",
+    "4:1",
+    "1:8",
+    "8:1",
+]
+
+
+@pytest.mark.parametrize("ratio", NANO_BANANA_RATIOS)
+def test_every_nano_banana_ratio_is_reachable_from_openai_sizes(proxy, fake, ratio):
+    w, h = (int(v) for v in ratio.split(":"))
+    scale = 1024 // max(w, h)  # the longer side 1024 or a little less: 1K, Gemini's default
+    result = client(proxy).images.generate(model="gpt-image-1", prompt=PROMPT, size=f"{w * scale}x{h * scale}")
+    assert png_size(base64.b64decode(result.data[0].b64_json)) == (w, h)
+    client(proxy).images.generate(model="gpt-image-1", prompt=PROMPT, size=ratio)  # the ratio itself
+    for call in fake.generate_calls:
+        assert call.path == GEMINI_DEFAULT
+        assert call.json["generationConfig"]["imageConfig"] == {"aspectRatio": ratio}
+
+
+@pytest.mark.parametrize(
+    "size, config",
+    [
+        ("2048x2048", {"aspectRatio": "1:1", "imageSize": "2K"}),
+        ("3840x2160", {"aspectRatio": "16:9", "imageSize": "4K"}),
+        ("1536x1024", {"aspectRatio": "3:2"}),  # gpt-image's landscape: 1K
+        ("512x512", {"aspectRatio": "1:1"}),  # dall-e-2's: the nearest, 1K
+        ("256x2048", {"aspectRatio": "1:8", "imageSize": "2K"}),
+        ("4k", {"imageSize": "4K"}),
+        ("2K", {"imageSize": "2K"}),
+    ],
+)
+def test_sizes_on_nano_banana(proxy, fake, size, config):
+    r = httpx.post(
+        proxy + "/v1/images/generations",
+        json={"prompt": PROMPT, "size": size, "model": "dall-e-3"},
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
+    assert r.status_code == 200, r.text
+    assert "x-proxy-dropped" not in r.headers
+    (call,) = fake.generate_calls
+    assert call.json["generationConfig"].get("imageConfig", {}) == config
+
+
+def test_older_models_keep_their_table(proxy, fake):
+    r = httpx.post(
+        proxy + "/v1/images/generations",
+        json={"prompt": PROMPT, "size": "256x2048", "model": "gemini-2.5-flash-image"},
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
+    assert r.status_code == 200 and r.headers["x-proxy-dropped"] == "size"  # 2K asked, no size setting
+    assert fake.generate_calls[0].json["generationConfig"]["imageConfig"] == {"aspectRatio": "9:16"}
+    fake.received.clear()
+    client(proxy).images.generate(model="gemini-3-pro-image-preview", prompt=PROMPT, size="256x2048")
+    assert fake.generate_calls[0].json["generationConfig"]["imageConfig"] == {"aspectRatio": "9:16", "imageSize": "2K"}
+
+
+def test_gpt_image_parameters_mapped_or_dropped(proxy, fake):
+    r = httpx.post(
+        proxy + "/v1/images/generations",
+        json={
+            "prompt": PROMPT,
+            "model": "gpt-image-1",
+            "background": "opaque",
+            "output_format": "png",
+            "output_compression": 80,
+            "moderation": "low",
+            "quality": "high",
+            "n": 2,
+        },
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["x-proxy-dropped"] == "output_compression"
+    assert len(r.json()["data"]) == 2 and len(fake.generate_calls) == 2
+    assert fake.generate_calls[0].json["generationConfig"]["imageConfig"] == {"imageSize": "2K"}
+
+
+def test_edits_take_up_to_14_images(proxy, fake):
+    images = [(f"{i}.png", png(1, 1), "image/png") for i in range(14)]
+    result = client(proxy).images.edit(model="gpt-image-1", image=images, prompt="blend them", input_fidelity="high")
+    assert len(result.data) == 1
+    parts = image_parts(fake.generate_calls[0])
+    assert len(parts) == 15 and all("inlineData" in p for p in parts[1:])
+    fake.received.clear()
+    with pytest.raises(openai.BadRequestError) as info:
+        client(proxy).images.edit(model="gpt-image-1", image=[*images, ("15.png", png(1, 1), "image/png")], prompt="x")
+    assert info.value.body["param"] == "image" and "14" in info.value.body["message"]
+    with pytest.raises(openai.BadRequestError):  # a mask counts
+        client(proxy).images.edit(model="gpt-image-1", image=images, mask=("m.png", png(1, 1)), prompt="x")
+    error = edit_error(proxy, json={"prompt": "x", "images": [{"image_url": data_url(png(1, 1))}] * 15})
+    assert "14" in error["message"]
     assert fake.received == []
