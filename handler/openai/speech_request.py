@@ -48,7 +48,8 @@ from . import audio
 
 PIECE_CHARS = 4096  # one Gemini call's text: OpenAI's own per-call limit
 MAX_PIECES = 4  # the request's budget: at most this many calls
-MAX_INPUT = PIECE_CHARS * MAX_PIECES
+MAX_INPUT = PIECE_CHARS * MAX_PIECES  # at most 2 * MAX_PIECES + 1 pieces (greedy packing)
+MAX_INSTRUCTIONS = 4096  # OpenAI's own limit
 CURRENT_FROM = (3, 8)  # the first TTS version with the current request shape
 MAX_LEARNED = 256
 
@@ -241,6 +242,8 @@ def parse(body: dict[str, Any], settings: Settings) -> SpeechRequest:
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise BadRequest("instructions must be a string.", "instructions")
+    if instructions and len(instructions) > MAX_INSTRUCTIONS:
+        raise BadRequest(f"instructions may be at most {MAX_INSTRUCTIONS} characters.", "instructions")
     voice = voice_name(body.get("voice"))
     _check_speed(body.get("speed"))
     fmt = _format(body.get("response_format"))
