@@ -1,7 +1,8 @@
 """Which key serves a call that names a per-project resource, from the request alone.
 
-Files, cached contents, batches, operations, file search stores, tuned models and
-interactions belong to the Google Cloud project of the key that created them; another
+Files, cached contents, batches, operations, file search stores, tuned models,
+interactions and stored voices (voices.py) belong to the Google Cloud project of the key
+that created them; another
 project's key gets 403 or 404. The proxy keeps no table of them (see docs/affinity.md):
 
 - every resource name it hands back carries a *key tag*: the upstream id with
