@@ -287,8 +287,9 @@ def parse_edit(fields: list[Field], settings: Settings) -> ImageRequest:
     text: dict[str, Any] = {
         f.name: f.text for f in fields if f.filename is None and f.name not in ("image", "image[]", "mask")
     }
-    if isinstance(text.get("n"), str) and text["n"].strip().isdigit():  # form fields are text
-        text["n"] = int(text["n"])
+    for name in ("n", "output_compression"):  # form fields are text
+        if isinstance(text.get(name), str) and text[name].strip().isdigit():
+            text[name] = int(text[name])
     request = _editable(parse(text, settings), settings)
     uploads = [f for f in fields if f.name in ("image", "image[]")]
     if not uploads:

@@ -395,8 +395,11 @@ def test_gpt_image_parameters_mapped_or_dropped(proxy, fake):
 
 def test_edits_take_up_to_14_images(proxy, fake):
     images = [(f"{i}.png", png(1, 1), "image/png") for i in range(14)]
-    result = client(proxy).images.edit(model="gpt-image-1", image=images, prompt="blend them", input_fidelity="high")
-    assert len(result.data) == 1
+    raw = client(proxy).images.with_raw_response.edit(
+        model="gpt-image-1", image=images, prompt="blend them", input_fidelity="high", output_compression=70
+    )
+    assert raw.headers["x-proxy-dropped"] == "output_compression, input_fidelity"
+    assert len(raw.parse().data) == 1
     parts = image_parts(fake.generate_calls[0])
     assert len(parts) == 15 and all("inlineData" in p for p in parts[1:])
     fake.received.clear()

@@ -294,6 +294,7 @@ def test_streamed_errors_before_and_after_the_commit(proxy, fake):
         ({"stream_format": "chunks"}, "stream_format", "sse"),
         ({"stream_format": ["sse"]}, "stream_format", "sse"),
         ({"instructions": 5}, "instructions", "string"),
+        ({"instructions": "x" * 4097}, "instructions", "4096"),
     ],
 )
 def test_bad_input_is_a_400_with_nothing_sent(proxy, fake, change, param, words):
