@@ -139,6 +139,8 @@ class SpeechStream:
             return self._wrap(self.encoder.feed(pcm))
         except audio.BadAudio as exc:
             raise UpstreamFailed(str(exc)) from None
+        except (AttributeError, TypeError, KeyError):
+            raise UpstreamFailed(calls.UNEXPECTED) from None
 
     async def _relay_piece(self, response: UpstreamResponse, send: Send, scope: Scope) -> None:
         """Send one piece's audio as each upstream event arrives."""

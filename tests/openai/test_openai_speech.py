@@ -23,6 +23,10 @@ import httpx
 import miniaudio
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handler.openai import audio, speech
 
 from ..clients import openai_client as client
 from ..conftest import KEY_A
@@ -349,6 +353,31 @@ def test_bad_audio_from_gemini_is_a_502(proxy, fake, mime, data):
     )
     assert r.status_code == 502, r.text
     assert r.json()["error"]["type"] == "api_error" and "Traceback" not in r.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=200),
+        st.builds(lambda rate, body: wav_of(rate) + body, st.integers(0, 2**31 - 1), st.binary(max_size=50)),
+        st.builds(lambda tail: b"RIFF\xff\xff\xff\xffWAVE" + tail, st.binary(max_size=80)),
+    ),
+    mime=st.sampled_from(["audio/wav", "audio/L16;codec=pcm;rate=24000", "audio/L16;rate=", "audio/L16;rate=7x"]),
+    fmt=st.sampled_from(["mp3", "wav", "pcm"]),
+)
+def test_any_audio_bytes_encode_or_raise_bad_audio(data, mime, fmt):
+    """Whatever Gemini sends as audio, the route gets samples or BadAudio (its 502), never
+    another exception from the parser or the encoders, whole or streamed."""
+    try:
+        found = speech.audio_of(answer_with(mime, data))
+        assert found is not None
+        audio.encode(found[0], found[1], fmt)
+        encoder = audio.stream_encoder(fmt, found[1])
+        encoder.feed(found[0][:7])
+        encoder.feed(found[0][7:])
+        encoder.end()
+    except audio.BadAudio:
+        pass
 
 
 def test_upstream_failures(proxy, fake):
