@@ -81,7 +81,11 @@ VOICES = {
 STORED_VOICE = re.compile(r"voice_[A-Za-z0-9_-]{1,200}")
 VOICE_KEY = re.compile(r"voicekey_[A-Za-z0-9_.+/=-]{1,16384}")
 STREAM_FORMATS = ("audio", "sse")
-_SENTENCE_END = re.compile(r"(?<=[.!?;\u3002\uff01\uff1f\u2026])[\"'\u201d\u2019)\]]*\s+")
+# A sentence ends at . ! ? ; or an ellipsis before a space, or at a CJK full stop, with
+# closing quotes and brackets kept on its side.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;\u2026])[\"'\u201d\u2019)\]]*\s+|(?<=[\u3002\uff01\uff1f])[\"'\u201d\u2019\u300d\u300f)\]]*\s*"
+)
 
 Shape = Literal["current", "legacy"]
 

@@ -27,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handler.openai import audio, speech
+from handler.openai.speech_request import split
 
 from ..clients import openai_client as client
 from ..conftest import KEY_A
@@ -187,6 +188,21 @@ def test_long_input_is_split_at_sentences_and_joined(proxy, fake):
     assert len(sent[0]["text"]) <= 4096 and (sent[0]["text"] + " " + sent[1]["text"] + " ") == text
     fake.received.clear()
     assert speak(proxy, input=text, response_format="pcm") == pcm() * 2  # streamed: one piece after the other
+
+
+@pytest.mark.parametrize(
+    "text, ends",
+    [
+        ("你好世界。" * 1000, "。"),  # CJK: no space after the full stop
+        ('He said "stop." Then he left. ' * 300, ('stop."', "left.")),  # the quote stays with its sentence
+        ("x" * 9000, "x"),  # no sentence end, no space: cut hard
+    ],
+)
+def test_split_keeps_sentences_whole(text, ends):
+    pieces = split(text)
+    assert all(len(p) <= 4096 for p in pieces) and len(pieces) >= 2
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+    assert all(p.endswith(ends) for p in pieces)
 
 
 # Streamed answers -------------------------------------------------------------------------
