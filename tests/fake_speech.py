@@ -10,7 +10,8 @@
   current shape's fields (`speechMetadata` in a part, `voiceConfig.voice`) with Gemini's
   "Unknown name" 400, and answer unary calls with raw PCM (fake_gemini.media_response).
 - Streamed calls (`streamGenerateContent?alt=sse`) of either shape answer headerless
-  PCM in CHUNKS events, `chunk_delay` seconds apart (recorded in fake.event_times).
+  PCM in CHUNKS events, `chunk_delay` seconds apart (recorded in fake.event_times; when
+  each such call was answered in `streams_started`).
 - Voices: `POST /v1beta/voices` (store true: a `voice_...` id kept in the key's
   project, at most VOICE_LIMIT; store false: a `voicekey_...`), `GET /v1beta/voices`
   (the project's voices), `GET`/`DELETE /v1beta/voices/{id}` (404 from another project).
@@ -24,6 +25,7 @@ import itertools
 import json
 import re
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +73,14 @@ class Speech:
     chunk_delay: float = 0.0
     wav_extra: bool = False
     voices: dict[str, tuple[str, dict]] = field(default_factory=dict)  # id -> (key, voice)
+    streams_started: list[float] = field(default_factory=list)  # when each streamed call was answered
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def reset(self) -> None:
         self.chunk_delay = 0.0
         self.wav_extra = False
         self.voices.clear()
+        self.streams_started.clear()
 
     def routes(self) -> list[Route]:
         return [
@@ -124,6 +128,7 @@ class Speech:
             if start + step >= len(samples):
                 candidate["finishReason"] = "STOP"
             events.append({"candidates": [candidate], "usageMetadata": usage(5, 10 * (i + 1)), "modelVersion": model})
+        self.streams_started.append(time.monotonic())
         return StreamingResponse(self.fake._sse(events, self.chunk_delay, None), media_type="text/event-stream")
 
     def _refused(self, model: str, payload: dict, config: dict, key: str | None) -> Response | None:

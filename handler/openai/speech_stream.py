@@ -6,10 +6,12 @@
 - `stream_format: "sse"`: OpenAI's events, `data: {"type": "speech.audio.delta",
   "audio": <base64 of the encoded bytes>}` per upstream chunk, then `data: {"type":
   "speech.audio.done", "usage": {...}}`; heartbeats (SSE comments) while Gemini is quiet.
-- The pieces of a long input (speech_request.split) are called one after the other,
-  and their samples go into one encoder: one continuous file.
-- The answer commits (200) when Gemini's first call answers 200: until then failover
-  and Gemini's own error statuses apply, in OpenAI's error shape (decision 11). A model
+- The pieces of a long input (speech_request.split) are called in order, the next one
+  asked for while the current one plays, and their samples go into one encoder: one
+  continuous file.
+- The answer commits (200) when Gemini's first call answers 200 (or, for SSE, when
+  HEARTBEAT_SECONDS pass first: heartbeats start): until then failover and Gemini's own
+  error statuses apply, in OpenAI's error shape (decision 11). A model
   whose shape is not known and that refuses the current shape's fields is called again
   in the legacy shape (speech_request.py). After the commit, a failure ends the SSE
   stream with an `error` event; an audio body is cut off without its last chunk, so
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -37,6 +40,19 @@ from ..upstream import UpstreamError, UpstreamResponse
 from . import audio, speech_request
 from .speech import audio_of, bodies, path_of, usage_of
 from .speech_request import Shape, SpeechRequest
+
+
+def _settle(task: asyncio.Future | None) -> None:
+    """Cancel an upstream call still running; close the answer of one that came and was not used."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled() and task.exception() is None:
+        result = task.result()
+        outcome = result[2] if len(result) == 4 else result[0]
+        if outcome.response is not None:
+            outcome.response.close()
 
 
 class StreamCut(Exception):
@@ -77,35 +93,47 @@ class SpeechStream:
         return posts, creds, outcome, headers
 
     async def _pump(self, scope: Scope, receive: Receive, send: Send) -> None:
+        first = asyncio.ensure_future(self._first())
+        following: asyncio.Future[tuple[Outcome, dict[str, str]]] | None = None
         try:
-            posts, creds, outcome, headers = await self._first()
-        except ProxyError as exc:
-            await render("openai", exc)(scope, receive, send)
-            return
-        for index in range(len(posts)):
-            if index:
-                outcome, headers = await self._open(posts[index], creds)
-            problem = None if outcome.ok else failure(outcome, headers)
-            if problem is None and "event-stream" not in outcome.response.content_type:  # type: ignore[union-attr]
-                problem = UpstreamFailed(calls.UNEXPECTED, headers=headers)
-            if problem is not None:
-                if outcome.response is not None:
-                    outcome.response.close()
+            # SSE heartbeats while Gemini has not answered yet (decision 11); an audio
+            # body has no way to say "wait", so it waits for the answer.
+            while not (await asyncio.wait((first,), timeout=self.beat if self.sse else None))[0]:
                 if not self.started:
-                    await render("openai", problem)(scope, receive, send)
-                    return
-                await self._fail(send, problem)
-                return
-            if not self.started:
-                await self._commit(send, headers)
-            assert outcome.response is not None
+                    await self._commit(send, {})
+                await send({"type": "http.response.body", "body": COMMENT_HEARTBEAT, "more_body": True})
             try:
-                await self._relay_piece(outcome.response, send, scope)
+                posts, creds, outcome, headers = first.result()
             except ProxyError as exc:
-                await self._fail(send, exc)
+                await self._fail_or_render(scope, receive, send, exc)
                 return
-            finally:
-                outcome.response.close()
+            for index in range(len(posts)):
+                if following is not None:
+                    outcome, headers = await following
+                    following = None
+                problem = None if outcome.ok else failure(outcome, headers)
+                if problem is None and "event-stream" not in outcome.response.content_type:  # type: ignore[union-attr]
+                    problem = UpstreamFailed(calls.UNEXPECTED, headers=headers)
+                if problem is not None:
+                    if outcome.response is not None:
+                        outcome.response.close()
+                    await self._fail_or_render(scope, receive, send, problem)
+                    return
+                if not self.started:
+                    await self._commit(send, headers)
+                if index + 1 < len(posts):  # the next piece is asked for while this one plays
+                    following = asyncio.ensure_future(self._open(posts[index + 1], creds))
+                assert outcome.response is not None
+                try:
+                    await self._relay_piece(outcome.response, send, scope)
+                except ProxyError as exc:
+                    await self._fail(send, exc)
+                    return
+                finally:
+                    outcome.response.close()
+        finally:
+            for task in (first, following):
+                _settle(task)
         tail = self.encoder.end() if self.encoder else b""
         last = self._wrap(tail)
         if self.sse:
@@ -113,6 +141,12 @@ class SpeechStream:
             usage = {"input_tokens": prompt, "output_tokens": answer, "total_tokens": prompt + answer}
             last += frame({"type": "speech.audio.done", "usage": usage})
         await send({"type": "http.response.body", "body": last})
+
+    async def _fail_or_render(self, scope: Scope, receive: Receive, send: Send, exc: ProxyError) -> None:
+        if self.started:
+            await self._fail(send, exc)
+        else:
+            await render("openai", exc)(scope, receive, send)
 
     async def _commit(self, send: Send, headers: dict[str, str]) -> None:
         media = b"text/event-stream; charset=utf-8" if self.sse else audio.CONTENT_TYPES[self.call.fmt].encode()

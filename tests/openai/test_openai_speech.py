@@ -187,7 +187,11 @@ def test_long_input_is_split_at_sentences_and_joined(proxy, fake):
     assert all(part["text"].endswith("dog again.") for part in sent)  # cut after a sentence
     assert len(sent[0]["text"]) <= 4096 and (sent[0]["text"] + " " + sent[1]["text"] + " ") == text
     fake.received.clear()
-    assert speak(proxy, input=text, response_format="pcm") == pcm() * 2  # streamed: one piece after the other
+    fake.speech.chunk_delay = 0.15
+    assert speak(proxy, input=text, response_format="pcm") == pcm() * 2  # streamed: in order
+    first, second = fake.speech.streams_started
+    # The second piece was asked for while the first still played: the first takes 5 gaps.
+    assert second - first < 5 * 0.15
 
 
 @pytest.mark.parametrize(
@@ -267,6 +271,20 @@ def test_sse_deltas_arrive_before_gemini_ends(proxy, fake, fmt):
         assert wav_samples(data) == pcm()
     else:
         assert SAMPLES <= len(mp3_samples(data)) <= SAMPLES + 1105 + 2 * 576
+
+
+def test_sse_heartbeats_while_gemini_is_slow_to_answer(start_proxy, fake):
+    url = start_proxy(HEARTBEAT_SECONDS="0.2")
+    fake.keys[KEY_A] = "slow"
+    fake.slow_seconds = 0.7
+    body = {"voice": "alloy", "input": "hi", "response_format": "pcm", "stream_format": "sse"}
+    r = httpx.post(url + "/v1/audio/speech", json=body, headers={"authorization": f"Bearer {KEY_A}"}, timeout=10)
+    assert r.status_code == 200
+    blocks = r.text.split("\n\n")
+    assert blocks[0] == ": keep-alive" and blocks[1] == ": keep-alive"  # before Gemini answered
+    events = [json.loads(b[6:]) for b in blocks if b.startswith("data: ")]
+    audio_bytes = b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta")
+    assert audio_bytes == pcm() and events[-1]["type"] == "speech.audio.done"
 
 
 def test_streamed_errors_before_and_after_the_commit(proxy, fake):
