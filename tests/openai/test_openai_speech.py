@@ -149,6 +149,11 @@ def test_unknown_model_name_learns_its_shape_from_the_answer(start_proxy, fake):
     fake.received.clear()
     speak(url, model="tts-new")  # a current model by a name without a version: one call
     assert [c.json for c in fake.generate_calls] == [current_body()]
+    fake.received.clear()
+    assert speak(url, model="gemini-tts-older", response_format="pcm") == pcm()  # learned on a stream too
+    refused, sent = fake.generate_calls
+    assert refused.path == sent.path == "/v1beta/models/gemini-tts-older:streamGenerateContent"
+    assert (refused.json, sent.json) == (current_body(), legacy_body())
 
 
 def test_voice_ids_and_the_tts_model_setting(start_proxy, fake):
