@@ -21,14 +21,11 @@ from ..disconnect import ClientGone, until_disconnect
 from ..encoding import json_bytes, loads
 from ..errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
 from ..keys.credentials import Credentials, from_request
-from ..keys.failover import Outcome, note_outcome, send
+from ..keys.failover import Outcome, failure, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
-from .streaming import TranslatedStream, Translator, failure
-
-JSON_HEADERS = {"content-type": "application/json"}
-UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+from .streaming import JSON_HEADERS, UNEXPECTED, TranslatedStream, Translator
 
 
 async def credentials_of(request: Request) -> Credentials:
@@ -164,7 +161,7 @@ async def generate(
     name = quote(model, safe="")
     if streamed:
         path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return stream(request, path, body, creds, translator(), shape, heartbeat, model)
+        return TranslatedStream(path, body, creds, model, translator(), shape, heartbeat)
     data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
     try:
         answer = whole(data)
@@ -206,27 +203,4 @@ async def translated(
         heartbeat,
         lambda: translator(call),
         lambda data: whole(call, data),
-    )
-
-
-def stream(
-    request: Request,
-    path: str,
-    body: bytes,
-    creds: Credentials,
-    translator: Translator,
-    shape: Shape,
-    heartbeat: bytes,
-    model: str | None = None,
-) -> TranslatedStream:
-    """The streamed answer to a translated call (see streaming.TranslatedStream)."""
-    settings = settings_of(request.scope)
-    return TranslatedStream(
-        lambda: call(request, "POST", path, body, creds, model),
-        translator,
-        shape,
-        heartbeat,
-        settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome),
-        creds,
     )
