@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 
-from ..affinity import binding as affinity
-from ..config import Settings
 from ..disconnect import ClientGone, until_disconnect
 from ..encoding import json_bytes, loads
-from ..errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
+from ..errors import BadRequest, ProxyError, TooLarge, UpstreamFailed
 from ..keys.credentials import Credentials, from_request
 from ..keys.failover import Outcome, failure, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
-from .streaming import JSON_HEADERS, UNEXPECTED, TranslatedStream, Translator
+from .streaming import JSON_HEADERS, UNEXPECTED
 
 
 async def credentials_of(request: Request) -> Credentials:
@@ -142,65 +137,3 @@ async def call_many(
         for task in tasks:
             task.cancel()
     return [data for data, _ in results], results[-1][1]
-
-
-async def generate(
-    request: Request,
-    creds: Credentials,
-    model: str,
-    payload: dict[str, Any],
-    streamed: bool,
-    shape: Shape,
-    heartbeat: bytes,
-    translator: Callable[[], Translator],
-    whole: Callable[[Any], bytes],
-) -> Response | TranslatedStream:
-    """A translated route's one Gemini generate call: streamed through the protocol's
-    `translator`, or whole, the answer turned into the client's by `whole(data)`."""
-    body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
-    name = quote(model, safe="")
-    if streamed:
-        path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return TranslatedStream(path, body, creds, model, translator(), shape, heartbeat)
-    data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
-    try:
-        answer = whole(data)
-    except (AttributeError, TypeError, KeyError, IndexError):
-        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
-    return Response(answer, headers=headers, media_type="application/json")
-
-
-class GeminiCall(Protocol):
-    """What a protocol's request translator hands back."""
-
-    model: str
-    payload: dict[str, Any]
-    stream: bool
-
-
-C = TypeVar("C", bound=GeminiCall)
-
-
-async def translated(
-    request: Request,
-    to_gemini: Callable[[dict[str, Any], Settings], Awaitable[C]],
-    shape: Shape,
-    heartbeat: bytes,
-    translator: Callable[[C], Translator],
-    whole: Callable[[C, Any], bytes],
-) -> Response | TranslatedStream:
-    """A translated route from end to end: credentials first, then the body through the
-    protocol's `to_gemini`, then the one generate call (`generate`)."""
-    creds = await credentials_of(request)
-    call = await to_gemini(await read_json(request), settings_of(request.scope))
-    return await generate(
-        request,
-        creds,
-        call.model,
-        call.payload,
-        call.stream,
-        shape,
-        heartbeat,
-        lambda: translator(call),
-        lambda data: whole(call, data),
-    )
