@@ -61,7 +61,8 @@ async def landing(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     """The readiness check. Async, as every endpoint here: Starlette runs a plain function
-    in a worker thread, and the first one cost a cold start about 30 ms (anyio's threads)."""
+    in a worker thread, and starting anyio's first one is costly in a cold start
+    (docs/speed.md)."""
     return json_response({"status": "ok"})
 
 
@@ -143,7 +144,7 @@ def freeze_start_up_heap() -> None:
 
     `gc.freeze()` moves them (modules, classes, functions: nearly all of them for good)
     out of the collector's sight, so the collections that requests' garbage sets off no
-    longer walk them. Measured with bench/: about a tenth of the CPU of a native call.
+    longer walk them (what it saves per call: docs/speed.md).
     Once per process: tests start many apps in one.
     """
     if not gc.get_freeze_count():

@@ -151,9 +151,9 @@ class UpstreamResponse:
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The one TLS context of every https request: the system's CA bundle, loaded on the
-    first https call instead of at start (parsing it takes about 35 ms here). Loading it
-    in a thread at start instead was measured (bench/coldstart.py, https upstream) and
-    made the first call slower on a 2-core machine: 252-256 ms against 205-227 ms."""
+    first https call instead of at start (parsing it is a sizeable part of a cold start).
+    Loading it in a thread at start instead made the first call slower on a 2-core
+    machine (figures: docs/speed.md, "Figures behind the code")."""
     context = ssl.create_default_context()
     context.set_alpn_protocols(("http/1.1",))
     return context
