@@ -1,5 +1,7 @@
-"""What every translated route (OpenAI, Responses, Messages) does around its translator:
-credentials, the JSON body, one upstream call (whole or streamed), the proxy's headers.
+"""What every translated route (OpenAI, Responses, Messages, embeddings, images, speech)
+does around its translator: credentials, the bounded JSON body, upstream calls answered
+by one JSON document, the proxy's headers. A protocol's generate call, whole or
+streamed, is translate/protocol's.
 
 Routes raise `errors.ProxyError`; the app renders it in the called API's shape.
 """
