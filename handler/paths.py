@@ -55,7 +55,6 @@ FAMILIES = (
     Family("/verify", "health", "verify", ("",)),
     Family("/status", "health", "status", ("",)),
 )
-BY_NAME = {family.name: family for family in FAMILIES}
 
 # What under Gemini's `/v1/` is translated (models aside: it depends on the method).
 _UNDER_V1 = [f"/v1{f.name}" for f in FAMILIES if "/v1" in f.prefixes and f.name != "/models"]

@@ -80,14 +80,14 @@ class TranslatedStream:
         self.translator = translator
         self.shape = shape
         self.heartbeat = heartbeat
-        self.beat = 0.0
+        self.beat = 0.0  # the settings' HEARTBEAT_SECONDS, read when the stream starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.beat = settings_of(scope).heartbeat_seconds
         await relay(scope, receive, lambda: self._pump(scope, receive, send))
 
     async def _pump(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings = settings_of(scope)
+        self.beat = settings.heartbeat_seconds
         call = send_upstream(
             settings, cooldown_of(scope), "POST", self.path, JSON_HEADERS, self.body, self.creds, model=self.model
         )
