@@ -19,10 +19,9 @@ Dimensions: `Key` (the masked key that served, `keys.mask`: never a full key),
 fixed list). Each is its own dimension set, so figures add up per key, per model and
 per route; every combination stays in the log line for Logs Insights. Cost guard: each
 distinct dimension value is a custom metric that CloudWatch bills, so values a caller
-could invent do not become one: the route is from a fixed list (the path table's names, Gemini's methods and
-collections, else `other`), and
-when Gemini refused the request itself (400, 401, 404: a made-up key or model) the key
-and the model are recorded as `-`.
+could invent do not become one: the route is from a fixed list (the path table's names,
+Gemini's methods and collections, else `other`), and when Gemini refused the request
+itself (400, 401, 404: a made-up key or model) the key and the model are recorded as `-`.
 """
 
 from __future__ import annotations
