@@ -4,10 +4,10 @@ Native Gemini paths (`/v1beta/`, `/v1/`, `/v1alpha/`, `/upload/`, `/download/`) 
 fast path past the router (`NativeDispatch`); everything else is routed (routes.py): `/`,
 `/healthz`, `/verify`, `/status`, and the translated protocols (OpenAI, Responses,
 Anthropic Messages), which share `/v1/` with Gemini (`is_native` tells them apart, from
-the path table in paths.py). Aliases that other tools send: `/gemini/v1beta/...` (any native path under `/gemini`,
-the heavyweight Python proxy's prefix) and version-less `/models/{model}:{method}`
-(Roo Code with a custom base URL), which is `v1beta`. Errors are rendered in the shape of
-the API that was called (errors.shape_for).
+the path table in paths.py). Aliases that other tools send: `/gemini/v1beta/...` (any
+native path under `/gemini`, the heavyweight Python proxy's prefix) and version-less
+`/models/{model}:{method}` (Roo Code with a custom base URL), which is `v1beta`. Errors
+are rendered in the shape of the API that was called (errors.shape_for).
 """
 
 from __future__ import annotations
