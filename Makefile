@@ -9,7 +9,7 @@ test:
 	$(PYTHON) infra/build_package.py --fetch-wheels build/wheels && $(PYTHON) -m pytest -q
 
 lint:
-	ruff check . && ruff format --check .
+	ruff check . && ruff format --check . && lint-imports
 
 typecheck:
 	mypy

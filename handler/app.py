@@ -3,11 +3,11 @@
 Native Gemini paths (`/v1beta/`, `/v1/`, `/v1alpha/`, `/upload/`, `/download/`) take a
 fast path past the router (`NativeDispatch`); everything else is routed (routes.py): `/`,
 `/healthz`, `/verify`, `/status`, and the translated protocols (OpenAI, Responses,
-Anthropic Messages), which share `/v1/` with Gemini (`is_native` tells them apart).
-Aliases that other tools send: `/gemini/v1beta/...` (any native path under `/gemini`,
-the heavyweight Python proxy's prefix) and version-less `/models/{model}:{method}`
-(Roo Code with a custom base URL), which is `v1beta`. Errors are rendered in the shape of
-the API that was called (errors.shape_for).
+Anthropic Messages), which share `/v1/` with Gemini (`is_native` tells them apart, from
+the path table in paths.py). Aliases that other tools send: `/gemini/v1beta/...` (any
+native path under `/gemini`, the heavyweight Python proxy's prefix) and version-less
+`/models/{model}:{method}` (Roo Code with a custom base URL), which is `v1beta`. Errors
+are rendered in the shape of the API that was called (errors.shape_for).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .affinity.binding import Owners
 from .config import Settings
 from .errors import ProxyError, json_response, render, shape_for
 from .keys.cooldown import Cooldown
+from .paths import NATIVE_PREFIXES, TRANSLATED_UNDER_V1, TRANSLATED_V1_EXACT
 
 EXPOSED_HEADERS = [
     "x-proxy-key",
@@ -59,7 +60,8 @@ async def landing(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     """The readiness check. Async, as every endpoint here: Starlette runs a plain function
-    in a worker thread, and the first one cost a cold start about 30 ms (anyio's threads)."""
+    in a worker thread, and starting anyio's first one is costly in a cold start
+    (docs/speed.md)."""
     return json_response({"status": "ok"})
 
 
@@ -87,17 +89,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return render(shape_for(request.url.path), ProxyError("The proxy hit an internal error."))
 
 
-NATIVE_PREFIXES = ("/v1beta/", "/v1alpha/", "/upload/", "/download/", "/v1/")
-# The translated routes that share Gemini's /v1/ prefix.
-TRANSLATED_UNDER_V1 = (
-    "/v1/chat/",
-    "/v1/embeddings",
-    "/v1/images/",
-    "/v1/audio/",
-    "/v1/responses",
-    "/v1/conversations",
-    "/v1/messages",
-)
 GEMINI_ALIAS = "/gemini"
 
 
@@ -119,7 +110,7 @@ def is_native(scope: Scope, path: str) -> bool:
     """
     if not path.startswith(NATIVE_PREFIXES):
         return False
-    if path.startswith(TRANSLATED_UNDER_V1):
+    if path.startswith(TRANSLATED_UNDER_V1) or path in TRANSLATED_V1_EXACT:  # the path table's (paths.py)
         return False
     if path == "/v1/models" or path.startswith("/v1/models/"):
         return scope["method"] != "GET" or ":" in path
@@ -152,7 +143,7 @@ def freeze_start_up_heap() -> None:
 
     `gc.freeze()` moves them (modules, classes, functions: nearly all of them for good)
     out of the collector's sight, so the collections that requests' garbage sets off no
-    longer walk them. Measured with bench/: about a tenth of the CPU of a native call.
+    longer walk them (what it saves per call: docs/speed.md).
     Once per process: tests start many apps in one.
     """
     if not gc.get_freeze_count():

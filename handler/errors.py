@@ -21,6 +21,7 @@ from typing import Any, Literal
 from starlette.responses import Response
 
 from .encoding import json_bytes
+from .paths import Api, api_of
 
 Shape = Literal["gemini", "openai", "anthropic"]
 
@@ -60,37 +61,20 @@ ANTHROPIC_TYPE = {
     529: "overloaded_error",
 }
 
-ANTHROPIC_PATHS = ("/v1/messages", "/messages")
-OPENAI_PATHS = (
-    "/openai/",
-    "/hf/",
-    "/chat/",
-    "/v1/chat/",
-    "/embeddings",
-    "/v1/embeddings",
-    "/responses",
-    "/v1/responses",
-    "/conversations",
-    "/v1/conversations",
-    "/images/",
-    "/v1/images/",
-    "/audio/",
-    "/v1/audio/",
-    "/models",
-    "/v1/models",
-)
+SHAPES: dict[Api, Shape] = {
+    "native": "gemini",
+    "health": "gemini",
+    "openai": "openai",
+    "responses": "openai",
+    "media": "openai",
+    "anthropic": "anthropic",
+}
 
 
 def shape_for(path: str) -> Shape:
-    """Which API a path belongs to, for the shape of its errors (404 and 405 included).
-    A model path with a `:method` is Gemini's; without one, OpenAI's model lookup."""
-    if path.startswith(ANTHROPIC_PATHS):
-        return "anthropic"
-    if path.startswith(("/v1/models/", "/models/")):
-        return "gemini" if ":" in path else "openai"
-    if path.startswith(OPENAI_PATHS):
-        return "openai"
-    return "gemini"
+    """Which API a path belongs to (the path table, paths.py), for the shape of its
+    errors (404 and 405 included)."""
+    return SHAPES[api_of(path)]
 
 
 class ProxyError(Exception):

@@ -19,9 +19,9 @@ Dimensions: `Key` (the masked key that served, `keys.mask`: never a full key),
 fixed list). Each is its own dimension set, so figures add up per key, per model and
 per route; every combination stays in the log line for Logs Insights. Cost guard: each
 distinct dimension value is a custom metric that CloudWatch bills, so values a caller
-could invent do not become one: the route is from a fixed list (else `other`), and
-when Gemini refused the request itself (400, 401, 404: a made-up key or model) the key
-and the model are recorded as `-`.
+could invent do not become one: the route is from a fixed list (the path table's names,
+Gemini's methods and collections, else `other`), and when Gemini refused the request
+itself (400, 401, 404: a made-up key or model) the key and the model are recorded as `-`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import time
 from typing import Any
 
 from starlette.types import Scope
+
+from .paths import family_of
 
 NAMESPACE = "GeminiEdgeProxy"
 DIMENSIONS = ("Key", "Model", "Route")
@@ -63,7 +65,6 @@ ACTIONS = frozenset(
 COLLECTIONS = frozenset(
     {"models", "tunedModels", "files", "cachedContents", "batches", "operations", "corpora", "fileSearchStores"}
 )
-OPENAI_ROUTES = {"chat/completions": "chat.completions", "embeddings": "embeddings", "models": "models"}
 _MODEL_PATH = re.compile(r"/(?:v1beta|v1|v1alpha)/(?:models|tunedModels)/([A-Za-z0-9][A-Za-z0-9._-]{0,79})(?=[:/?]|$)")
 _VERSIONS = ("v1beta", "v1", "v1alpha")
 
@@ -76,25 +77,28 @@ def model_of(path: str) -> str:
 
 @functools.lru_cache(maxsize=512)  # a few paths carry nearly all calls
 def route_of(path: str) -> str:
-    """A short name for the kind of call, from a fixed list (a dimension value must not be made up)."""
+    """A short name for the kind of call, from a fixed list (a dimension value must not be
+    made up): the path table's name for a routed path (paths.py), else Gemini's method or
+    collection."""
+    family = family_of(path)
+    if family is not None:
+        return family.route
     parts = [p for p in path.split("/") if p]
-    if parts and parts[0] == "openai":
+    if parts and parts[0] == "gemini":  # the /gemini/v1beta/... alias
         parts = parts[1:]
+    if parts and parts[0] == "models":  # version-less /models/m:method (Roo Code)
+        parts = ["v1beta", *parts]
     if parts and parts[0] == "upload":
         return "upload"
-    if len(parts) >= 2 and parts[0] in _VERSIONS and parts[1] == "openai":
+    if len(parts) < 2 or parts[0] not in _VERSIONS:
+        return "other"
+    if parts[1] == "openai":
         return "openai-compatible"
-    if parts and parts[0] in _VERSIONS and (len(parts) < 2 or parts[1] not in ("chat", "embeddings")):
-        last = parts[-1]
-        if ":" in last:
-            action = last.rsplit(":", 1)[1]
-            return action if action in ACTIONS else "other"
-        return parts[1] if len(parts) > 1 and parts[1] in COLLECTIONS else "other"
-    rest = "/".join(parts[1:] if parts and parts[0] == "v1" else parts)
-    for prefix, name in OPENAI_ROUTES.items():
-        if rest == prefix or rest.startswith(prefix + "/"):
-            return name
-    return "other"
+    last = parts[-1]
+    if ":" in last:
+        action = last.rsplit(":", 1)[1]
+        return action if action in ACTIONS else "other"
+    return parts[1] if parts[1] in COLLECTIONS else "other"
 
 
 def status_class(status: int) -> str:

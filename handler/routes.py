@@ -1,4 +1,5 @@
-"""Every routed path (all but the native pass-through) and what serves it.
+"""Every routed path (all but the native pass-through) and what serves it: each family of
+the path table (paths.py, which says under which prefixes) and its endpoints.
 
 Endpoints are named as "module:function" and imported on their first request: a cold
 start (the Lambda readiness check, the first native call) does not pay for the
@@ -19,9 +20,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from . import native
+from .paths import FAMILIES
 
-# `/hf/v1`: the heavyweight Python peer's prefix, so that configs copied from it work.
-OPENAI_PREFIXES = ("", "/v1", "/openai/v1", "/hf/v1")
 Endpoint = Callable[[Request], Awaitable[Any]]
 
 
@@ -56,56 +56,49 @@ class ModelsOrNative:
         await response(scope, receive, send)
 
 
-def _openai() -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    for prefix in OPENAI_PREFIXES:
-        routes += [
-            Route(f"{prefix}/chat/completions", lazy("handler.openai.chat:create"), methods=["POST"]),
-            Route(f"{prefix}/embeddings", lazy("handler.openai.embeddings:create"), methods=["POST"]),
-            Route(f"{prefix}/models", ModelsOrNative("handler.openai.models:list_models"), methods=["GET"]),
-            Route(
-                f"{prefix}/models/{{model:path}}", ModelsOrNative("handler.openai.models:get_model"), methods=["GET"]
-            ),
-            Route(f"{prefix}/responses", lazy("handler.responses.endpoints:create"), methods=["POST"]),
-            Route(
-                f"{prefix}/responses/{{rest:path}}",
-                lazy("handler.responses.endpoints:stored"),
-                methods=["GET", "POST", "DELETE"],
-            ),
-            Route(f"{prefix}/conversations", lazy("handler.responses.endpoints:stored"), methods=["GET", "POST"]),
-            Route(
-                f"{prefix}/conversations/{{rest:path}}",
-                lazy("handler.responses.endpoints:stored"),
-                methods=["GET", "POST", "DELETE"],
-            ),
-        ]
-    for prefix in OPENAI_PREFIXES:
-        routes += [
-            Route(f"{prefix}/images/generations", lazy("handler.openai.images:generations"), methods=["POST"]),
-            Route(f"{prefix}/images/edits", lazy("handler.openai.images:edits"), methods=["POST"]),
-            Route(f"{prefix}/audio/speech", lazy("handler.openai.speech:create"), methods=["POST"]),
-        ]
-    return routes
+GET, POST, DELETE = ["GET"], ["POST"], ["DELETE"]
+STORED = "handler.responses.endpoints:stored"
 
 
-def _anthropic() -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    for prefix in ("", "/v1"):
-        routes += [
-            Route(f"{prefix}/messages", lazy("handler.anthropic.endpoints:create"), methods=["POST"]),
-            Route(
-                f"{prefix}/messages/count_tokens", lazy("handler.anthropic.endpoints:count_tokens"), methods=["POST"]
-            ),
-        ]
-    return routes
+def _endpoints() -> dict[str, list[tuple[str, Endpoint | ModelsOrNative, list[str]]]]:
+    """What each family of the path table serves: (path after the prefix, endpoint, methods)."""
+    return {
+        "/chat": [("/chat/completions", lazy("handler.openai.chat:create"), POST)],
+        "/embeddings": [("/embeddings", lazy("handler.openai.embeddings:create"), POST)],
+        "/models": [
+            ("/models", ModelsOrNative("handler.openai.models:list_models"), GET),
+            ("/models/{model:path}", ModelsOrNative("handler.openai.models:get_model"), GET),
+        ],
+        "/responses": [
+            ("/responses", lazy("handler.responses.endpoints:create"), POST),
+            ("/responses/{rest:path}", lazy(STORED), [*GET, *POST, *DELETE]),
+        ],
+        "/conversations": [
+            ("/conversations", lazy(STORED), [*GET, *POST]),
+            ("/conversations/{rest:path}", lazy(STORED), [*GET, *POST, *DELETE]),
+        ],
+        "/images": [
+            ("/images/generations", lazy("handler.openai.images:generations"), POST),
+            ("/images/edits", lazy("handler.openai.images:edits"), POST),
+        ],
+        "/audio": [("/audio/speech", lazy("handler.openai.speech:create"), POST)],
+        "/messages/count_tokens": [("/messages/count_tokens", lazy("handler.anthropic.endpoints:count_tokens"), POST)],
+        "/messages": [("/messages", lazy("handler.anthropic.endpoints:create"), POST)],
+        "/verify": [("/verify", lazy("handler.health.verify:verify"), [*GET, *POST])],
+        "/status": [
+            ("/status", lazy("handler.health.status:page"), GET),
+            ("/status/data", lazy("handler.health.status:data"), GET),
+            ("/status/metrics", lazy("handler.health.status:metrics_readout"), GET),
+        ],
+    }
 
 
 def routes() -> list[BaseRoute]:
+    """Every family of the path table, under each of its prefixes."""
+    endpoints = _endpoints()
     return [
-        Route("/verify", lazy("handler.health.verify:verify"), methods=["GET", "POST"]),
-        Route("/status", lazy("handler.health.status:page"), methods=["GET"]),
-        Route("/status/data", lazy("handler.health.status:data"), methods=["GET"]),
-        Route("/status/metrics", lazy("handler.health.status:metrics_readout"), methods=["GET"]),
-        *_openai(),
-        *_anthropic(),
+        Route(prefix + path, endpoint, methods=methods)
+        for family in FAMILIES
+        for prefix in family.prefixes
+        for path, endpoint, methods in endpoints[family.name]
     ]

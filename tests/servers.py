@@ -1,13 +1,36 @@
-"""Real HTTP servers on loopback for the tests: uvicorn in a background thread."""
+"""Real HTTP servers on loopback for the tests: uvicorn in a background thread, or a
+start command in a subprocess (`free_port`, `wait_healthy`)."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 
+import httpx
 import uvicorn
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server started in a subprocess."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(process: subprocess.Popen, url: str, seconds: float = 20.0) -> httpx.Response:
+    """The first `/healthz` answer of the server `process` started at `url`; the test
+    fails if the process exits first (with its stderr, when piped) or stays silent."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, process.stderr.read() if process.stderr else "the server exited"
+        try:
+            return httpx.get(url + "/healthz", timeout=1)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{url} did not answer /healthz"
+            time.sleep(0.02)
 
 
 class ServerThread:

@@ -57,7 +57,8 @@ PATH_NAME = re.compile(r"(?<=/)" + CORE)
 # is a name: a prompt that mentions "my files/notes" is not.
 # (The quote or version is matched, not looked behind for: many times faster.)
 BODY_NAME = re.compile(rb'(?:"|/v1beta/|/v1/|/v1alpha/)' + CORE.encode() + rb'(?=["/:?])')
-# What a request body may name: one fast scan each before any regex (a 4 MB body: ~1 ms each).
+# What a request body may name: one fast scan each before any regex (cheap on a body of
+# several MB: docs/speed.md).
 MARKERS = (b"files/", b"cachedContents/", b"fileSearchStores/")
 PREVIOUS = re.compile(rb'("previous_interaction_id"\s*:\s*")([^"\\]+)(")')
 INTERACTION_PATH = re.compile(r"(/interactions/)([^/:]+)")

@@ -4,6 +4,7 @@ are accepted and never sent to Google (only the translated body goes upstream)."
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -11,29 +12,27 @@ from starlette.responses import Response
 
 from ..encoding import json_bytes
 from ..errors import UpstreamFailed, json_response
-from ..state import settings_of
 from ..translate import calls
-from ..translate.streaming import TranslatedStream
+from ..translate.protocol import ClientProtocol
 from .request import to_gemini
 from .response import message
 from .stream import PING, MessageStream
 
-
-async def create(request: Request) -> Response | TranslatedStream:
-    return await calls.translated(
-        request,
-        to_gemini,
-        "anthropic",
-        PING,
-        lambda call: MessageStream(call.name, call.single_tool),
-        lambda call, data: message(data, call.name, call.single_tool),
-    )
+MESSAGES = ClientProtocol(
+    "anthropic messages",
+    to_gemini,
+    whole=lambda call, data: message(data, call.name, call.single_tool),
+    stream=lambda call: MessageStream(call.name, call.single_tool),
+    shape="anthropic",
+    heartbeat=PING,
+    counting=functools.partial(to_gemini, counting=True),
+)
+create = MESSAGES.create
 
 
 async def count_tokens(request: Request) -> Response:
     """`{"input_tokens": N}` from Gemini's countTokens on the translated request."""
-    creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), settings_of(request.scope), counting=True)
+    creds, call = await MESSAGES.read(request, counting=True)
     counted = {k: v for k, v in call.payload.items() if k in ("contents", "systemInstruction", "tools")}
     body = json_bytes({"generateContentRequest": {"model": f"models/{call.model}", **counted}})
     path = f"/v1beta/models/{quote(call.model, safe='')}:countTokens"

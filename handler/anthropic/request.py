@@ -27,6 +27,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
+from ..translate import params
 from ..translate import tools as conventions
 from ..translate.models import resolve_model
 from ..translate.schema import Budget
@@ -35,7 +36,6 @@ from . import blocks
 
 CLAUDE_DEFAULTS = (("claude-*haiku*", "gemini-2.5-flash"), ("claude-*", "gemini-2.5-pro"))
 TOOL_CHOICE = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
-SAMPLING = (("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"))
 # Gemini 2.5 and 3 answer at most 65,536 tokens and refuse a larger maxOutputTokens;
 # Claude clients may ask for more (Opus takes 128k): they get Gemini's most.
 MAX_OUTPUT_TOKENS = 65536
@@ -152,18 +152,13 @@ def _generation_config(body: dict[str, Any], model: str, max_tokens: int | None)
     config: dict[str, Any] = {}
     if max_tokens is not None:
         config["maxOutputTokens"] = min(max_tokens, MAX_OUTPUT_TOKENS)
-    for name, key in SAMPLING:
-        value = body.get(name)
-        if value is not None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise BadRequest(f"{name} must be a number.", name)
-            config[key] = value
-    stop = body.get("stop_sequences")
-    if stop is not None:
-        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise BadRequest("stop_sequences must be a list of strings.", "stop_sequences")
-        if stop:
-            config["stopSequences"] = stop
+    sampling = {
+        "temperature": params.number(body.get("temperature"), "temperature", 0, 1),  # Anthropic's range
+        "topP": params.number(body.get("top_p"), "top_p", 0, 1),
+        "topK": params.integer(body.get("top_k"), "top_k", 1),
+        "stopSequences": params.stop_sequences(body.get("stop_sequences"), "stop_sequences"),
+    }
+    config.update((key, value) for key, value in sampling.items() if value is not None)
     thinking = _thinking(body.get("thinking"), model)
     if thinking:
         config["thinkingConfig"] = thinking

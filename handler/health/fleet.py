@@ -4,8 +4,8 @@ Every container writes EMF records (handler/metrics.py) that CloudWatch sums acr
 the fleet; this module reads them back with `GetMetricData`, for the status page. It is
 on only with `FLEET_METRICS=true` (the function then needs `cloudwatch:GetMetricData`,
 an optional permission in template.yaml and serverless.yml). boto3 is imported only
-then, on first use (it costs about 110 ms of cold start; the Lambda runtime has it),
-and its blocking call runs in a thread.
+then, on first use (its import is a large part of a cold start, docs/speed.md; the
+Lambda runtime has it), and its blocking call runs in a thread.
 
 The keys asked about are the caller's (an access token's pool, or one's own keys),
 masked: only figures for those `Key` dimension values are read, so nobody sees another

@@ -19,9 +19,9 @@ last good pool and logs once; a secret never read successfully raises `PoolUnava
 (a 503 for requests that need the pool), and is tried again after at most
 `RETRY_SECONDS`. Nothing of the secret's content goes into logs or errors.
 
-boto3 is imported only when a secret is configured (it costs about 110 ms of cold start;
-it is part of the Lambda runtime, so it is not packaged), and its blocking call runs in
-a thread so the event loop keeps serving.
+boto3 is imported only when a secret is configured (its import is a large part of a cold
+start, docs/speed.md; it is part of the Lambda runtime, so it is not packaged), and its
+blocking call runs in a thread so the event loop keeps serving.
 """
 
 from __future__ import annotations

@@ -164,8 +164,8 @@ def info_frame(mp3: bytes | bytearray, samples: int) -> bytes:
 
 def to_mp3(pcm: bytes, rate: int) -> bytes:
     encoder = _lame(rate)
-    # One second at a time: LAME given the whole minute at once allocates ~10 MB of
-    # buffers for it; fed in pieces it stays flat, for about the same time (bench/speech.py).
+    # One second at a time: LAME given the whole minute at once allocates buffers for all
+    # of it; fed in pieces its memory stays flat, for about the same time (docs/speed.md).
     out = bytearray()
     end = len(pcm) - len(pcm) % 2
     step = rate * 2

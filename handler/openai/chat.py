@@ -8,22 +8,17 @@ the commit.
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from ..sse import COMMENT_HEARTBEAT
-from ..translate import calls
-from ..translate.streaming import TranslatedStream
+from ..translate.protocol import ClientProtocol
 from .chat_request import to_gemini
 from .chat_response import ChunkStream, completion
 
-
-async def create(request: Request) -> Response | TranslatedStream:
-    return await calls.translated(
-        request,
-        to_gemini,
-        "openai",
-        COMMENT_HEARTBEAT,
-        lambda call: ChunkStream(call.model, call.include_usage),
-        lambda call, data: completion(data, call.model),
-    )
+CHAT = ClientProtocol(
+    "openai chat",
+    to_gemini,
+    whole=lambda call, data: completion(data, call.model),
+    stream=lambda call: ChunkStream(call.model, call.include_usage),
+    shape="openai",
+    heartbeat=COMMENT_HEARTBEAT,
+)
+create = CHAT.create

@@ -15,21 +15,19 @@ from starlette.responses import Response
 from ..encoding import json_bytes
 from ..errors import NotFound
 from ..sse import COMMENT_HEARTBEAT
-from ..translate import calls
-from ..translate.streaming import TranslatedStream
+from ..translate.protocol import ClientProtocol
 from .request import STATELESS, to_gemini
 from .stream import ResponseStream
 
-
-async def create(request: Request) -> Response | TranslatedStream:
-    return await calls.translated(
-        request,
-        to_gemini,
-        "openai",
-        COMMENT_HEARTBEAT,
-        ResponseStream,
-        lambda call, data: json_bytes(ResponseStream(call, emit=False).whole(data)),
-    )
+RESPONSES = ClientProtocol(
+    "openai responses",
+    to_gemini,
+    whole=lambda call, data: json_bytes(ResponseStream(call, emit=False).whole(data)),
+    stream=ResponseStream,
+    shape="openai",
+    heartbeat=COMMENT_HEARTBEAT,
+)
+create = RESPONSES.create
 
 
 async def stored(request: Request) -> Response:

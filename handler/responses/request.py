@@ -118,13 +118,12 @@ async def _add_input(builder: Contents, given: Any) -> None:
 
 
 def _generation_config(body: dict[str, Any], model: str) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for name, key in (("temperature", "temperature"), ("top_p", "topP"), ("max_output_tokens", "maxOutputTokens")):
-        value = body.get(name)
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise BadRequest(f"{name} must be a number.", name)
-            config[key] = value
+    sampling = {
+        "maxOutputTokens": params.integer(body.get("max_output_tokens"), "max_output_tokens", 1),
+        "temperature": params.number(body.get("temperature"), "temperature", 0, 2),
+        "topP": params.number(body.get("top_p"), "top_p", 0, 1),
+    }
+    config: dict[str, Any] = {key: value for key, value in sampling.items() if value is not None}
     _text_format(body.get("text"), config)
     thinking = _thinking(body.get("reasoning"), model)
     if thinking:

@@ -1,5 +1,7 @@
-"""What every translated route (OpenAI, Responses, Messages) does around its translator:
-credentials, the JSON body, one upstream call (whole or streamed), the proxy's headers.
+"""What every translated route (OpenAI, Responses, Messages, embeddings, images, speech)
+does around its translator: credentials, the bounded JSON body, upstream calls answered
+by one JSON document, the proxy's headers. A protocol's generate call, whole or
+streamed, is translate/protocol's.
 
 Routes raise `errors.ProxyError`; the app renders it in the called API's shape.
 """
@@ -8,27 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 
-from ..affinity import binding as affinity
-from ..config import Settings
 from ..disconnect import ClientGone, until_disconnect
 from ..encoding import json_bytes, loads
-from ..errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
+from ..errors import BadRequest, ProxyError, TooLarge, UpstreamFailed
 from ..keys.credentials import Credentials, from_request
-from ..keys.failover import Outcome, note_outcome, send
+from ..keys.failover import Outcome, failure, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
-from .streaming import TranslatedStream, Translator, failure
-
-JSON_HEADERS = {"content-type": "application/json"}
-UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+from .streaming import JSON_HEADERS, UNEXPECTED
 
 
 async def credentials_of(request: Request) -> Credentials:
@@ -145,88 +139,3 @@ async def call_many(
         for task in tasks:
             task.cancel()
     return [data for data, _ in results], results[-1][1]
-
-
-async def generate(
-    request: Request,
-    creds: Credentials,
-    model: str,
-    payload: dict[str, Any],
-    streamed: bool,
-    shape: Shape,
-    heartbeat: bytes,
-    translator: Callable[[], Translator],
-    whole: Callable[[Any], bytes],
-) -> Response | TranslatedStream:
-    """A translated route's one Gemini generate call: streamed through the protocol's
-    `translator`, or whole, the answer turned into the client's by `whole(data)`."""
-    body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
-    name = quote(model, safe="")
-    if streamed:
-        path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return stream(request, path, body, creds, translator(), shape, heartbeat, model)
-    data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
-    try:
-        answer = whole(data)
-    except (AttributeError, TypeError, KeyError, IndexError):
-        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
-    return Response(answer, headers=headers, media_type="application/json")
-
-
-class GeminiCall(Protocol):
-    """What a protocol's request translator hands back."""
-
-    model: str
-    payload: dict[str, Any]
-    stream: bool
-
-
-C = TypeVar("C", bound=GeminiCall)
-
-
-async def translated(
-    request: Request,
-    to_gemini: Callable[[dict[str, Any], Settings], Awaitable[C]],
-    shape: Shape,
-    heartbeat: bytes,
-    translator: Callable[[C], Translator],
-    whole: Callable[[C, Any], bytes],
-) -> Response | TranslatedStream:
-    """A translated route from end to end: credentials first, then the body through the
-    protocol's `to_gemini`, then the one generate call (`generate`)."""
-    creds = await credentials_of(request)
-    call = await to_gemini(await read_json(request), settings_of(request.scope))
-    return await generate(
-        request,
-        creds,
-        call.model,
-        call.payload,
-        call.stream,
-        shape,
-        heartbeat,
-        lambda: translator(call),
-        lambda data: whole(call, data),
-    )
-
-
-def stream(
-    request: Request,
-    path: str,
-    body: bytes,
-    creds: Credentials,
-    translator: Translator,
-    shape: Shape,
-    heartbeat: bytes,
-    model: str | None = None,
-) -> TranslatedStream:
-    """The streamed answer to a translated call (see streaming.TranslatedStream)."""
-    settings = settings_of(request.scope)
-    return TranslatedStream(
-        lambda: call(request, "POST", path, body, creds, model),
-        translator,
-        shape,
-        heartbeat,
-        settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome),
-        creds,
-    )

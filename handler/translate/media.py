@@ -175,7 +175,8 @@ def data_url_part(url: str, param: str) -> dict[str, Any]:
 
 def is_base64(text: str) -> bool:
     """Whether Gemini will take `text` as base64 (standard or URL-safe alphabet, padding
-    optional, as protobuf JSON allows). A scan, not a decode: 15 MB takes ~20 ms, not ~100."""
+    optional, as protobuf JSON allows). A scan, not a decode: several times faster on a
+    large body (figures: docs/speed.md)."""
     if not text.isascii():
         return False
     rest = text.encode("ascii").translate(None, _B64_ALPHABET)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
@@ -26,10 +25,12 @@ from starlette.types import Receive, Scope, Send
 from ..disconnect import relay
 from ..errors import ProxyError, Shape, UpstreamFailed, render
 from ..keys.credentials import Credentials
-from ..keys.failover import Outcome, failure
+from ..keys.failover import failure, note_outcome
+from ..keys.failover import send as send_upstream
 from ..keys.masking import mask_text
 from ..logs import note
 from ..sse import EventParser
+from ..state import cooldown_of, settings_of
 from ..upstream import UpstreamError, UpstreamResponse
 
 SSE_HEADERS = [
@@ -37,6 +38,7 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
+JSON_HEADERS = {"content-type": "application/json"}
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
 
 
@@ -57,32 +59,39 @@ class Translator(Protocol):
 
 
 class TranslatedStream:
-    """The ASGI answer to a streamed call: `send_upstream` with failover, then the
-    translator's events. `on_outcome` notes the outcome and gives the proxy's headers."""
+    """The ASGI answer to a streamed call: the POST of `body` to `path` with failover,
+    then the translator's events. Everything it needs is given here or read from the
+    scope (settings, cooldown, the access log): it calls back into no route module."""
 
     def __init__(
         self,
-        call: Callable[[], Awaitable[Outcome]],
+        path: str,
+        body: bytes,
+        creds: Credentials,
+        model: str | None,
         translator: Translator,
         shape: Shape,
         heartbeat: bytes,
-        beat_seconds: float,
-        on_outcome: Callable[[Outcome], dict[str, str]],
-        creds: Credentials,
     ) -> None:
-        self.call = call
+        self.path = path
+        self.body = body
+        self.creds = creds
+        self.model = model
         self.translator = translator
         self.shape = shape
         self.heartbeat = heartbeat
-        self.beat = beat_seconds
-        self.on_outcome = on_outcome
-        self.creds = creds
+        self.beat = 0.0  # the settings' HEARTBEAT_SECONDS, read when the stream starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await relay(scope, receive, lambda: self._pump(scope, receive, send))
 
     async def _pump(self, scope: Scope, receive: Receive, send: Send) -> None:
-        upstream = asyncio.ensure_future(self.call())
+        settings = settings_of(scope)
+        self.beat = settings.heartbeat_seconds
+        call = send_upstream(
+            settings, cooldown_of(scope), "POST", self.path, JSON_HEADERS, self.body, self.creds, model=self.model
+        )
+        upstream = asyncio.ensure_future(call)
         started = False
         try:
             while not (await asyncio.wait((upstream,), timeout=self.beat))[0]:
@@ -91,7 +100,7 @@ class TranslatedStream:
                     started = True
                 await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
             outcome = upstream.result()
-            headers = self.on_outcome(outcome)
+            headers = note_outcome(scope, outcome)
             wrong_shape = outcome.ok and "event-stream" not in outcome.response.content_type  # type: ignore[union-attr]
             if not outcome.ok or wrong_shape:
                 # A 200 that is not an event stream would otherwise end as an empty success.

@@ -1,4 +1,4 @@
-"""The one boundary to the HTTP client (`http_client`): only this module uses it.
+"""The one boundary to the HTTP client (`connection_pool`, `connection`): only this package uses it.
 
 Callers get `UpstreamResponse` (status, headers, read, iterate, close) and the project's
 own exceptions (`UpstreamTimeout`, `UpstreamUnreachable`, `UpstreamBroken`), translated
@@ -56,6 +56,46 @@ class UpstreamTooLarge(UpstreamError):
     message = "The Gemini API's answer is larger than this proxy reads."
 
 
+class Mapped:
+    """A context manager that raises the project's exception for the HTTP client's own
+    (the first entry `isinstance` matches wins, so subclasses such as ssl.SSLError or
+    TimeoutError come before OSError), as httpcore's `map_exceptions` does. A class,
+    not a generator: it wraps every chunk of every stream."""
+
+    __slots__ = ("mapping",)
+
+    def __init__(
+        self, mapping: dict[type[BaseException] | tuple[type[BaseException], ...], type[UpstreamError]]
+    ) -> None:
+        self.mapping = mapping
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            return
+        for given, ours in self.mapping.items():
+            if isinstance(exc, given):
+                raise ours() from None
+
+
+CONNECTING = Mapped(
+    {
+        TimeoutError: UpstreamTimeout,
+        ssl.SSLError: UpstreamTLSError,
+        (OSError, ValueError, connection_pool.ProtocolError): UpstreamUnreachable,
+    }
+)
+READING = Mapped(
+    {
+        OverflowError: UpstreamTooLarge,
+        TimeoutError: UpstreamTimeout,
+        (OSError, connection_pool.ProtocolError): UpstreamBroken,
+    }
+)
+
+
 class UpstreamResponse:
     """An open upstream answer. Close it (or read it whole) when done."""
 
@@ -88,13 +128,8 @@ class UpstreamResponse:
     async def read(self, limit: int | None = None) -> bytes:
         """The whole body (then released); UpstreamTooLarge past `limit` bytes."""
         try:
-            return await self._raw.read(limit)
-        except OverflowError:
-            raise UpstreamTooLarge() from None
-        except TimeoutError:
-            raise UpstreamTimeout() from None
-        except (OSError, connection_pool.ProtocolError):
-            raise UpstreamBroken() from None
+            with READING:
+                return await self._raw.read(limit)
         finally:
             self._raw.close()
 
@@ -106,12 +141,8 @@ class UpstreamResponse:
     async def next_chunk(self, wait: float | None) -> bytes | None:
         """The next bytes (b"" at the end), or None when `wait` seconds passed without
         any (time for a heartbeat). Cancel-safe: nothing is lost."""
-        try:
+        with READING:
             return await self._raw.read_some(wait)
-        except TimeoutError:
-            raise UpstreamTimeout() from None
-        except (OSError, connection_pool.ProtocolError):
-            raise UpstreamBroken() from None
 
     def close(self) -> None:
         self._raw.close()
@@ -120,9 +151,9 @@ class UpstreamResponse:
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The one TLS context of every https request: the system's CA bundle, loaded on the
-    first https call instead of at start (parsing it takes about 35 ms here). Loading it
-    in a thread at start instead was measured (bench/coldstart.py, https upstream) and
-    made the first call slower on a 2-core machine: 252-256 ms against 205-227 ms."""
+    first https call instead of at start (parsing it is a sizeable part of a cold start).
+    Loading it in a thread at start instead made the first call slower on a 2-core
+    machine (figures: docs/speed.md, "Figures behind the code")."""
     context = ssl.create_default_context()
     context.set_alpn_protocols(("http/1.1",))
     return context
@@ -162,7 +193,7 @@ async def request(
     timeouts apply. `server_hostname` is the TLS name to check when `url` names an
     address (the media fetch pins the address it vetted)."""
     url = str(url)
-    try:
+    with CONNECTING:
         raw = await pool().request(
             method,
             url,
@@ -174,10 +205,4 @@ async def request(
             context=tls_context() if url[:6].lower() == "https:" else None,
             server_hostname=server_hostname,
         )
-    except TimeoutError:
-        raise UpstreamTimeout() from None
-    except ssl.SSLError:
-        raise UpstreamTLSError() from None
-    except (OSError, ValueError, connection_pool.ProtocolError):
-        raise UpstreamUnreachable() from None
     return UpstreamResponse(raw)

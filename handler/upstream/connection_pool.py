@@ -1,22 +1,22 @@
 """A small HTTP/1.1 client on asyncio and httptools, with keep-alive connections pooled per loop.
 
-Why not aiohttp (the client until December 2026): importing it took about 80 ms of a
-cold start (a third of the first proxied call; see docs/speed.md), and its generality
+Why not aiohttp (the client until December 2026): importing it took a third of the
+first proxied call of a cold start (figures: docs/speed.md), and its generality
 (cookies, redirects, proxies, decompression, tracing, multipart) cost CPU on every
 call, none of which a pass-through proxy wants. What is left is small: write a request
 head, hand the answer to httptools (uvicorn's parser, already loaded by the server, so
 the parsing of untrusted bytes is a well-kept C library's, not ours), and keep the
-connection for the next call. Only `upstream.py` uses this module.
+connection for the next call. Only `handler.upstream` uses this module.
 
 What it does not do, on purpose: follow redirects (the proxy follows none, and the
 media fetch checks each hop itself), cookies, proxies from the environment,
 decompression (bodies pass byte for byte), HTTP/2.
 
-The connection itself (writing, reading, back-pressure) is `http_connection.Connection`.
+The connection itself (writing, reading, back-pressure) is `connection.Connection`.
 Errors are plain: `TimeoutError`, `OSError` (and `ssl.SSLError`) from the socket,
 `Disconnected` when the server closed before its answer ended, `ProtocolError` for an
 answer that is not HTTP/1.1 or whose head is too large, `ValueError` for a request that
-cannot be written (a header with a line break). `upstream.py` translates them once.
+cannot be written (a header with a line break). `handler.upstream` translates them once.
 """
 
 from __future__ import annotations

@@ -177,10 +177,65 @@ def test_metrics_off_and_own_namespace(start_proxy, fake, log_lines):
         ("/v1/embeddings", "embeddings"),
         ("/v1/models/gemini-2.5-flash", "models"),
         ("/models", "models"),
+        ("/models/gemini-2.5-flash:generateContent", "generateContent"),
+        ("/gemini/v1beta/models/gemini-2.5-flash:countTokens", "countTokens"),
+        ("/status", "status"),
+        ("/status/data", "status"),
+        ("/status/metrics", "status"),
+        ("/verify", "verify"),
+        ("/v1/conversations/abc", "conversations"),
+        ("/responses/resp_1/input_items", "responses"),
+        ("/messages/count_tokens", "messages.count_tokens"),
     ],
 )
 def test_route_names_come_from_a_fixed_list(path, route):
     assert metrics.route_of(path) == route
+
+
+CLAUDE = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+SPEECH = {"model": "tts-1", "voice": "echo", "input": "hi", "response_format": "pcm"}
+
+
+@pytest.mark.parametrize(
+    "path, body, route",
+    [
+        (GENERATE, BODY, "generateContent"),
+        (
+            "/v1/chat/completions",
+            {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi"}]},
+            "chat.completions",
+        ),
+        (
+            "/hf/v1/chat/completions",
+            {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi"}]},
+            "chat.completions",
+        ),
+        ("/v1/embeddings", {"model": "models/gemini-embedding-001", "input": "hello"}, "embeddings"),
+        ("/v1/messages", CLAUDE, "messages"),
+        ("/v1/messages/count_tokens", CLAUDE, "messages.count_tokens"),
+        ("/v1/responses", {"model": "gemini-2.5-flash", "input": "hi"}, "responses"),
+        ("/openai/v1/responses", {"model": "gemini-2.5-flash", "input": "hi"}, "responses"),
+        ("/v1/images/generations", {"prompt": "A lighthouse.", "model": "imagen-3.0-generate-002"}, "images"),
+        ("/v1/audio/speech", SPEECH, "speech"),
+        ("/hf/v1/audio/speech", SPEECH, "speech"),
+    ],
+)
+def test_route_dimension_names_every_route_family(proxy, fake, log_lines, path, body, route):
+    """Each translated protocol's route has its own `Route` value (Claude Code's and Codex's
+    traffic can be told apart), read from the record the real request wrote."""
+    r = httpx.post(proxy + path, json=body, headers={"authorization": f"Bearer {KEY_A}"})
+    assert r.status_code == 200, r.text
+    (record,) = emf_records(parsed_when(log_lines, 1))
+    assert_valid_emf(record)
+    assert record["Route"] == route and record["path"] == path
+
+
+def test_status_routes_name_their_route_but_add_no_record(start_proxy, fake, log_lines):
+    url = start_proxy(GEMINI_API_KEYS=KEY_A, ACCESS_TOKENS=TOKEN)
+    assert httpx.get(url + "/status/data", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+    lines = parsed_when(log_lines, 1)
+    assert [line["path"] for line in lines if line.get("msg") == "request"] == ["/status/data"]
+    assert emf_records(lines) == [] and metrics.route_of("/status/data") == "status"
 
 
 def put_as_cloudwatch_would(client, records: list[dict], shift: float = 0.0) -> None:

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from ..conftest import KEY_A, KEY_B
+from ..servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_command_serves_and_never_logs_keys(fake, fake_url, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     readme = (ROOT / "README.md").read_text()
     assert "uvicorn handler.app:app --port 8000" in readme
     log = (tmp_path / "stderr").open("w+")
@@ -32,12 +29,7 @@ def test_readme_command_serves_and_never_logs_keys(fake, fake_url, tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(proc, url)
         r = httpx.post(
             url + "/v1beta/models/gemini-2.5-flash:generateContent",
             params={"key": f"{KEY_A},{KEY_B}"},

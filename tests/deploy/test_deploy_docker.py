@@ -6,13 +6,11 @@ import fnmatch
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from ..servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,21 +66,11 @@ def test_cmd_starts_the_app_on_port(tmp_path):
     """The CMD exactly as the image runs it, on a free $PORT: /healthz answers."""
     (cmd,) = [json.loads(rest) for word, rest in instructions() if word == "CMD"]
     assert cmd[:2] == ["sh", "-c"] and "handler.app:app" in cmd[2] and '"${PORT:-8080}"' in cmd[2]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PORT": str(port), "HOME": str(tmp_path)}
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+        r = wait_healthy(process, f"http://127.0.0.1:{port}")
         assert r.status_code == 200 and r.json() == {"status": "ok"}
     finally:
         process.terminate()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import pytest
 
 from ..conftest import KEY_A
 from ..fake_gemini import text_response
+from ..servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 10 * 1024 * 1024  # the project's own cap on the zipped package
@@ -184,12 +184,6 @@ def test_app_imports_from_the_unpacked_package_alone(host_package, fake_url):
     assert any(f.startswith(str(host_package / "starlette")) for f in seen["files"])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("port_variable", ["AWS_LWA_PORT", "PORT"])
 def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_path, port_variable):
     """The adapter's view: start run.sh with the port set, wait for /healthz, then relay a streamed call."""
@@ -207,15 +201,7 @@ def test_run_sh_serves_healthz_and_streams(host_package, fake, fake_url, tmp_pat
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            try:
-                health = httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "run.sh did not answer /healthz"
-                time.sleep(0.02)
+        health = wait_healthy(process, base)
         assert health.status_code == 200 and health.json() == {"status": "ok"}
 
         fake.reply(events=[text_response(str(i), finish=None) for i in range(3)], delay=0.4)

@@ -3,6 +3,7 @@ request (issue 9; logs.NoTraceback and app.server_error)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -22,7 +23,8 @@ def test_unhandled_error_logs_its_type_only(proxy, fake, caplog, monkeypatch):
     async def broken(body, settings):
         raise RuntimeError(f"{SECRET_PROMPT} {KEY_A}")
 
-    monkeypatch.setattr(chat, "to_gemini", broken)
+    # The route's bundle with a request translator that breaks (routes look `create` up per request).
+    monkeypatch.setattr(chat, "create", dataclasses.replace(chat.CHAT, to_gemini=broken).create)
     r = httpx.post(
         proxy + "/v1/chat/completions",
         json={"messages": [{"role": "user", "content": SECRET_PROMPT}]},

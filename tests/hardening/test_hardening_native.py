@@ -118,15 +118,28 @@ def test_client_that_aborts_mid_body_sends_nothing_upstream(proxy, fake, caplog)
 SERVERS = pytest.mark.parametrize("http", ["handler.server:GuardedHttpTools", "httptools"])
 
 
+CHAT_BODY = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(
+    "path,body,credential",
+    [
+        (GENERATE, json.loads(BODY), f"x-goog-api-key: {KEY_A}"),
+        ("/v1/chat/completions", CHAT_BODY, f"Authorization: Bearer {KEY_A}"),
+        ("/v1/embeddings", {"model": "gemini-embedding-001", "input": ["a", "b"]}, f"Authorization: Bearer {KEY_A}"),
+    ],
+    ids=["native", "chat", "embeddings"],
+)
 @SERVERS
-def test_native_call_cancelled_when_client_leaves(start_proxy, fake, caplog, http):
+def test_call_cancelled_when_client_leaves(start_proxy, fake, caplog, path, body, credential, http):
     proxy = start_proxy(http=http)
     caplog.set_level(logging.INFO, "gemini_proxy")
     fake.keys[KEY_A] = "slow"
     fake.slow_seconds = 30
+    raw = json.dumps(body).encode()
     sock = connect(proxy)
-    head = f"POST {GENERATE} HTTP/1.1\r\nHost: x\r\nx-goog-api-key: {KEY_A}\r\nContent-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
-    sock.sendall(head.encode() + BODY)
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\n{credential}\r\nContent-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+    sock.sendall(head.encode() + raw)
     wait_for(lambda: fake.in_flight == 1, "the call reached Gemini")
     sock.close()
     fields = wait_for(
@@ -134,32 +147,6 @@ def test_native_call_cancelled_when_client_leaves(start_proxy, fake, caplog, htt
     )
     assert fields[0]["status"] == 499  # nginx's "client closed request", not a 500
     assert fake.slow_done == []  # Gemini had not answered yet: the proxy stopped waiting at once
-
-
-@pytest.mark.parametrize(
-    "path,body",
-    [
-        ("/v1/chat/completions", {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}),
-        ("/v1/embeddings", {"model": "gemini-embedding-001", "input": ["a", "b"]}),
-    ],
-)
-@SERVERS
-def test_translated_call_cancelled_when_client_leaves(start_proxy, fake, caplog, path, body, http):
-    proxy = start_proxy(http=http)
-    caplog.set_level(logging.INFO, "gemini_proxy")
-    fake.keys[KEY_A] = "slow"
-    fake.slow_seconds = 30
-    raw = json.dumps(body).encode()
-    sock = connect(proxy)
-    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A}\r\nContent-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
-    sock.sendall(head.encode() + raw)
-    wait_for(lambda: fake.in_flight == 1, "the call reached Gemini")
-    sock.close()
-    fields = wait_for(
-        lambda: [f for f in log_fields(caplog) if f.get("client_gone") == "waiting"], "the call was dropped"
-    )
-    assert fields[0]["status"] == 499
-    assert fake.slow_done == []
 
 
 def test_native_stream_that_breaks_is_not_a_clean_end(proxy, fake, caplog):

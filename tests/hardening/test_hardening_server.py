@@ -15,15 +15,10 @@ import httpx
 import pytest
 
 from ..conftest import KEY_A
+from ..servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "--http handler.server:GuardedHttpTools"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +43,7 @@ def guarded(fake_server):
         "--no-access-log",
     ]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(url + "/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    wait_healthy(proc, f"http://127.0.0.1:{port}")
     yield port
     proc.terminate()
     proc.wait(10)
