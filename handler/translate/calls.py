@@ -25,6 +25,7 @@ from ..keys.failover import Outcome, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from .dropped import header as dropped_header
 from .streaming import TranslatedStream, Translator, failure
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -109,11 +110,17 @@ async def call(
 
 
 async def call_json(
-    request: Request, method: str, path: str, body: bytes | None, creds: Credentials, model: str | None = None
+    request: Request,
+    method: str,
+    path: str,
+    body: bytes | None,
+    creds: Credentials,
+    model: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> tuple[Any, dict[str, str]]:
     """One upstream call answered by one JSON document: (the parsed answer, the proxy's
-    headers). An upstream failure raises it with its own status; a body that broke off
-    or is not JSON is a 502."""
+    headers, with `extra` added). An upstream failure raises it with its own status; a
+    body that broke off or is not JSON is a 502."""
     try:
         outcome = await until_disconnect(
             request.scope, request.receive, call(request, method, path, body, creds, model)
@@ -121,7 +128,7 @@ async def call_json(
     except ClientGone:
         note(request.scope, client_gone="waiting")
         raise
-    headers = note_outcome(request.scope, outcome)
+    headers = note_outcome(request.scope, outcome) | (extra or {})
     if not outcome.ok:
         raise failure(outcome, headers)
     assert outcome.response is not None
@@ -157,15 +164,19 @@ async def generate(
     heartbeat: bytes,
     translator: Callable[[], Translator],
     whole: Callable[[Any], bytes],
+    extra: dict[str, str] | None = None,
 ) -> Response | TranslatedStream:
     """A translated route's one Gemini generate call: streamed through the protocol's
-    `translator`, or whole, the answer turned into the client's by `whole(data)`."""
+    `translator`, or whole, the answer turned into the client's by `whole(data)`.
+    `extra` headers (what was dropped) go on the answer, streamed, whole or failed."""
     body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
     name = quote(model, safe="")
     if streamed:
         path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return stream(request, path, body, creds, translator(), shape, heartbeat, model)
-    data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
+        return stream(request, path, body, creds, translator(), shape, heartbeat, model, extra)
+    data, headers = await call_json(
+        request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model, extra
+    )
     try:
         answer = whole(data)
     except (AttributeError, TypeError, KeyError, IndexError):
@@ -174,7 +185,8 @@ async def generate(
 
 
 class GeminiCall(Protocol):
-    """What a protocol's request translator hands back."""
+    """What a protocol's request translator hands back. It may also carry `dropped`
+    (a `translate.dropped.Dropped`): what it left out, named in `x-proxy-dropped`."""
 
     model: str
     payload: dict[str, Any]
@@ -196,6 +208,10 @@ async def translated(
     protocol's `to_gemini`, then the one generate call (`generate`)."""
     creds = await credentials_of(request)
     call = await to_gemini(await read_json(request), settings_of(request.scope))
+    dropped = getattr(call, "dropped", ())
+    if dropped:
+        note(request.scope, dropped=len(dropped))  # the access log counts them
+    extra = dropped_header(dropped)
     return await generate(
         request,
         creds,
@@ -206,6 +222,7 @@ async def translated(
         heartbeat,
         lambda: translator(call),
         lambda data: whole(call, data),
+        extra,
     )
 
 
@@ -218,8 +235,10 @@ def stream(
     shape: Shape,
     heartbeat: bytes,
     model: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> TranslatedStream:
-    """The streamed answer to a translated call (see streaming.TranslatedStream)."""
+    """The streamed answer to a translated call (see streaming.TranslatedStream), with
+    `extra` headers at the commit (or on the error answer)."""
     settings = settings_of(request.scope)
     return TranslatedStream(
         lambda: call(request, "POST", path, body, creds, model),
@@ -227,6 +246,6 @@ def stream(
         shape,
         heartbeat,
         settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome),
+        lambda outcome: note_outcome(request.scope, outcome) | (extra or {}),
         creds,
     )
