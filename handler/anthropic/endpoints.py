@@ -20,9 +20,10 @@ from .stream import PING, MessageStream
 
 
 async def create(request: Request) -> Response | TranslatedStream:
+    betas = request.headers.get("anthropic-beta")
     return await calls.translated(
         request,
-        to_gemini,
+        lambda body, settings: to_gemini(body, settings, betas=betas),
         "anthropic",
         PING,
         lambda call: MessageStream(call.name, call.single_tool),
