@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import fake_rules as rules
+from .fake_live import Live
 from .fake_resources import Projects
 
 MAX_EMBEDDING_VALUES = 3072  # gemini-embedding-001's full size
@@ -193,12 +194,15 @@ class FakeGemini:
     max_in_flight: int = 0
     generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
     projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
+    live: Live = field(init=False)  # Live API ephemeral tokens (fake_live.py)
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
+        self.live = Live(self)
 
     def reset(self) -> None:
         self.projects.reset()
+        self.live.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -222,6 +226,7 @@ class FakeGemini:
         return Starlette(
             routes=[
                 *self.projects.routes(),
+                *self.live.routes(),
                 Route("/{version:str}/models", self.list_models, methods=["GET"]),
                 Route("/{version:str}/models/{model:str}", self.get_model, methods=["GET"]),
                 Route("/{version:str}/models/{call:path}", self.model_call, methods=["POST"]),
