@@ -13,6 +13,7 @@ from ..encoding import json_bytes
 from ..errors import UpstreamFailed, json_response
 from ..state import settings_of
 from ..translate import calls
+from ..translate.dropped import header
 from ..translate.streaming import TranslatedStream
 from .request import to_gemini
 from .response import message
@@ -34,11 +35,12 @@ async def create(request: Request) -> Response | TranslatedStream:
 async def count_tokens(request: Request) -> Response:
     """`{"input_tokens": N}` from Gemini's countTokens on the translated request."""
     creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), settings_of(request.scope), counting=True)
+    betas = request.headers.get("anthropic-beta")
+    call = await to_gemini(await calls.read_json(request), settings_of(request.scope), counting=True, betas=betas)
     counted = {k: v for k, v in call.payload.items() if k in ("contents", "systemInstruction", "tools")}
     body = json_bytes({"generateContentRequest": {"model": f"models/{call.model}", **counted}})
     path = f"/v1beta/models/{quote(call.model, safe='')}:countTokens"
-    data, headers = await calls.call_json(request, "POST", path, body, creds, call.model)
+    data, headers = await calls.call_json(request, "POST", path, body, creds, call.model, header(call.dropped))
     total = data.get("totalTokens") if isinstance(data, dict) else None
     if not isinstance(total, int):
         raise UpstreamFailed(calls.UNEXPECTED, headers=headers)

@@ -158,3 +158,19 @@ def test_model_discovery_lists_the_claude_aliases(proxy, fake, workdir):
     assert [m["id"] for m in cache["models"]] == ["claude-gemini-pro", "claude-haiku-gemini-flash"]
     main = [c for c in fake.generate_calls if "streamGenerateContent" in c.path]
     assert main and main[-1].path.startswith("/v1beta/models/gemini-2.5-pro:")
+
+
+def test_tool_loop_on_the_family_defaults(proxy, fake, workdir):
+    """No --model: Claude Code's own default Claude model runs on the pro family, and a
+    Read tool loop completes with the requests Claude Code sends today (context_management,
+    effort, betas: test_corpus.py checks what is dropped and named)."""
+    note = str(workdir / "work" / "note.txt")
+    fake.reply(
+        events=[event([{"functionCall": {"name": "Read", "args": {"file_path": note}}}], "gemini-2.5-pro")],
+        model="gemini-2.5-pro",
+    )
+    fake.reply(events=[event([{"text": "It says pelican."}], "gemini-2.5-pro")], model="gemini-2.5-pro")
+    messages = run(proxy, workdir, "Read note.txt.")
+    assert messages[-1]["result"] == "It says pelican."
+    main = [c for c in fake.generate_calls if c.path.startswith("/v1beta/models/gemini-2.5-pro:stream")]
+    assert len(main) == 2 and "functionResponse" in json.dumps(main[-1].json["contents"][-1])

@@ -225,3 +225,16 @@ def test_ai_sdk_generate_object(proxy, fake):
     assert result["object"] == {"city": "Paris", "population": 2102650}
     assert result["request"]["output_config"]["format"]["type"] == "json_schema"
     assert fake.generate_calls[0].json["generationConfig"]["responseMimeType"] == "application/json"
+
+
+def test_count_tokens_takes_the_same_requests(proxy, fake):
+    """Claude Code counts tokens on what it will send: new things are dropped there too."""
+    tools = [WEATHER, ADVISOR, {"type": "web_fetch_20260209", "name": "web_fetch"}]
+    raw = client(proxy).messages.with_raw_response.count_tokens(
+        model="claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "count these words please"}],
+        tools=tools,  # type: ignore[arg-type]
+        extra_body={"context_management": {"edits": []}},
+    )
+    assert raw.parse().input_tokens == 4
+    assert raw.headers["x-proxy-dropped"] == "context_management,tools[1]:advisor_20260301,tools[2]:web_fetch_20260209"
