@@ -1,7 +1,8 @@
 """Claude Code itself, headless (`claude -p ... --output-format stream-json`), against the
-proxy and the fake Gemini: a plain prompt, a tool loop on Gemini 2.5 (Read), and a Bash
-tool loop on Gemini 3 whose thought signature must come back (the fake refuses the
-call otherwise, as Google does).
+proxy and the fake Gemini: a plain prompt, a tool loop on Gemini 2.5 (Read), one on
+Claude Code's default model, a Bash tool loop on Gemini 3 whose thought signature must
+come back (the fake refuses the call otherwise, as Google does), and model discovery
+(`GET /v1/models`, the claude-prefixed aliases).
 
 Claude Code comes from `npm install` in the repository (package.json); the test is
 skipped, with the reason, when it is not installed. Nothing leaves loopback: HOME is a
