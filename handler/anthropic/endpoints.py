@@ -13,7 +13,6 @@ from ..encoding import json_bytes
 from ..errors import UpstreamFailed, json_response
 from ..state import settings_of
 from ..translate import calls
-from ..translate.dropped import header
 from ..translate.streaming import TranslatedStream
 from .request import to_gemini
 from .response import message
@@ -40,7 +39,7 @@ async def count_tokens(request: Request) -> Response:
     counted = {k: v for k, v in call.payload.items() if k in ("contents", "systemInstruction", "tools")}
     body = json_bytes({"generateContentRequest": {"model": f"models/{call.model}", **counted}})
     path = f"/v1beta/models/{quote(call.model, safe='')}:countTokens"
-    data, headers = await calls.call_json(request, "POST", path, body, creds, call.model, header(call.dropped))
+    data, headers = await calls.call_json(request, "POST", path, body, creds, call.model, call.dropped)
     total = data.get("totalTokens") if isinstance(data, dict) else None
     if not isinstance(total, int):
         raise UpstreamFailed(calls.UNEXPECTED, headers=headers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -116,11 +116,11 @@ async def call_json(
     body: bytes | None,
     creds: Credentials,
     model: str | None = None,
-    extra: dict[str, str] | None = None,
+    dropped: Sequence[str] = (),
 ) -> tuple[Any, dict[str, str]]:
     """One upstream call answered by one JSON document: (the parsed answer, the proxy's
-    headers, with `extra` added). An upstream failure raises it with its own status; a
-    body that broke off or is not JSON is a 502."""
+    headers, `x-proxy-dropped` naming `dropped` among them). An upstream failure raises
+    it with its own status; a body that broke off or is not JSON is a 502."""
     try:
         outcome = await until_disconnect(
             request.scope, request.receive, call(request, method, path, body, creds, model)
@@ -128,7 +128,7 @@ async def call_json(
     except ClientGone:
         note(request.scope, client_gone="waiting")
         raise
-    headers = note_outcome(request.scope, outcome) | (extra or {})
+    headers = note_outcome(request.scope, outcome) | dropped_header(dropped)
     if not outcome.ok:
         raise failure(outcome, headers)
     assert outcome.response is not None
@@ -164,18 +164,19 @@ async def generate(
     heartbeat: bytes,
     translator: Callable[[], Translator],
     whole: Callable[[Any], bytes],
-    extra: dict[str, str] | None = None,
+    dropped: Sequence[str] = (),
 ) -> Response | TranslatedStream:
     """A translated route's one Gemini generate call: streamed through the protocol's
     `translator`, or whole, the answer turned into the client's by `whole(data)`.
-    `extra` headers (what was dropped) go on the answer, streamed, whole or failed."""
+    What was `dropped` is named on the answer, streamed, whole or failed; it is read
+    when the upstream outcome is known, so entries added until then are named too."""
     body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
     name = quote(model, safe="")
     if streamed:
         path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return stream(request, path, body, creds, translator(), shape, heartbeat, model, extra)
+        return stream(request, path, body, creds, translator(), shape, heartbeat, model, dropped)
     data, headers = await call_json(
-        request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model, extra
+        request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model, dropped
     )
     try:
         answer = whole(data)
@@ -211,7 +212,6 @@ async def translated(
     dropped = getattr(call, "dropped", ())
     if dropped:
         note(request.scope, dropped=len(dropped))  # the access log counts them
-    extra = dropped_header(dropped)
     return await generate(
         request,
         creds,
@@ -222,7 +222,7 @@ async def translated(
         heartbeat,
         lambda: translator(call),
         lambda data: whole(call, data),
-        extra,
+        dropped,
     )
 
 
@@ -235,10 +235,10 @@ def stream(
     shape: Shape,
     heartbeat: bytes,
     model: str | None = None,
-    extra: dict[str, str] | None = None,
+    dropped: Sequence[str] = (),
 ) -> TranslatedStream:
-    """The streamed answer to a translated call (see streaming.TranslatedStream), with
-    `extra` headers at the commit (or on the error answer)."""
+    """The streamed answer to a translated call (see streaming.TranslatedStream), what
+    was `dropped` named at the commit (or on the error answer)."""
     settings = settings_of(request.scope)
     return TranslatedStream(
         lambda: call(request, "POST", path, body, creds, model),
@@ -246,6 +246,6 @@ def stream(
         shape,
         heartbeat,
         settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome) | (extra or {}),
+        lambda outcome: note_outcome(request.scope, outcome) | dropped_header(dropped),
         creds,
     )
