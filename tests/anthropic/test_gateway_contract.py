@@ -68,3 +68,47 @@ def test_statuses_that_claude_code_retries(proxy, fake):
     fake.reply(error_body(503, "UNAVAILABLE", "The model is overloaded. Please try again later."), status=503)
     overloaded = raw.post("/v1/messages?beta=true", json=body)
     assert overloaded.status_code == 529 and overloaded.json()["error"]["type"] == "overloaded_error"
+
+
+def claude_code_strips_thinking_and_retries(status: int, message: str) -> bool:
+    """Claude Code 2.1.197's own test of a 400 (read from its code): on these words it
+    strips the thinking blocks from its history and sends the request once more."""
+    text = message.lower().replace("`", "")
+    return status == 400 and (
+        "signature in thinking block" in text
+        or ("thinking.signature" in text and "field required" in text)
+        or (("thinking block" in text or "redacted_thinking" in text) and "invalid signature" in text)
+    )
+
+
+@pytest.mark.parametrize(
+    "gemini_says",
+    [
+        "Unable to submit request because Thought signature is not valid.",
+        "Function call is missing a thought_signature in functionCall parts.",
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_signature_errors_use_the_words_claude_code_retries_on(proxy, fake, gemini_says, stream):
+    fake.reply(error_body(400, "INVALID_ARGUMENT", gemini_says), status=400)
+    body = {"model": "gemini-3-pro-preview", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(
+        f"{proxy}/v1/messages?beta=true",
+        headers={"x-api-key": KEY_A, "anthropic-version": "2023-06-01"},
+        json={**body, "stream": stream},
+    )
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["type"] == "invalid_request_error"
+    assert claude_code_strips_thinking_and_retries(400, error["message"]) and gemini_says in error["message"]
+
+
+def test_other_400s_keep_their_words(proxy, fake):
+    fake.reply(error_body(400, "INVALID_ARGUMENT", "Request contains an invalid argument."), status=400)
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client(proxy).messages.create(
+            model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        )
+    message = caught.value.body["error"]["message"]  # type: ignore[index]
+    assert message == "Request contains an invalid argument." and not claude_code_strips_thinking_and_retries(
+        400, message
+    )
