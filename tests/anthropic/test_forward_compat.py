@@ -238,3 +238,45 @@ def test_count_tokens_takes_the_same_requests(proxy, fake):
     )
     assert raw.parse().input_tokens == 4
     assert raw.headers["x-proxy-dropped"] == "context_management,tools[1]:advisor_20260301,tools[2]:web_fetch_20260209"
+
+
+CODE_PARTS = [
+    {"text": "Let me compute."},
+    {"executableCode": {"language": "PYTHON", "code": "print(6 * 7)"}},
+    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42\n"}},
+    {"text": "It is 42."},
+]
+CODE_TEXT = "Let me compute.\n```python\nprint(6 * 7)\n```\n\n```output\n42\n```\nIt is 42."
+
+
+def test_code_execution_runs_on_gemini_and_shows_its_code_and_output(proxy, fake):
+    candidate = {"content": {"role": "model", "parts": CODE_PARTS}, "finishReason": "STOP", "index": 0}
+    fake.reply({"candidates": [candidate], "modelVersion": "gemini-2.5-flash"})
+    message = client(proxy).messages.create(
+        model="gemini-2.5-flash",
+        max_tokens=256,
+        messages=[{"role": "user", "content": "What is 6 times 7? Run code."}],
+        tools=[{"type": "code_execution_20250825", "name": "code_execution"}],
+    )
+    assert [b.type for b in message.content] == ["text"] and message.content[0].text == CODE_TEXT  # type: ignore[union-attr]
+    assert fake.generate_calls[0].json["tools"] == [{"codeExecution": {}}]
+
+
+def test_code_execution_streamed(proxy, fake):
+    events = [
+        {
+            "candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}],
+            "modelVersion": "gemini-2.5-flash",
+        }
+        for part in CODE_PARTS
+    ]
+    events[-1]["candidates"][0]["finishReason"] = "STOP"
+    fake.reply(events=events)
+    with client(proxy).messages.stream(
+        model="gemini-2.5-flash",
+        max_tokens=256,
+        messages=[{"role": "user", "content": "What is 6 times 7? Run code."}],
+        tools=[{"type": "code_execution_20250825", "name": "code_execution"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == CODE_TEXT  # type: ignore[union-attr]
