@@ -248,4 +248,5 @@ def stream(
         settings.heartbeat_seconds,
         lambda outcome: note_outcome(request.scope, outcome) | dropped_header(dropped),
         creds,
+        lambda: dropped_header(dropped),
     )

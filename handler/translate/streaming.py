@@ -58,7 +58,9 @@ class Translator(Protocol):
 
 class TranslatedStream:
     """The ASGI answer to a streamed call: `send_upstream` with failover, then the
-    translator's events. `on_outcome` notes the outcome and gives the proxy's headers."""
+    translator's events. `on_outcome` notes the outcome and gives the proxy's headers;
+    `early` gives those known before it (what was dropped), for a commit that heartbeats
+    force before Gemini answers."""
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class TranslatedStream:
         beat_seconds: float,
         on_outcome: Callable[[Outcome], dict[str, str]],
         creds: Credentials,
+        early: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.call = call
         self.translator = translator
@@ -77,6 +80,7 @@ class TranslatedStream:
         self.beat = beat_seconds
         self.on_outcome = on_outcome
         self.creds = creds
+        self.early = early
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await relay(scope, receive, lambda: self._pump(scope, receive, send))
@@ -87,7 +91,7 @@ class TranslatedStream:
         try:
             while not (await asyncio.wait((upstream,), timeout=self.beat))[0]:
                 if not started:
-                    await self._commit(send, {})
+                    await self._commit(send, self.early())
                     started = True
                 await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
             outcome = upstream.result()

@@ -280,3 +280,20 @@ def test_code_execution_streamed(proxy, fake):
     ) as stream:
         final = stream.get_final_message()
     assert final.content[0].text == CODE_TEXT  # type: ignore[union-attr]
+
+
+def test_the_header_rides_on_a_stream_that_heartbeats_committed_early(start_proxy, fake):
+    """Long thinking: the stream commits (and pings) before Gemini answers; what was
+    dropped is known by then and is named all the same."""
+    url = start_proxy(HEARTBEAT_SECONDS="0.2")
+    fake.keys[KEY_A] = "slow"
+    fake.slow_seconds = 0.7
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": USER, "tools": [ADVISOR], "stream": True}
+    with httpx.stream(
+        "POST", f"{url}/v1/messages", headers={"x-api-key": KEY_A, "anthropic-version": "2023-06-01"}, json=body
+    ) as response:
+        chunks = response.iter_text()
+        first = next(chunks)
+        assert first.startswith("event: ping") and not fake.slow_done  # committed before Gemini answered
+        assert response.headers["x-proxy-dropped"] == "tools[0]:advisor_20260301"
+        assert "message_stop" in "".join(chunks)
