@@ -169,7 +169,7 @@ async def generate(
     """A translated route's one Gemini generate call: streamed through the protocol's
     `translator`, or whole, the answer turned into the client's by `whole(data)`.
     What was `dropped` is named on the answer, streamed, whole or failed; it is read
-    when the upstream outcome is known, so entries added until then are named too."""
+    when the answer's headers go out, so entries added until then are named too."""
     body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
     name = quote(model, safe="")
     if streamed:
