@@ -15,9 +15,13 @@ from pathlib import Path
 import anthropic
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from handler.anthropic.request import to_gemini
 from handler.config import Settings
+from handler.errors import BadRequest
+from handler.translate.dropped import header
 
 from ..clients import anthropic_client as client
 from ..conftest import KEY_A
@@ -297,3 +301,41 @@ def test_the_header_rides_on_a_stream_that_heartbeats_committed_early(start_prox
         assert first.startswith("event: ping") and not fake.slow_done  # committed before Gemini answered
         assert response.headers["x-proxy-dropped"] == "tools[0]:advisor_20260301"
         assert "message_stop" in "".join(chunks)
+
+
+# Whatever a client sends in the places where new things appear, the translator answers
+# with a Gemini request or a 400, and any header it names is sendable.
+KINDS = st.sampled_from(["text", "image", "tool_use", "tool_result", "thinking", "web_search_20250305", "web_fetch_x"])
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | KINDS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6) | st.just("type"), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+TYPED = st.fixed_dictionaries({"type": KINDS | st.text(max_size=12)}, optional={"name": VALUES, "source": VALUES})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tools=st.none() | st.lists(TYPED | VALUES, max_size=4),
+    content=st.lists(TYPED | VALUES, max_size=4),
+    choice=st.none()
+    | VALUES
+    | st.fixed_dictionaries({"type": KINDS | st.sampled_from(["tool", "any"]), "name": VALUES}),
+    thinking=st.none() | VALUES | TYPED,
+    output=st.none() | VALUES | st.fixed_dictionaries({"effort": VALUES, "format": VALUES | TYPED}),
+    extra=st.dictionaries(st.text(max_size=10), VALUES, max_size=3),
+)
+def test_new_shapes_never_break_the_translator(tools, content, choice, thinking, output, extra):
+    body = {**extra, "messages": [{"role": "user", "content": content}, {"role": "assistant", "content": content}]}
+    for name, value in (("tools", tools), ("tool_choice", choice), ("thinking", thinking), ("output_config", output)):
+        if value is not None:
+            body[name] = value
+    try:
+        call = translate(**body)
+    except BadRequest as exc:
+        assert exc.message and exc.status == 400
+        return
+    (value,) = header(call.dropped).values() or ("",)
+    assert value.isascii() and "\n" not in value and "\r" not in value and len(value) < 2000
