@@ -21,8 +21,8 @@ Server tools (web search, web fetch, code execution) -> Gemini's built-in tools
 models refuse built-in tools next to functions, so there the functions are kept and the
 built-in tools are dropped (an agent's tools matter more), and named.
 
-A `tool_choice` that forces a tool this proxy dropped is a 400 naming it (the client
-asked for a call that cannot come); one that forces a server tool mapped to a Gemini
+A `tool_choice` that forces a tool this proxy dropped (or `any` when every tool was
+dropped) is a 400 naming it (the client asked for a call that cannot come); one that forces a server tool mapped to a Gemini
 built-in (which Gemini cannot be forced to use) is dropped and named; a tool_choice
 type that is new is dropped and named.
 """
@@ -176,6 +176,12 @@ def _tool_choice(choice: Any, given: ToolSet, dropped: Dropped) -> tuple[dict[st
         dropped.add("tool_choice", kind)
         return None, single
     config: dict[str, Any] = {"mode": TOOL_CHOICE[kind]}
+    if kind == "any" and given.left_out and not given.declarations and not given.builtins:
+        raise BadRequest(
+            f"tool_choice any requires a tool call, but every tool was dropped (types {sorted(set(given.left_out.values()))}"
+            " cannot be given to Gemini): add a custom tool or use tool_choice auto.",
+            "tool_choice",
+        )
     if kind == "tool":
         name = choice.get("name")
         if not isinstance(name, str) or not name:

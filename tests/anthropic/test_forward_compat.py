@@ -103,6 +103,15 @@ def test_new_things_are_dropped_and_named():
     assert [p["text"] for c in call.payload["contents"] for p in c["parts"]] == ["hi", "ok", "go"]
 
 
+def test_any_tool_when_every_tool_was_dropped_is_a_400():
+    with pytest.raises(BadRequest) as caught:
+        translate(tools=[ADVISOR], tool_choice={"type": "any"})
+    assert caught.value.param == "tool_choice" and "advisor_20260301" in caught.value.message
+    assert translate(tools=[ADVISOR, WEATHER], tool_choice={"type": "any"}).payload["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY"}
+    }
+
+
 def test_a_forced_web_search_is_dropped_not_refused():
     call = translate(
         tools=[WEATHER, {"type": "web_search_20250305", "name": "web_search"}],
