@@ -19,13 +19,23 @@ FILES = sorted(CORPUS.glob("*.json"))
 
 
 def test_the_corpus_covers_every_anthropic_client():
-    clients = {json.loads(f.read_text())["client"].split()[0] for f in FILES}
+    clients = {load(f)["client"].split()[0] for f in FILES}
     assert {"claude-code", "anthropic-sdk-python", "anthropic-sdk-typescript", "ai"} <= clients
+
+
+def load(path: Path) -> dict:
+    """A capture; one made `from` another adds its `add_tools` to that one's request."""
+    capture = json.loads(path.read_text())
+    if "from" in capture:
+        base = json.loads((CORPUS / capture["from"]).read_text())
+        body = {**base["body"], "tools": base["body"]["tools"] + capture["add_tools"]}
+        capture = {**base, **capture, "body": body}
+    return capture
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_replayed_capture(proxy, fake, path):
-    capture = json.loads(path.read_text())
+    capture = load(path)
     headers = {**capture["headers"], "x-api-key": KEY_A, "content-type": "application/json"}
     with httpx.Client(base_url=proxy, timeout=30) as client:
         response = client.post(capture["path"], headers=headers, content=json.dumps(capture["body"]))
