@@ -10,7 +10,10 @@ a stack trace or an unmasked key.
 Statuses follow decision 9 for OpenAI and Anthropic's own table for Anthropic; an
 invalid Gemini key (Gemini's 400 API_KEY_INVALID) is a 401 on the OpenAI and Anthropic
 routes (their SDKs raise AuthenticationError for it), and Gemini's 503 "overloaded" is
-Anthropic's 529 `overloaded_error`, which Claude Code retries.
+Anthropic's 529 `overloaded_error`, which Claude Code retries. Gemini's 400 about a thought
+signature says, on the Anthropic routes, what Anthropic says of a bad thinking signature
+(`SIGNATURE_WORDING`, Gemini's words after it): on that wording Claude Code strips the
+thinking blocks from its history and retries once by itself.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ ANTHROPIC_TYPE = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+SIGNATURE_WORDING = "Invalid `signature` in `thinking` block"
 
 SHAPES: dict[Api, Shape] = {
     "native": "gemini",
@@ -148,7 +153,10 @@ def body_for(shape: Shape, exc: ProxyError) -> dict[str, Any]:
         return {"error": {"message": exc.message, "type": kind, "param": exc.param, "code": exc.code or code}}
     if shape == "anthropic":
         kind = ANTHROPIC_TYPE.get(status, "api_error" if status >= 500 else "invalid_request_error")
-        return {"type": "error", "error": {"type": kind, "message": exc.message}}
+        message = exc.message
+        if status == 400 and "thought" in message.lower() and "signature" in message.lower():
+            message = f"{SIGNATURE_WORDING} (Gemini: {message})"
+        return {"type": "error", "error": {"type": kind, "message": message}}
     return {"error": {"code": status, "message": exc.message, "status": GEMINI_STATUS.get(status, "UNKNOWN")}}
 
 

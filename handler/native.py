@@ -3,7 +3,8 @@
 Only the credential changes: the client's `key` query parameter and credential headers
 are removed, and the one chosen key goes in `x-goog-api-key` (or `Authorization:
 Bearer` for Google's own OpenAI-compatible endpoint under `/v1beta/openai/`). Request
-headers pass by a deny-list (`DROP_REQUEST_HEADERS`), so `Api-Revision`, `x-gemini-*`
+headers pass by a deny-list (`DROP_REQUEST_HEADERS`, and any header the request's
+`Connection` names), so `Api-Revision`, `x-gemini-*`
 and headers Google adds later reach it. Deliberate differences: `Accept-Encoding` is
 not forwarded, so answers come uncompressed; an error body that quotes the key
 (Gemini's 403 does) gets it masked; resource names carry the key's tag (affinity.py,
@@ -83,15 +84,22 @@ _DROP = frozenset(name.encode() for name in DROP_RESPONSE_HEADERS)  # raw header
 
 
 def header_map(scope: Scope) -> dict[str, str]:
-    """Request headers as a lower-case dict (the last value wins on repeats)."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    """Request headers as a lower-case dict (the last value wins on repeats, but the
+    `Connection` lines are joined: every name on any of them is hop-by-hop)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    if "connection" in headers:
+        headers["connection"] = ",".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"connection")
+    return headers
 
 
 def forward_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The request headers Google gets: not the dropped ones, nor any that the request's
+    `Connection` header names (hop-by-hop by declaration, RFC 9110 7.6.1)."""
+    named = {name.strip().lower() for name in headers["connection"].split(",")} if "connection" in headers else ()
     return {
         name: value
         for name, value in headers.items()
-        if name not in DROP_REQUEST_HEADERS and not name.startswith(DROP_REQUEST_PREFIXES)
+        if name not in DROP_REQUEST_HEADERS and name not in named and not name.startswith(DROP_REQUEST_PREFIXES)
     }
 
 

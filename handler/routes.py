@@ -6,7 +6,8 @@ start (the Lambda readiness check, the first native call) does not pay for the
 translators of protocols it has not been asked to speak yet.
 
 `GET /v1/models[/{id}]` is Gemini's own list for Gemini clients (a caller that sends
-`x-goog-api-key` or `?key=`, decision 13) and OpenAI's otherwise.
+`x-goog-api-key` or `?key=`, decision 13), Anthropic's for a caller that sends
+`anthropic-version` (Claude Code's model discovery), and OpenAI's otherwise.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ class ModelsOrNative:
 
     def __init__(self, target: str) -> None:
         self.endpoint = lazy(target)
+        self.anthropic = lazy(target.replace("handler.openai.", "handler.anthropic."))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].startswith("/v1/") and _gemini_client(scope):
             await native.proxy(scope, receive, send)
             return
-        response = await self.endpoint(Request(scope, receive))
+        anthropic = any(name == b"anthropic-version" for name, _ in scope["headers"])
+        response = await (self.anthropic if anthropic else self.endpoint)(Request(scope, receive))
         await response(scope, receive, send)
 
 

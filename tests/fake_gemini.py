@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import fake_rules as rules
+from .fake_live import Live
 from .fake_resources import Projects
 from .fake_speech import Speech
 
@@ -195,14 +196,17 @@ class FakeGemini:
     generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
     projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
     speech: Speech = field(init=False)  # TTS in both shapes, and each key's voices (fake_speech.py)
+    live: Live = field(init=False)  # Live API ephemeral tokens (fake_live.py)
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
         self.speech = Speech(self)
+        self.live = Live(self)
 
     def reset(self) -> None:
         self.projects.reset()
         self.speech.reset()
+        self.live.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -227,6 +231,7 @@ class FakeGemini:
             routes=[
                 *self.projects.routes(),
                 *self.speech.routes(),
+                *self.live.routes(),
                 Route("/{version:str}/models", self.list_models, methods=["GET"]),
                 Route("/{version:str}/models/{model:str}", self.get_model, methods=["GET"]),
                 Route("/{version:str}/models/{call:path}", self.model_call, methods=["POST"]),

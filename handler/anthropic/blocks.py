@@ -10,10 +10,12 @@
   are sent as `{"error": text}`.
 - Assistant `thinking` blocks go back as thought parts with their signature,
   `tool_use` blocks as function calls with the signature their id carries (see
-  signatures.py); `redacted_thinking` and server-tool blocks (web search, run by
-  Gemini itself) are dropped: Gemini cannot read them.
-- A block type this proxy does not know is refused with 400 naming it: dropping it
-  would silently change the prompt (decision 5).
+  signatures.py); `redacted_thinking` and the records of server-tool runs (web search,
+  fetch, code execution, MCP: run upstream, their result already read by the model)
+  are left out quietly: Gemini cannot read them, and each turn replays them.
+- A block type (or a media source type) this proxy does not know is dropped and named
+  in `x-proxy-dropped` (docs/forward-compatibility.md): never a 400 by itself. A
+  block that is not an object with a type is still malformed input (400).
 """
 
 from __future__ import annotations
@@ -27,18 +29,35 @@ from ..translate import media
 from ..translate import tools as conventions
 from ..translate.content import listed as content_list
 from ..translate.content import text_of
+from ..translate.dropped import Dropped
 from ..translate.thinking import SKIP_SIGNATURE, needs_signatures
 from .signatures import gemini_signature, signature_of
 
 listed = functools.partial(content_list, noun="content blocks")
 
 Part = dict[str, Any]
-DROPPED_ASSISTANT = frozenset({"redacted_thinking", "server_tool_use", "web_search_tool_result"})
+# Records of server-tool runs and hidden thinking: not sent, not reported (see above).
+QUIET_ASSISTANT = frozenset(
+    {
+        "redacted_thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "bash_code_execution_tool_result",
+        "text_editor_code_execution_tool_result",
+        "tool_search_tool_result",
+        "mcp_tool_use",
+        "mcp_tool_result",
+    }
+)
 FILES_PREFIX = "https://generativelanguage.googleapis.com/v1beta/"
 
 
-async def contents(messages: list[Any], settings: Settings, model: str) -> tuple[list[Part], list[dict[str, Any]]]:
-    """(system parts from system-role messages, Gemini contents)."""
+async def contents(
+    messages: list[Any], settings: Settings, model: str, dropped: Dropped
+) -> tuple[list[Part], list[dict[str, Any]]]:
+    """(system parts from system-role messages, Gemini contents); what is left out goes in `dropped`."""
     system: list[Part] = []
     out: list[dict[str, Any]] = []
     sign = needs_signatures(model)
@@ -50,30 +69,31 @@ async def contents(messages: list[Any], settings: Settings, model: str) -> tuple
         role = message.get("role")
         content = message.get("content")
         if role == "user":
-            parts = await _user_parts(content, settings, f"{where}.content", calls)
+            parts = await _user_parts(content, settings, f"{where}.content", calls, dropped)
             calls = {}
             if parts:
                 out.append({"role": "user", "parts": parts})
         elif role == "assistant":
-            parts, calls = _assistant_parts(content, f"{where}.content", sign)
+            parts, calls = _assistant_parts(content, f"{where}.content", sign, dropped)
             if parts:
                 out.append({"role": "model", "parts": parts})
         elif role == "system":
-            system += text_parts(content, f"{where}.content")
+            system += text_parts(content, f"{where}.content", dropped)
         else:
             raise BadRequest(f"{where}.role must be user or assistant, not {role!r}.", f"{where}.role")
     return system, out
 
 
-def text_parts(content: Any, param: str) -> list[Part]:
-    """Text-only content (system): a string or a list of text blocks (cache_control ignored)."""
+def text_parts(content: Any, param: str, dropped: Dropped) -> list[Part]:
+    """Text-only content (system): a string or a list of text blocks (cache_control
+    ignored); a block of another type is dropped."""
     if content is None:
         return []
     parts = []
     for j, block in enumerate(listed(content, param)):
-        if not isinstance(block, dict) or block.get("type") != "text":
-            raise BadRequest(f"{param}.{j} must be a text block.", f"{param}.{j}")
-        if text := text_of(block, f"{param}.{j}"):
+        if (kind := _kind(block, f"{param}.{j}")) != "text":
+            dropped.add(f"{param}.{j}", kind)
+        elif text := text_of(block, f"{param}.{j}"):
             parts.append({"text": text})
     return parts
 
@@ -85,32 +105,28 @@ def _kind(block: Any, param: str) -> str:
     return kind
 
 
-def _unknown(kind: str, param: str, known: str) -> BadRequest:
-    return BadRequest(
-        f"{param} has the block type {kind!r}, which this proxy does not support here ({known} are).", f"{param}.type"
-    )
-
-
-async def _user_parts(content: Any, settings: Settings, param: str, calls: dict[str, tuple[int, str]]) -> list[Part]:
+async def _user_parts(
+    content: Any, settings: Settings, param: str, calls: dict[str, tuple[int, str]], dropped: Dropped
+) -> list[Part]:
     results: list[tuple[int, Part]] = []
     parts: list[Part] = []
     for j, block in enumerate(listed(content, param)):
         where = f"{param}.{j}"
         kind = _kind(block, where)
         if kind == "tool_result":
-            position, result, extra = await _tool_result(block, settings, where, calls)
+            position, result, extra = await _tool_result(block, settings, where, calls, dropped)
             results.append((position, result))
             parts += extra
         elif kind in ("text", "image", "document"):
-            parts += await media_parts(block, kind, settings, where)
+            parts += await media_parts(block, kind, settings, where, dropped)
         else:
-            raise _unknown(kind, where, "text, image, document and tool_result")
+            dropped.add(where, kind)
     results.sort(key=lambda item: item[0])
     return [part for _, part in results] + parts
 
 
-async def media_parts(block: dict[str, Any], kind: str, settings: Settings, param: str) -> list[Part]:
-    """A text, image or document block as Gemini parts."""
+async def media_parts(block: dict[str, Any], kind: str, settings: Settings, param: str, dropped: Dropped) -> list[Part]:
+    """A text, image or document block as Gemini parts (none when its source type is new)."""
     if kind == "text":
         text = text_of(block, param)
         return [{"text": text}] if text else []
@@ -146,14 +162,18 @@ async def media_parts(block: dict[str, Any], kind: str, settings: Settings, para
         for k, inner in enumerate(listed(source.get("content"), f"{where}.content")):
             inner_kind = _kind(inner, f"{where}.content.{k}")
             if inner_kind not in ("text", "image"):
-                raise _unknown(inner_kind, f"{where}.content.{k}", "text and image")
-            out += await media_parts(inner, inner_kind, settings, f"{where}.content.{k}")
+                dropped.add(f"{where}.content.{k}", inner_kind)
+                continue
+            out += await media_parts(inner, inner_kind, settings, f"{where}.content.{k}", dropped)
         return out
-    raise BadRequest(f"{where}.type {kind_of_source!r} is not supported for a {kind} block.", f"{where}.type")
+    if not isinstance(kind_of_source, str):
+        raise BadRequest(f"{where}.type is required.", f"{where}.type")
+    dropped.add(where, kind_of_source)
+    return []
 
 
 async def _tool_result(
-    block: dict[str, Any], settings: Settings, param: str, calls: dict[str, tuple[int, str]]
+    block: dict[str, Any], settings: Settings, param: str, calls: dict[str, tuple[int, str]], dropped: Dropped
 ) -> tuple[int, Part, list[Part]]:
     """(the call's position, the functionResponse part, image parts that follow it)."""
     tool_id = block.get("tool_use_id")
@@ -173,15 +193,17 @@ async def _tool_result(
             if kind == "text":
                 texts.append(text_of(inner, where))
             elif kind in ("image", "document"):
-                extra += await media_parts(inner, kind, settings, where)
+                extra += await media_parts(inner, kind, settings, where, dropped)
             else:
-                raise _unknown(kind, where, "text, image and document")
+                dropped.add(where, kind)
     text = "".join(texts)
     response = {"error": text} if block.get("is_error") is True else conventions.result_object(text, f"{param}.content")
     return position, {"functionResponse": {"name": name, "response": response}}, extra
 
 
-def _assistant_parts(content: Any, param: str, sign: bool) -> tuple[list[Part], dict[str, tuple[int, str]]]:
+def _assistant_parts(
+    content: Any, param: str, sign: bool, dropped: Dropped
+) -> tuple[list[Part], dict[str, tuple[int, str]]]:
     """The model turn's parts and its tool_use blocks by id."""
     parts: list[Part] = []
     calls: dict[str, tuple[int, str]] = {}
@@ -207,8 +229,8 @@ def _assistant_parts(content: Any, param: str, sign: bool) -> tuple[list[Part], 
             calls[tool_id] = (len(calls), name)
             first_call = first_call or part
             parts.append(part)
-        elif kind not in DROPPED_ASSISTANT:
-            raise _unknown(kind, where, "text, thinking, redacted_thinking and tool_use")
+        elif kind not in QUIET_ASSISTANT:
+            dropped.add(where, kind)
     if sign and first_call is not None and "thoughtSignature" not in first_call:
         first_call["thoughtSignature"] = SKIP_SIGNATURE
     return parts, calls

@@ -9,6 +9,10 @@ pieces the stream shares: stop reasons, usage, citations, tool_use blocks.
   not say which stop sequence ended an answer, so `stop_sequence` stays null.
 - `usage`: input_tokens excludes what Gemini read from its cache (as Anthropic counts),
   which is `cache_read_input_tokens`; output_tokens counts the answer and the thoughts.
+- Gemini's code execution (Anthropic's `code_execution_*` server tool runs as it) comes
+  back as text: the code and its output as fenced blocks within the answer's text, which
+  every client shows (Anthropic's code-execution result blocks differ between tool
+  versions, and a client that does not know one would drop it).
 - Google Search grounding becomes what Anthropic's web search answers with: a
   `server_tool_use` block (the queries) and a `web_search_tool_result` block (the
   sources), which Claude Code's WebSearch tool lists as links, and
@@ -114,12 +118,28 @@ def search_blocks(candidate: dict[str, Any]) -> list[dict[str, Any]]:
 
 def part_text(part: dict[str, Any]) -> tuple[str | None, bool]:
     """(the text a non-call part carries, whether it is a thought); an image Gemini made
-    is markdown text; None for a part that carries nothing to show."""
+    is markdown text, and so are code Gemini ran and its output; None for a part that
+    carries nothing to show."""
     thought = bool(part.get("thought"))
     text = part.get("text")
-    if text is None and "inlineData" in part and not thought:
-        text = image_text(part)
+    if text is None and not thought:
+        if "inlineData" in part:
+            text = image_text(part)
+        elif isinstance(code := part.get("executableCode"), dict):
+            text = fenced(
+                str(code.get("code", "")), str(code.get("language", "")).lower().replace("language_unspecified", "")
+            )
+        elif isinstance(result := part.get("codeExecutionResult"), dict):
+            text = fenced(str(result.get("output", "")), "output")
     return text, thought
+
+
+def fenced(body: str, info: str) -> str:
+    """A markdown code block, fenced longer than any backtick run inside it."""
+    fence = "```"
+    while fence in body:
+        fence += "`"
+    return f"\n{fence}{info}\n{body.rstrip()}\n{fence}\n"
 
 
 def content_blocks(parts: list[dict[str, Any]], single_tool: bool) -> list[dict[str, Any]]:

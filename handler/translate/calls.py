@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -22,6 +23,7 @@ from ..keys.failover import Outcome, failure, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from .dropped import header as dropped_header
 from .streaming import JSON_HEADERS, UNEXPECTED
 
 
@@ -103,11 +105,17 @@ async def call(
 
 
 async def call_json(
-    request: Request, method: str, path: str, body: bytes | None, creds: Credentials, model: str | None = None
+    request: Request,
+    method: str,
+    path: str,
+    body: bytes | None,
+    creds: Credentials,
+    model: str | None = None,
+    dropped: Sequence[str] = (),
 ) -> tuple[Any, dict[str, str]]:
     """One upstream call answered by one JSON document: (the parsed answer, the proxy's
-    headers). An upstream failure raises it with its own status; a body that broke off
-    or is not JSON is a 502."""
+    headers, `x-proxy-dropped` naming `dropped` among them). An upstream failure raises
+    it with its own status; a body that broke off or is not JSON is a 502."""
     try:
         outcome = await until_disconnect(
             request.scope, request.receive, call(request, method, path, body, creds, model)
@@ -115,7 +123,7 @@ async def call_json(
     except ClientGone:
         note(request.scope, client_gone="waiting")
         raise
-    headers = note_outcome(request.scope, outcome)
+    headers = note_outcome(request.scope, outcome) | dropped_header(dropped)
     if not outcome.ok:
         raise failure(outcome, headers)
     assert outcome.response is not None

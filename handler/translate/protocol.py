@@ -23,13 +23,15 @@ from ..affinity import binding as affinity
 from ..config import Settings
 from ..errors import Shape, UpstreamFailed
 from ..keys.credentials import Credentials
+from ..logs import note
 from ..state import settings_of
 from .calls import call_json, credentials_of, read_json, upstream_body
 from .streaming import UNEXPECTED, TranslatedStream, Translator
 
 
 class GeminiCall(Protocol):
-    """What a protocol's request translator hands back."""
+    """What a protocol's request translator hands back. It may also carry `dropped`
+    (a `translate.dropped.Dropped`): what it left out, named in `x-proxy-dropped`."""
 
     model: str
     payload: dict[str, Any]
@@ -64,13 +66,18 @@ class ClientProtocol(Generic[C]):
         """The protocol's generate endpoint: one Gemini generate call, streamed through
         the stream translator or answered whole through the whole-answer translator."""
         creds, call = await self.read(request)
+        dropped = getattr(call, "dropped", ())
+        if dropped:
+            note(request.scope, dropped=len(dropped))  # the access log counts them
         body, creds = await affinity.for_body(request.scope, creds, upstream_body(call.payload))  # files on their key
         name = quote(call.model, safe="")
         if call.stream:
             path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-            return TranslatedStream(path, body, creds, call.model, self.stream(call), self.shape, self.heartbeat)
+            return TranslatedStream(
+                path, body, creds, call.model, self.stream(call), self.shape, self.heartbeat, dropped
+            )
         path = f"/v1beta/models/{name}:generateContent"
-        data, headers = await call_json(request, "POST", path, body, creds, call.model)
+        data, headers = await call_json(request, "POST", path, body, creds, call.model, dropped)
         try:
             answer = self.whole(call, data)
         except (AttributeError, TypeError, KeyError, IndexError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
@@ -32,6 +33,7 @@ from ..logs import note
 from ..sse import EventParser
 from ..state import cooldown_of, settings_of
 from ..upstream import UpstreamError, UpstreamResponse
+from .dropped import header as dropped_header
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -61,7 +63,10 @@ class Translator(Protocol):
 class TranslatedStream:
     """The ASGI answer to a streamed call: the POST of `body` to `path` with failover,
     then the translator's events. Everything it needs is given here or read from the
-    scope (settings, cooldown, the access log): it calls back into no route module."""
+    scope (settings, cooldown, the access log): it calls back into no route module.
+    What the request translator `dropped` is named in `x-proxy-dropped`, also on a
+    commit that heartbeats force before Gemini answers; it is read when the headers go
+    out, so entries added until then are named too."""
 
     def __init__(
         self,
@@ -72,6 +77,7 @@ class TranslatedStream:
         translator: Translator,
         shape: Shape,
         heartbeat: bytes,
+        dropped: Sequence[str] = (),
     ) -> None:
         self.path = path
         self.body = body
@@ -80,6 +86,7 @@ class TranslatedStream:
         self.translator = translator
         self.shape = shape
         self.heartbeat = heartbeat
+        self.dropped = dropped
         self.beat = 0.0  # the settings' HEARTBEAT_SECONDS, read when the stream starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,11 +103,11 @@ class TranslatedStream:
         try:
             while not (await asyncio.wait((upstream,), timeout=self.beat))[0]:
                 if not started:
-                    await self._commit(send, {})
+                    await self._commit(send, dropped_header(self.dropped))
                     started = True
                 await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
             outcome = upstream.result()
-            headers = note_outcome(scope, outcome)
+            headers = note_outcome(scope, outcome) | dropped_header(self.dropped)
             wrong_shape = outcome.ok and "event-stream" not in outcome.response.content_type  # type: ignore[union-attr]
             if not outcome.ok or wrong_shape:
                 # A 200 that is not an event stream would otherwise end as an empty success.

@@ -324,10 +324,18 @@ def test_media_blocks():
             },
             "messages.0.content.0.source.data",
         ),
-        ({"messages": [{"role": "user", "content": [{"type": "video", "source": {}}]}]}, "messages.0.content.0.type"),
-        ({"messages": user(), "tools": [{"type": "bash_20250124", "name": "bash"}]}, "tools.0.type"),
-        ({"messages": user(), "tool_choice": {"type": "required"}}, "tool_choice"),
         ({"messages": user(), "thinking": {"type": "enabled"}}, "thinking.budget_tokens"),
+        (
+            {
+                "messages": user(),
+                "tools": [{"type": "bash_20250124", "name": "bash"}],
+                "tool_choice": {"type": "tool", "name": "bash"},
+            },
+            "tool_choice.name",
+        ),
+        ({"messages": user(), "output_config": {"format": {"type": "xml"}}}, "output_config.format.type"),
+        ({"messages": user(), "output_config": {"format": {"type": "json_schema"}}}, "output_config.format.schema"),
+        ({"messages": user(), "tool_choice": "auto"}, "tool_choice"),
         ({"messages": [{"role": "system", "content": "only system"}]}, "messages"),
     ],
 )

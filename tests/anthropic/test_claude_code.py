@@ -1,7 +1,8 @@
 """Claude Code itself, headless (`claude -p ... --output-format stream-json`), against the
-proxy and the fake Gemini: a plain prompt, a tool loop on Gemini 2.5 (Read), and a Bash
-tool loop on Gemini 3 whose thought signature must come back (the fake refuses the
-call otherwise, as Google does).
+proxy and the fake Gemini: a plain prompt, a tool loop on Gemini 2.5 (Read), one on
+Claude Code's default model, a Bash tool loop on Gemini 3 whose thought signature must
+come back (the fake refuses the call otherwise, as Google does), and model discovery
+(`GET /v1/models`, the claude-prefixed aliases).
 
 Claude Code comes from `npm install` in the repository (package.json); the test is
 skipped, with the reason, when it is not installed. Nothing leaves loopback: HOME is a
@@ -43,8 +44,9 @@ def event(parts: list[dict], model: str) -> dict:
     return {"candidates": [candidate], "usageMetadata": usage(), "modelVersion": model}
 
 
-def run(proxy: str, tmp_path: Path, prompt: str, *args: str) -> list[dict]:
-    """Claude Code's stream-json messages for one headless prompt."""
+def run(proxy: str, tmp_path: Path, prompt: str, *args: str, **more_env: str | None) -> list[dict]:
+    """Claude Code's stream-json messages for one headless prompt (`more_env`: variables
+    to add, or with None to leave out)."""
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir(exist_ok=True)
     env = {
@@ -60,6 +62,11 @@ def run(proxy: str, tmp_path: Path, prompt: str, *args: str) -> list[dict]:
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "NO_PROXY": "127.0.0.1,localhost",
     }
+    for name, value in more_env.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     command = [str(_claude()), "-p", prompt, "--output-format", "stream-json", "--verbose", *args]
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
@@ -130,3 +137,41 @@ def test_bash_tool_loop_on_gemini_3_keeps_the_signature(proxy, fake, workdir):
     second = [c for c in fake.generate_calls if c.path.startswith(f"/v1beta/models/{model}:")][-1].json
     model_turn = second["contents"][-2]
     assert {"functionCall": call["functionCall"], "thoughtSignature": SIG} in model_turn["parts"]
+
+
+def test_model_discovery_lists_the_claude_aliases(proxy, fake, workdir):
+    """Claude Code's gateway model discovery (`GET /v1/models?limit=1000` with
+    anthropic-version) keeps only claude*/anthropic* ids: it caches the proxy's aliases,
+    and the pro alias then runs on the pro family. Discovery is opt-in in Claude Code
+    (CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY) and counts as non-essential traffic."""
+    messages = run(
+        proxy,
+        workdir,
+        "Say hello.",
+        "--model",
+        "claude-gemini-pro",
+        CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY="1",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=None,
+    )
+    assert messages[-1]["result"] == "Hello, world!"
+    cache = json.loads((workdir / "home" / ".claude" / "cache" / "gateway-models.json").read_text())
+    assert cache["baseUrl"] == proxy
+    assert [m["id"] for m in cache["models"]] == ["claude-gemini-pro", "claude-haiku-gemini-flash"]
+    main = [c for c in fake.generate_calls if "streamGenerateContent" in c.path]
+    assert main and main[-1].path.startswith("/v1beta/models/gemini-2.5-pro:")
+
+
+def test_tool_loop_on_the_family_defaults(proxy, fake, workdir):
+    """No --model: Claude Code's own default Claude model runs on the pro family, and a
+    Read tool loop completes with the requests Claude Code sends today (context_management,
+    effort, betas: test_corpus.py checks what is dropped and named)."""
+    note = str(workdir / "work" / "note.txt")
+    fake.reply(
+        events=[event([{"functionCall": {"name": "Read", "args": {"file_path": note}}}], "gemini-2.5-pro")],
+        model="gemini-2.5-pro",
+    )
+    fake.reply(events=[event([{"text": "It says pelican."}], "gemini-2.5-pro")], model="gemini-2.5-pro")
+    messages = run(proxy, workdir, "Read note.txt.")
+    assert messages[-1]["result"] == "It says pelican."
+    main = [c for c in fake.generate_calls if c.path.startswith("/v1beta/models/gemini-2.5-pro:stream")]
+    assert len(main) == 2 and "functionResponse" in json.dumps(main[-1].json["contents"][-1])

@@ -1,0 +1,56 @@
+"""What a translator left out of a request, said in the answer's `x-proxy-dropped` header.
+
+Forward compatibility (docs/forward-compatibility.md): a tool type, content block, input
+item or field that a translator cannot send to Gemini is dropped, not refused with 400,
+and the answer names each one: `x-proxy-dropped: tools[3]:advisor_20260301,context_management`.
+A translator adds to its call's `Dropped`; `translate.calls` puts `header(dropped)` on the
+whole answer, the streamed one and an upstream failure alike.
+
+An entry is `where` (the request's path to the thing, `messages[2].content[0]`) and,
+when it helps, `:what` (its type). Both come from the client, so they are cut down to
+safe header characters and a bounded length; past MAX_ENTRIES the header says how many
+more there were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+HEADER = "x-proxy-dropped"
+MAX_ENTRIES = 20
+MAX_PART = 80  # characters of one `where` or `what`
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]/@+]")
+_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text[:MAX_PART])
+
+
+def where(param: str) -> str:
+    """A dotted error param (`messages.2.content.0`) as the header writes it (`messages[2].content[0]`)."""
+    return _INDEX.sub(r"[\1]", param)
+
+
+class Dropped(list[str]):
+    """The entries dropped from one request, in the order the translator met them."""
+
+    def add(self, param: str, what: object = None) -> None:
+        """Note that the thing at `param` (dotted, as errors name it) was dropped; `what`
+        is its type or value when that says more (any JSON value: only a string shows)."""
+        entry = _safe(where(param))
+        if isinstance(what, str) and what:
+            entry += ":" + _safe(what)
+        if entry not in self:
+            self.append(entry)
+
+
+def header(dropped: Sequence[str]) -> dict[str, str]:
+    """The response header naming what was dropped; no header when nothing was."""
+    if not dropped:
+        return {}
+    shown = list(dropped[:MAX_ENTRIES])
+    if len(dropped) > MAX_ENTRIES:
+        shown.append(f"+{len(dropped) - MAX_ENTRIES}-more")
+    return {HEADER: ",".join(shown)}
