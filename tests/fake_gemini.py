@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import fake_rules as rules
+from .fake_cache import ImplicitCache
 from .fake_resources import Projects
 
 MAX_EMBEDDING_VALUES = 3072  # gemini-embedding-001's full size
@@ -193,12 +194,14 @@ class FakeGemini:
     max_in_flight: int = 0
     generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
     projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
+    cache: ImplicitCache = field(default_factory=ImplicitCache)  # per-project implicit caching (fake_cache)
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
 
     def reset(self) -> None:
         self.projects.reset()
+        self.cache.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -331,6 +334,8 @@ class FakeGemini:
                         error_body(400, "INVALID_ARGUMENT", f"* output_dimensionality: out of range: {size}"), 400
                     )
         reply = self._next_reply(method, model)
+        if method in ("generateContent", "streamGenerateContent") and (reply is None or reply.status == 200):
+            self.cache.note(item.key, model, payload)
         if reply is not None and reply.status != 200:
             if reply.delay:  # an error that takes its time (a long think that fails)
                 await asyncio.sleep(reply.delay)

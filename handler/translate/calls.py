@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -20,11 +21,13 @@ from ..config import Settings
 from ..disconnect import ClientGone, until_disconnect
 from ..encoding import json_bytes, loads
 from ..errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
+from ..keys import session
 from ..keys.credentials import Credentials, from_request
 from ..keys.failover import Outcome, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from .dropped import dropped_header
 from .streaming import TranslatedStream, Translator, failure
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -157,20 +160,22 @@ async def generate(
     heartbeat: bytes,
     translator: Callable[[], Translator],
     whole: Callable[[Any], bytes],
+    extra: dict[str, str] | None = None,
 ) -> Response | TranslatedStream:
     """A translated route's one Gemini generate call: streamed through the protocol's
-    `translator`, or whole, the answer turned into the client's by `whole(data)`."""
+    `translator`, or whole, the answer turned into the client's by `whole(data)`;
+    `extra` headers (x-proxy-dropped) go on a successful answer."""
     body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
     name = quote(model, safe="")
     if streamed:
         path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return stream(request, path, body, creds, translator(), shape, heartbeat, model)
+        return stream(request, path, body, creds, translator(), shape, heartbeat, model, extra)
     data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
     try:
         answer = whole(data)
     except (AttributeError, TypeError, KeyError, IndexError):
         raise UpstreamFailed(UNEXPECTED, headers=headers) from None
-    return Response(answer, headers=headers, media_type="application/json")
+    return Response(answer, headers={**headers, **(extra or {})}, media_type="application/json")
 
 
 class GeminiCall(Protocol):
@@ -195,7 +200,9 @@ async def translated(
     """A translated route from end to end: credentials first, then the body through the
     protocol's `to_gemini`, then the one generate call (`generate`)."""
     creds = await credentials_of(request)
-    call = await to_gemini(await read_json(request), settings_of(request.scope))
+    body = await read_json(request)
+    call = await to_gemini(body, settings_of(request.scope))
+    creds = replace(creds, session=session.identity(request.headers, body))  # sticky sessions
     return await generate(
         request,
         creds,
@@ -206,6 +213,7 @@ async def translated(
         heartbeat,
         lambda: translator(call),
         lambda data: whole(call, data),
+        dropped_header(getattr(call, "dropped", [])),
     )
 
 
@@ -218,6 +226,7 @@ def stream(
     shape: Shape,
     heartbeat: bytes,
     model: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> TranslatedStream:
     """The streamed answer to a translated call (see streaming.TranslatedStream)."""
     settings = settings_of(request.scope)
@@ -227,6 +236,6 @@ def stream(
         shape,
         heartbeat,
         settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome),
+        lambda outcome: {**note_outcome(request.scope, outcome), **(extra or {})},
         creds,
     )
