@@ -67,6 +67,7 @@ def _openai() -> list[BaseRoute]:
                 f"{prefix}/models/{{model:path}}", ModelsOrNative("handler.openai.models:get_model"), methods=["GET"]
             ),
             Route(f"{prefix}/responses", lazy("handler.responses.endpoints:create"), methods=["POST"]),
+            Route(f"{prefix}/responses/compact", lazy("handler.responses.endpoints:compact"), methods=["POST"]),
             Route(
                 f"{prefix}/responses/{{rest:path}}",
                 lazy("handler.responses.endpoints:stored"),

@@ -74,7 +74,9 @@ def reasoning_item(item_id: str, summary: str, signature: str | None, encrypted:
         "summary": [{"type": "summary_text", "text": summary}] if summary else [],
     }
     if encrypted:
-        item["encrypted_content"] = wrap(signature) if signature else None
+        # Always a string when asked for (OpenAI's contract), also when the signature rode
+        # on a function call's id: then it carries none, and comes back as nothing.
+        item["encrypted_content"] = wrap(signature or "")
     return item
 
 
