@@ -124,14 +124,15 @@ def gemini_name(name: str, namespace: Any = None) -> str:
     return f"{namespace}__{name}" if isinstance(namespace, str) and namespace else name
 
 
-def parse_tools(tools: Any) -> Tools:
-    out = Tools()
+def parse_tools(tools: Any, out: Tools | None = None, param: str = "tools") -> Tools:
+    """`tools` (or, into the same `out`, the tools of an `additional_tools` input item)."""
+    out = out or Tools()
     if tools is None:
         return out
     if not isinstance(tools, list):
-        raise BadRequest("tools must be a list.", "tools")
+        raise BadRequest(f"{param} must be a list.", param)
     for j, tool in enumerate(tools):
-        _add(out, tool, f"tools[{j}]", None)
+        _add(out, tool, f"{param}[{j}]", None)
     return out
 
 

@@ -17,6 +17,8 @@
   the functions `shell` / `apply_patch` (functions.py), their outputs the responses;
 - `web_search_call` items are accepted and left out: the search ran at Google, and
   what it found is in the answer that follows;
+- `additional_tools` items (Codex declares its tools so for its newer models) add their
+  tools to the request's `tools`;
 - a `compaction` item sealed by this proxy is opened into its summary (compaction.py);
 - `item_reference` is a 400 (nothing is stored: send the item itself);
 - any other item type (`tool_search_call` and its output, a `compaction` OpenAI made,
@@ -72,6 +74,7 @@ class Contents:
         self.results: list[tuple[int, Part]] | None = None
         self.attached: list[Part] = []  # media from tool outputs
         self.dropped: list[str] = []  # x-proxy-dropped entries
+        self.more_tools: list[tuple[str, Any]] = []  # (where, tools) of additional_tools items
 
     async def add(self, item: Any, i: int) -> None:
         where = f"input[{i}]"
@@ -88,6 +91,8 @@ class Contents:
             await self._output(item, kind, where)
         elif kind == "web_search_call":
             pass
+        elif kind == "additional_tools":  # Codex declares tools in input for its newer models
+            self.more_tools.append((f"{where}.tools", item.get("tools")))
         elif kind == "compaction" and compaction.is_ours(item.get("encrypted_content")):
             candidates = await self.secrets() if self.secrets else []
             self._summary(compaction.unseal(item.get("encrypted_content"), candidates, f"{where}.encrypted_content"))

@@ -22,6 +22,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import params
+from ..translate.dropped import ordered
 from ..translate.models import resolve_model
 from ..translate.thinking import gemini_version, needs_signatures, thinking_config
 from ..translate.tools import DEFAULT_SAFETY
@@ -98,6 +99,8 @@ async def to_gemini(
     if system:
         payload["systemInstruction"] = {"parts": system}
     tools = parse_tools(body.get("tools"))
+    for where, more in builder.more_tools:
+        parse_tools(more, tools, where)
     tools.search = tools.search or search
     gemini_tools = tools.gemini_tools(model)
     if gemini_tools and not compact:  # a summary is text: no tool calls
@@ -124,7 +127,7 @@ async def to_gemini(
         encrypted=encrypted,
         parallel=body.get("parallel_tool_calls") is not False,
         echo=echo,
-        dropped=builder.dropped + tools.dropped,
+        dropped=ordered(builder.dropped + tools.dropped),
         compact=compact,
         secrets=await secrets() if compact and secrets else [],
         kept=_user_messages(given) if route_compact else [],

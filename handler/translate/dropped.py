@@ -15,11 +15,17 @@ import re
 HEADER = "x-proxy-dropped"
 MAX_NAMES = 20
 UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]:]")
+DIGITS = re.compile(r"(\d+)")
 
 
 def entry(where: str, kind: object) -> str:
     """One entry, `where:kind`, with the client's type name made header-safe."""
     return f"{where}:{UNSAFE.sub('', str(kind))[:64] or '?'}"
+
+
+def ordered(names: list[str]) -> list[str]:
+    """Entries in request order (`tools[2]` before `tools[10]`), however they were found."""
+    return sorted(names, key=lambda name: [int(t) if t.isdigit() else t for t in DIGITS.split(name)])
 
 
 def dropped_header(names: list[str]) -> dict[str, str]:

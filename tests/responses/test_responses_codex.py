@@ -201,3 +201,16 @@ def test_codex_compacts_remotely_through_the_proxy_and_continues(tmp_path, proxy
     texts = [p.get("text", "") for c in after["contents"] for p in c["parts"]]
     assert any(summary in t for t in texts)  # the sealed item came back and was opened
     assert len(fake.generate_calls) == 3
+
+
+def test_codex_with_a_model_name_it_knows_declares_tools_in_input(tmp_path, proxy, fake):
+    """For models it knows, Codex sends its tools in an `additional_tools` input item (and
+    a `configuration_update` item): the tools still reach Gemini, the update is dropped
+    and named."""
+    fake.reply(events=[event([{"text": "Hello from Gemini."}])])
+    done = run_codex(tmp_path, proxy, "gpt-6.1-sol", "Say hello.")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Hello from Gemini." in done.stdout
+    (call,) = turn_calls(fake, "Say hello.")
+    names = [d["name"] for d in call["tools"][0]["functionDeclarations"]]
+    assert "functions__exec" in names  # Codex's freeform exec tool, in its namespace
