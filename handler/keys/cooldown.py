@@ -25,8 +25,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ..affinity.binding import rendezvous
 from ..upstream.gemini_error import GeminiError
+from . import session as sessions
 from .masking import mask
 
 PER_MINUTE = 60.0  # a 429 without RetryInfo
@@ -110,7 +110,7 @@ class Cooldown:
         if len(keys) < 2:
             picked = list(keys)
         elif session is not None:
-            picked = rendezvous(session, keys)
+            picked = sessions.order(session, keys)
         else:
             picked = random.sample(keys, len(keys))
         if (self._owned or self._foreign) and len(picked) > 1:

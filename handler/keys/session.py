@@ -18,12 +18,18 @@ needed there. The name only orders keys the request may use anyway; it is never 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
+
+from ..affinity.binding import rendezvous
 
 HEADERS = ("x-claude-code-session-id", "session-id")
 FIELDS = ("prompt_cache_key", "user")
 MAX_LENGTH = 512  # a longer name is cut: the order needs no more
+MAX_ORDERS = 4096  # sessions whose order this container remembers
+
+_orders: OrderedDict[tuple[str, tuple[str, ...]], list[str]] = OrderedDict()
 
 
 def identity(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
@@ -39,3 +45,18 @@ def identity(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
     metadata = body.get("metadata")
     user = metadata.get("user_id") if isinstance(metadata, dict) else None
     return user[:MAX_LENGTH] if isinstance(user, str) and user else None
+
+
+def order(session: str, keys: tuple[str, ...]) -> list[str]:
+    """The session's rendezvous order of `keys` (a new list). A session sends many
+    requests, so the order is remembered per container (bounded, least recently used
+    out): the hashes are computed on a session's first request only."""
+    ident = (session, keys)
+    found = _orders.get(ident)
+    if found is None:
+        found = _orders[ident] = rendezvous(session, keys)
+        if len(_orders) > MAX_ORDERS:
+            _orders.popitem(last=False)
+    else:
+        _orders.move_to_end(ident)
+    return list(found)
