@@ -51,12 +51,11 @@ CONTEXT = "A summary of the earlier part of this conversation (it was compacted)
 
 async def secrets_for(settings: Settings, creds: Credentials) -> list[bytes]:
     """The candidate secrets for this request: the first seals, any opens."""
-    if settings.compaction_secret:
-        material = [v.strip() for v in settings.compaction_secret.split(",") if v.strip()]
-    elif creds.pooled:
+    material = [v.strip() for v in settings.compaction_secret.split(",") if v.strip()]
+    if not material and creds.pooled:
         pool = await load_pool(settings)
         material = sorted(pool.tokens or pool.keys)
-    else:
+    elif not material:
         material = sorted(creds.keys)
     return [seal.derive(value, LABEL) for value in material[:MAX_CANDIDATES]]
 

@@ -16,7 +16,7 @@ from handler.responses.compaction import PREFIX, PROMPT
 from handler.translate import seal
 
 from ..clients import openai_v1
-from ..conftest import KEY_A, KEY_B
+from ..conftest import KEY_A, KEY_B, TOKEN
 from .test_responses import gemini
 
 SUMMARY = "The user is fixing parse_args in cli.py; tests in test_cli.py fail on --verbose. Next: handle the flag."
@@ -187,3 +187,19 @@ def test_seal_refuses_anything_it_did_not_seal():
     with pytest.raises(seal.Unsealable):
         seal.unseal(sealed, [secret], b"another purpose", "p.")
     assert seal.seal(b"summary", secret, b"purpose", "p.") != sealed  # a fresh nonce each time
+
+
+def test_with_the_server_pool_every_container_derives_the_same_secret(start_proxy, fake):
+    pool = {"GEMINI_API_KEYS": f"{KEY_A},{KEY_B}", "ACCESS_TOKENS": TOKEN}
+    one = start_proxy(**pool)
+    other = start_proxy(**pool, LOG_LEVEL="WARNING")  # another container of the same deployment
+    elsewhere = start_proxy(GEMINI_API_KEYS=KEY_A, ACCESS_TOKENS="another-deployment-token-0123456789")
+    fake.reply(events=[gemini([{"text": SUMMARY}])])
+    item = sse(trigger(one, key=TOKEN).text)[3]["item"]
+    later = [item, {"role": "user", "content": "hi"}]
+    assert openai_v1(other, api_key=TOKEN).responses.create(model="gemini-2.5-flash", input=later).status == "completed"
+    assert SUMMARY in json.dumps(fake.generate_calls[-1].json)
+    with pytest.raises(openai.BadRequestError):
+        openai_v1(elsewhere, api_key="another-deployment-token-0123456789").responses.create(
+            model="gemini-2.5-flash", input=later
+        )
