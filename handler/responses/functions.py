@@ -138,6 +138,8 @@ def parse_tools(tools: Any, out: Tools | None = None, param: str = "tools") -> T
 
 def _add(out: Tools, tool: Any, param: str, namespace: str | None) -> None:
     kind = tool.get("type") if isinstance(tool, dict) else None
+    if not isinstance(kind, str):
+        raise BadRequest(f"{param} must be a tool: an object with a type.", f"{param}.type")
     if kind in ("function", "custom"):
         name = tool.get("name")
         if not isinstance(name, str) or not name:
