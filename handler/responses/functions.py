@@ -23,6 +23,8 @@ tool the client declared (so that a call comes back as the item type the client 
 - Gemini before 3 cannot combine those built-in tools with function calling in one
   request, so there a request that also has functions goes without them rather than
   failing (Codex declares web_search in every request), and says so in `x-proxy-dropped`;
+- tools marked `defer_loading` are declared like the others: Gemini sees them all at
+  once, which is why `tool_search` (loading them on demand) can be dropped;
 - any other tool type (`tool_search`, `file_search`, `mcp`, computer use, image
   generation, and whatever a client release adds next) is dropped and named in
   `x-proxy-dropped` (`tools[3]:tool_search`), never a 400 by itself. A `tool_choice`
