@@ -106,6 +106,9 @@ class Settings:
     fleet_metrics: bool = False  # the status page reads CloudWatch (handler/fleet.py)
     public_base_url: str = ""
     trust_forwarded_headers: bool = False
+    compaction_secret: str = field(
+        default="", repr=False
+    )  # seals Responses compaction items (docs/responses-and-codex.md)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,4 +143,5 @@ class Settings:
             fleet_metrics=_bool(env, "FLEET_METRICS", False),
             public_base_url=_base_url(env.get("PUBLIC_BASE_URL")),
             trust_forwarded_headers=_bool(env, "TRUST_FORWARDED_HEADERS", False),
+            compaction_secret=(env.get("COMPACTION_SECRET") or "").strip(),
         )

@@ -74,6 +74,7 @@ def _endpoints() -> dict[str, list[tuple[str, Endpoint | ModelsOrNative, list[st
         ],
         "/responses": [
             ("/responses", lazy("handler.responses.endpoints:create"), POST),
+            ("/responses/compact", lazy("handler.responses.endpoints:compact"), POST),
             ("/responses/{rest:path}", lazy(STORED), [*GET, *POST, *DELETE]),
         ],
         "/conversations": [

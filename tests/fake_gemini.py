@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import fake_rules as rules
+from .fake_cache import ImplicitCache
 from .fake_live import Live
 from .fake_resources import Projects
 from .fake_speech import Speech
@@ -197,6 +198,7 @@ class FakeGemini:
     projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
     speech: Speech = field(init=False)  # TTS in both shapes, and each key's voices (fake_speech.py)
     live: Live = field(init=False)  # Live API ephemeral tokens (fake_live.py)
+    cache: ImplicitCache = field(default_factory=ImplicitCache)  # per-project implicit caching (fake_cache)
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
@@ -207,6 +209,7 @@ class FakeGemini:
         self.projects.reset()
         self.speech.reset()
         self.live.reset()
+        self.cache.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -341,6 +344,8 @@ class FakeGemini:
                         error_body(400, "INVALID_ARGUMENT", f"* output_dimensionality: out of range: {size}"), 400
                     )
         reply = self._next_reply(method, model)
+        if method in ("generateContent", "streamGenerateContent") and (reply is None or reply.status == 200):
+            self.cache.note(item.key, model, payload)
         if reply is not None and reply.status != 200:
             if reply.delay:  # an error that takes its time (a long think that fails)
                 await asyncio.sleep(reply.delay)

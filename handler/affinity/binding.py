@@ -36,6 +36,7 @@ from .. import upstream
 from ..config import Settings
 from ..errors import BadRequest, NotFound, Unavailable
 from ..keys.credentials import Credentials
+from ..keys.rendezvous import rendezvous
 from ..upstream import UpstreamError
 from . import voices
 
@@ -132,12 +133,6 @@ def key_for(name: str, creds: Credentials) -> str | None:
     match = NAME.search(name)
     found = match.group(2) if match else name.rsplit("/", 1)[-1]
     return untag(found, tags_of(creds.keys))[1]
-
-
-def rendezvous(name: str, keys: Iterable[str]) -> list[str]:
-    """Keys in highest-random-weight order for `name`: the same on every container, and
-    mostly unchanged when keys come and go (only names whose first key left move)."""
-    return sorted(keys, key=lambda k: hmac.new(k.encode(), name.encode(), hashlib.sha256).digest(), reverse=True)
 
 
 # Owners found by asking ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ..upstream.gemini_error import GeminiError
+from . import session as sessions
 from .masking import mask
 
 PER_MINUTE = 60.0  # a 429 without RetryInfo
@@ -102,10 +103,16 @@ class Cooldown:
                         best = found[0]
         return best
 
-    def order(self, keys: tuple[str, ...], model: str | None = None) -> list[str]:
-        """All keys in uniformly random order, cooling ones moved to the end (soonest back
-        first). The sort is stable, so the others keep their random order."""
-        picked = random.sample(keys, len(keys)) if len(keys) > 1 else list(keys)
+    def order(self, keys: tuple[str, ...], model: str | None = None, session: str | None = None) -> list[str]:
+        """All keys in uniformly random order, or for a session in its rendezvous order
+        (the same on every container: keys/session.py), cooling ones moved to the end
+        (soonest back first). The sort is stable, so the others keep their order."""
+        if len(keys) < 2:
+            picked = list(keys)
+        elif session is not None:
+            picked = sessions.order(session, keys)
+        else:
+            picked = random.sample(keys, len(keys))
         if (self._owned or self._foreign) and len(picked) > 1:
             picked.sort(key=lambda k: self.until(k, model))
         return picked

@@ -30,11 +30,13 @@ MAX_VALUES = 256  # comma-separated values in one credential
 class Credentials:
     """The keys a request may use; `pooled` when they are the server's own pool; `bound`
     when affinity narrowed them to the owner of a resource the call names (a 403 or 404
-    is then about the resource, not the key: see failover)."""
+    is then about the resource, not the key: see failover); `session` is the caller's
+    session identity, which orders the keys (keys/session.py)."""
 
     keys: tuple[str, ...]
     pooled: bool = False
     bound: bool = False
+    session: str | None = None
 
 
 def query_map(query_string: bytes) -> dict[str, str]:

@@ -7,8 +7,8 @@ never more than the number of keys. A plain 400 is a bad request and would fail 
 every key: it is returned at once. Failover ends before anything goes to the client:
 `send` returns once an upstream answered below 400 (the answer is then the client's,
 streamed as it comes; a stream that breaks later is not retried) or the last attempt
-failed. Keys are tried in `Cooldown.order`; what an answer says about a key goes back
-into the cooldown.
+failed. Keys are tried in `Cooldown.order` (a session's calls in one deterministic
+order: keys/session.py); what an answer says about a key goes back into the cooldown.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ async def send(
     """
     url = settings.base_url + path_qs
     model = model or model_of(path_qs) or None
-    tries = cooldown.order(creds.keys, model)
+    tries = cooldown.order(creds.keys, model, creds.session)
     limit = min(settings.max_attempts, len(tries)) if isinstance(body, (bytes, type(None))) else 1
     outcome = Outcome(status=503, message="No Gemini key to use.", model=model or "")
     soonest: float | None = None

@@ -32,6 +32,7 @@ from ..keys.credentials import Credentials
 from ..state import settings_of
 from ..translate import calls
 from ..translate.answers import blocked_text
+from ..translate.dropped import header as dropped_header
 from ..translate.tools import DEFAULT_SAFETY
 from . import multipart
 from .images_request import ImageRequest, parse, parse_edit, parse_edit_json
@@ -148,6 +149,5 @@ async def _answer(request: Request, call: ImageRequest, creds: Credentials) -> R
         if "revised_prompt" in item:
             out["revised_prompt"] = item["revised_prompt"]
         data.append(out)
-    if call.dropped:  # taken, but Gemini has nothing to send them to (images_request.py)
-        headers = {**headers, "x-proxy-dropped": ", ".join(call.dropped)}
+    headers |= dropped_header(call.dropped)  # taken, but Gemini has nothing to send them to (images_request.py)
     return json_response({"created": int(time.time()), "data": data}, headers=headers)

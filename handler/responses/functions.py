@@ -9,13 +9,26 @@ tool the client declared (so that a call comes back as the item type the client 
   model knows the syntax;
 - `local_shell` -> a function `shell` taking a command array (the action Codex runs); a
   call comes back as `local_shell_call`;
+- `shell` (the newer shell tool) -> a function `shell` taking a list of command lines; a
+  call comes back as `shell_call` with `action.commands`;
+- `apply_patch` (the built-in patch tool) -> a function `apply_patch` taking one file
+  operation (`create_file`, `update_file` with a V4A diff, `delete_file`); a call comes
+  back as `apply_patch_call` with that `operation`;
 - `namespace` tools (Codex groups its agent tools so) -> their functions and custom
   tools as `<namespace>__<name>`; a call comes back with `namespace` and the bare name;
-- `web_search` (and its preview and dated names) -> Gemini's `googleSearch`. Gemini
-  before 3 cannot combine Google Search with function calling in one request, so there
-  a request that also has functions goes without Google Search rather than failing
-  (Codex declares web_search in every request);
-- any other hosted tool (file_search, computer use, MCP, ...) is a 400 naming it.
+- `web_search` (and its preview and dated names) -> Gemini's `googleSearch`; its options
+  (`search_content_types`, `filters`, `user_location`, `search_context_size`,
+  `external_web_access`) have no Gemini equivalent and are ignored;
+- `code_interpreter` -> Gemini's code execution (`codeExecution`); its container is ignored;
+- Gemini before 3 cannot combine those built-in tools with function calling in one
+  request, so there a request that also has functions goes without them rather than
+  failing (Codex declares web_search in every request), and says so in `x-proxy-dropped`;
+- tools marked `defer_loading` are declared like the others: Gemini sees them all at
+  once, which is why `tool_search` (loading them on demand) can be dropped;
+- any other tool type (`tool_search`, `file_search`, `mcp`, computer use, image
+  generation, and whatever a client release adds next) is dropped and named in
+  `x-proxy-dropped` (`tools[3]:tool_search`), never a 400 by itself. A `tool_choice`
+  that requires a dropped tool is a 400 that says it was dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
+from ..translate.dropped import entry
 from ..translate.schema import Budget
 from ..translate.thinking import gemini_version
 from ..translate.tools import TOOL_CHOICE, declaration
@@ -43,14 +57,34 @@ CUSTOM_PARAMETERS = {
     "properties": {"input": {"type": "string", "description": "The tool's whole input, as plain text."}},
     "required": ["input"],
 }
+APPLY_PATCH = "apply_patch"
+APPLY_PATCH_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": ["create_file", "update_file", "delete_file"]},
+        "path": {"type": "string", "description": "The file's path."},
+        "diff": {"type": "string", "description": "The V4A diff (for create_file: the whole file as + lines)."},
+    },
+    "required": ["type", "path"],
+}
+SHELL_CALL_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "commands": {"type": "array", "items": {"type": "string"}, "description": "Shell command lines to run."},
+        "timeout_ms": {"type": "integer", "description": "The timeout in milliseconds."},
+    },
+    "required": ["commands"],
+}
 SEARCH_TYPES = frozenset({"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"})
+CODE_TYPES = frozenset({"code_interpreter"})
+BUILT_IN = frozenset({"shell", "shell_call", "apply_patch"})  # Tool kinds the proxy declares itself
 
 
 @dataclass(frozen=True)
 class Tool:
     """What the client declared behind a Gemini function name."""
 
-    kind: str  # "function", "custom" or "shell"
+    kind: str  # "function", "custom", "shell" (local_shell), "shell_call" (shell) or "apply_patch"
     name: str
     namespace: str | None = None
 
@@ -60,34 +94,54 @@ class Tools:
     declarations: list[dict[str, Any]] = field(default_factory=list)
     by_name: dict[str, Tool] = field(default_factory=dict)
     search: bool = False
+    code: bool = False
     budget: Budget = field(default_factory=Budget)  # one for all the tools' schemas
+    dropped: list[str] = field(default_factory=list)  # x-proxy-dropped entries
+    dropped_kinds: set[str] = field(default_factory=set)
+    search_at: str = "tools"  # where web_search / code_interpreter were declared
+    code_at: str = "tools"
 
     def gemini_tools(self, model: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.declarations:
             out.append({"functionDeclarations": self.declarations})
-        if self.search and (not self.declarations or (gemini_version(model) or (0, 0)) >= (3, 0)):
-            out.append({"googleSearch": {}})
+        combines = not self.declarations or (gemini_version(model) or (0, 0)) >= (3, 0)
+        for wanted, tool, where, kind in (
+            (self.search, "googleSearch", self.search_at, "web_search"),
+            (self.code, "codeExecution", self.code_at, "code_interpreter"),
+        ):
+            if wanted and combines:
+                out.append({tool: {}})
+            elif wanted:
+                self.dropped.append(entry(where, kind))
         return out
+
+    def drop(self, param: str, kind: Any) -> None:
+        self.dropped.append(entry(param, kind))
+        if isinstance(kind, str):
+            self.dropped_kinds.add(kind)
 
 
 def gemini_name(name: str, namespace: Any = None) -> str:
     return f"{namespace}__{name}" if isinstance(namespace, str) and namespace else name
 
 
-def parse_tools(tools: Any) -> Tools:
-    out = Tools()
+def parse_tools(tools: Any, out: Tools | None = None, param: str = "tools") -> Tools:
+    """`tools` (or, into the same `out`, the tools of an `additional_tools` input item)."""
+    out = out or Tools()
     if tools is None:
         return out
     if not isinstance(tools, list):
-        raise BadRequest("tools must be a list.", "tools")
+        raise BadRequest(f"{param} must be a list.", param)
     for j, tool in enumerate(tools):
-        _add(out, tool, f"tools[{j}]", None)
+        _add(out, tool, f"{param}[{j}]", None)
     return out
 
 
 def _add(out: Tools, tool: Any, param: str, namespace: str | None) -> None:
     kind = tool.get("type") if isinstance(tool, dict) else None
+    if not isinstance(kind, str):
+        raise BadRequest(f"{param} must be a tool: an object with a type.", f"{param}.type")
     if kind in ("function", "custom"):
         name = tool.get("name")
         if not isinstance(name, str) or not name:
@@ -115,18 +169,27 @@ def _add(out: Tools, tool: Any, param: str, namespace: str | None) -> None:
             raise BadRequest(f"{param} must be a namespace with a name and a list of tools.", param)
         for k, sub in enumerate(inner):
             _add(out, sub, f"{param}.tools[{k}]", name)
-    elif kind in SEARCH_TYPES and namespace is None:
-        out.search = True
-    else:
-        raise BadRequest(
-            f"{param} has the tool type {kind!r}, which this proxy does not support (function, custom, "
-            "local_shell, namespace and web_search are).",
-            f"{param}.type",
+    elif kind == "shell" and namespace is None:
+        decl = declaration(SHELL, "Runs shell command lines on the user's machine.", SHELL_CALL_PARAMETERS)
+        _declare(out, decl, Tool("shell_call", SHELL), param)
+    elif kind == APPLY_PATCH and namespace is None:
+        description = "Creates, updates (with a V4A diff) or deletes one file in the user's workspace."
+        _declare(
+            out, declaration(APPLY_PATCH, description, APPLY_PATCH_PARAMETERS), Tool(APPLY_PATCH, APPLY_PATCH), param
         )
+    elif kind in SEARCH_TYPES and namespace is None:
+        out.search, out.search_at = True, param
+    elif kind in CODE_TYPES and namespace is None:
+        out.code, out.code_at = True, param
+    else:
+        out.drop(param, kind)
 
 
 def _declare(out: Tools, decl: dict[str, Any], tool: Tool, param: str) -> None:
     if decl["name"] in out.by_name:
+        if tool.kind in BUILT_IN and out.by_name[decl["name"]].kind in BUILT_IN:
+            out.drop(param, tool.kind)  # shell and local_shell both declared: the first wins
+            return
         raise BadRequest(f"{param} declares the tool {decl['name']!r} a second time.", param)
     out.by_name[decl["name"]] = tool
     out.declarations.append(decl)
@@ -149,6 +212,8 @@ def tool_config(choice: Any, tools: Tools) -> dict[str, Any] | None:
     if choice is None or not tools.declarations:
         if isinstance(choice, str) and choice not in TOOL_CHOICE:
             raise BadRequest(f"tool_choice must be none, auto, required or a tool, not {choice!r}.", "tool_choice")
+        if isinstance(choice, dict) and choice.get("type") in tools.dropped_kinds:
+            _choice_name(choice, tools, True)  # requires a dropped tool: a 400
         return None
     if isinstance(choice, str):
         mode = TOOL_CHOICE.get(choice)
@@ -156,26 +221,47 @@ def tool_config(choice: Any, tools: Tools) -> dict[str, Any] | None:
             raise BadRequest(f"tool_choice must be none, auto, required or a tool, not {choice!r}.", "tool_choice")
         return {"functionCallingConfig": {"mode": mode}}
     kind = choice.get("type") if isinstance(choice, dict) else None
-    if kind in ("function", "custom"):
-        names = [_chosen(choice, tools)]
-        mode = "ANY"
-    elif kind == "local_shell":
-        names, mode = [SHELL], "ANY"
-    elif kind == "allowed_tools":
+    if kind == "allowed_tools":
         listed = choice.get("tools")
         if not isinstance(listed, list):
             raise BadRequest("tool_choice.tools must be a list of tools.", "tool_choice.tools")
-        names = [
-            SHELL if isinstance(t, dict) and t.get("type") == "local_shell" else _chosen(t, tools)
-            for t in listed
-            if not (isinstance(t, dict) and t.get("type") in SEARCH_TYPES)
-        ]
-        mode = "ANY" if choice.get("mode") == "required" else "AUTO"
-    elif kind in SEARCH_TYPES:
+        required = choice.get("mode") == "required"
+        names = [n for t in listed if (n := _choice_name(t, tools, False)) is not None]
+        if required and not names:
+            raise BadRequest(
+                "tool_choice requires one of tools that this proxy dropped or cannot force; nothing is left to call.",
+                "tool_choice",
+            )
+        return {"functionCallingConfig": {"mode": "ANY" if required else "AUTO", "allowedFunctionNames": names}}
+    name = _choice_name(choice, tools, True)
+    if name is None:  # a built-in tool Gemini runs itself: it cannot be forced, only offered
         return {"functionCallingConfig": {"mode": "AUTO"}}
-    else:
-        raise BadRequest(f"tool_choice has the type {kind!r}, which this proxy does not support.", "tool_choice")
-    return {"functionCallingConfig": {"mode": mode, "allowedFunctionNames": names}}
+    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+
+
+def _choice_name(choice: Any, tools: Tools, strict: bool) -> str | None:
+    """The Gemini function a tool choice names; None for web search or code execution
+    (Gemini's own tools). A choice of a dropped tool type is a 400 when `strict` (it is
+    required), else left out."""
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in ("function", "custom"):
+        return _chosen(choice, tools)
+    if (
+        kind in ("local_shell", "shell", APPLY_PATCH)
+        and (SHELL if kind != APPLY_PATCH else APPLY_PATCH) in tools.by_name
+    ):
+        return SHELL if kind != APPLY_PATCH else APPLY_PATCH
+    if kind in SEARCH_TYPES or kind in CODE_TYPES:
+        return None
+    if kind in tools.dropped_kinds or kind in ("local_shell", "shell", APPLY_PATCH):
+        if not strict:
+            return None
+        raise BadRequest(
+            f"tool_choice requires the tool type {kind!r}, which this proxy dropped from tools (see the "
+            "x-proxy-dropped header of an answer without that tool_choice): Gemini cannot call it.",
+            "tool_choice",
+        )
+    raise BadRequest(f"tool_choice has the type {kind!r}, which names no tool in tools.", "tool_choice")
 
 
 def _chosen(choice: Any, tools: Tools) -> str:

@@ -13,49 +13,76 @@
   reasoning item of ours becomes an empty text part carrying its signature, at its
   place in the turn (as Gemini itself streams a signature after the text); reasoning
   summaries are not sent back (Gemini does not need its thoughts as input);
+- `shell_call` / `apply_patch_call` (the built-in shell and patch tools) are calls of
+  the functions `shell` / `apply_patch` (functions.py), their outputs the responses;
 - `web_search_call` items are accepted and left out: the search ran at Google, and
   what it found is in the answer that follows;
-- `item_reference` is a 400 (nothing is stored: send the item itself); any other item
-  type is a 400 naming it. Nothing is dropped silently.
+- `additional_tools` items (Codex declares its tools so for its newer models) add their
+  tools to the request's `tools`;
+- a `compaction` item sealed by this proxy is opened into its summary (compaction.py);
+- `item_reference` is a 400 (nothing is stored: send the item itself);
+- any other item type (`tool_search_call` and its output, a `compaction` OpenAI made,
+  MCP items, hosted tool calls, whatever a client release adds next) is left out and
+  named in `x-proxy-dropped` (`input[5]:mcp_list_tools`), as is a user content part of
+  an unknown type (`input[2].content[1]:input_video`). Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media
 from ..translate.content import listed, text_of, text_parts
+from ..translate.dropped import entry
 from ..translate.tools import arguments, result_object, sign_first_call
-from . import signatures
-from .functions import SHELL, gemini_name
+from . import compaction, signatures
+from .functions import APPLY_PATCH, SHELL, gemini_name
 
 FILES_API = "https://generativelanguage.googleapis.com/v1beta/"
-MODEL_ITEMS = frozenset({"reasoning", "function_call", "custom_tool_call", "local_shell_call"})
-OUTPUT_ITEMS = frozenset({"function_call_output", "custom_tool_call_output", "local_shell_call_output"})
+MODEL_ITEMS = frozenset(
+    {"reasoning", "function_call", "custom_tool_call", "local_shell_call", "shell_call", "apply_patch_call"}
+)
+OUTPUT_ITEMS = frozenset(
+    {
+        "function_call_output",
+        "custom_tool_call_output",
+        "local_shell_call_output",
+        "shell_call_output",
+        "apply_patch_call_output",
+    }
+)
+Secrets = Callable[[], Awaitable[list[bytes]]]  # the compaction secrets, asked for only when needed
+MEDIA = frozenset({"input_image", "input_file"})
 Part = dict[str, Any]
 
 
 class Contents:
     """Builds the Gemini conversation item by item (one pass over `input`)."""
 
-    def __init__(self, settings: Settings, sign: bool) -> None:
+    def __init__(self, settings: Settings, sign: bool, secrets: Secrets | None = None) -> None:
         self.settings = settings
         self.sign = sign
+        self.secrets = secrets  # opens compaction items of ours (compaction.py)
         self.system: list[Part] = []
         self.contents: list[dict[str, Any]] = []
         self.model: list[Part] | None = None  # the model turn being built
         self.calls: dict[str, tuple[int, str]] = {}  # call_id -> (position, name) in the last model turn
         self.results: list[tuple[int, Part]] | None = None
         self.attached: list[Part] = []  # media from tool outputs
+        self.dropped: list[str] = []  # x-proxy-dropped entries
+        self.more_tools: list[tuple[str, Any]] = []  # (where, tools) of additional_tools items
 
     async def add(self, item: Any, i: int) -> None:
         where = f"input[{i}]"
         if not isinstance(item, dict):
             raise BadRequest(f"{where} must be an object.", where)
         kind = item.get("type") or ("message" if "role" in item else None)
+        if not isinstance(kind, str):
+            raise BadRequest(f"{where}.type is required.", f"{where}.type")
         if kind == "message":
             await self._message(item, where)
         elif kind in MODEL_ITEMS:
@@ -64,6 +91,11 @@ class Contents:
             await self._output(item, kind, where)
         elif kind == "web_search_call":
             pass
+        elif kind == "additional_tools":  # Codex declares tools in input for its newer models
+            self.more_tools.append((f"{where}.tools", item.get("tools")))
+        elif kind == "compaction" and compaction.is_ours(item.get("encrypted_content")):
+            candidates = await self.secrets() if self.secrets else []
+            self._summary(compaction.unseal(item.get("encrypted_content"), candidates, f"{where}.encrypted_content"))
         elif kind == "item_reference":
             raise BadRequest(
                 f"{where} is an item_reference; this proxy stores nothing, so send the item itself in input "
@@ -71,12 +103,18 @@ class Contents:
                 where,
             )
         else:
-            raise BadRequest(f"{where} has the item type {kind!r}, which this proxy does not support.", f"{where}.type")
+            self.dropped.append(entry(where, kind))
 
     def finish(self) -> tuple[list[Part], list[dict[str, Any]]]:
         self._close_model()
         self._close_results()
         return self.system, self.contents
+
+    def _summary(self, text: str) -> None:
+        """A compacted conversation, told to the model as what came before."""
+        self._close_model()
+        self._close_results()
+        self.contents.append({"role": "user", "parts": [{"text": compaction.context(text)}]})
 
     # Turns -----------------------------------------------------------------------------
 
@@ -144,6 +182,17 @@ class Contents:
             raise BadRequest(f"{where}.call_id is required.", f"{where}.call_id")
         if kind == "local_shell_call":
             name, args = SHELL, _shell_args(item.get("action"), where)
+        elif kind == "shell_call":
+            action = item.get("action")
+            name, args = (
+                SHELL,
+                {k: v for k, v in action.items() if k in ("commands", "timeout_ms")}
+                if isinstance(action, dict)
+                else {},
+            )
+        elif kind == "apply_patch_call":
+            operation = item.get("operation")
+            name, args = APPLY_PATCH, operation if isinstance(operation, dict) else {}
         else:
             raw = item.get("name")
             if not isinstance(raw, str) or not raw:
@@ -174,7 +223,14 @@ class Contents:
                 f"{where}.call_id",
             )
         position, name = self.calls[call_id]
-        text, media_parts = await self._output_content(item.get("output"), f"{where}.output")
+        text: Any
+        media_parts: list[Part]
+        if kind == "shell_call_output":  # a list of {stdout, stderr, outcome}, not content parts
+            text, media_parts = {"output": item.get("output")}, []
+        elif kind == "apply_patch_call_output":
+            text, media_parts = {"status": item.get("status"), "output": item.get("output")}, []
+        else:
+            text, media_parts = await self._output_content(item.get("output"), f"{where}.output")
         if self.results is None:
             self.results = []
         self.results.append(
@@ -192,8 +248,10 @@ class Contents:
             kind = piece.get("type") if isinstance(piece, dict) else None
             if kind in ("input_text", "output_text"):
                 texts.append(text_of(piece, f"{param}[{j}]"))
-            else:
+            elif kind in MEDIA:
                 parts.append(await self._media(piece, kind, f"{param}[{j}]"))
+            else:
+                self.dropped.append(entry(f"{param}[{j}]", kind))
         return "".join(texts), parts
 
     async def _user_parts(self, content: Any, param: str) -> list[Part]:
@@ -204,8 +262,10 @@ class Contents:
                 text = text_of(piece, f"{param}[{j}]")
                 if text:
                     parts.append({"text": text})
-            else:
+            elif kind in MEDIA:
                 parts.append(await self._media(piece, kind, f"{param}[{j}]"))
+            else:
+                self.dropped.append(entry(f"{param}[{j}]", kind))
         return parts
 
     async def _media(self, piece: Any, kind: Any, param: str) -> Part:

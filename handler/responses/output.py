@@ -74,7 +74,9 @@ def reasoning_item(item_id: str, summary: str, signature: str | None, encrypted:
         "summary": [{"type": "summary_text", "text": summary}] if summary else [],
     }
     if encrypted:
-        item["encrypted_content"] = wrap(signature) if signature else None
+        # Always a string when asked for (OpenAI's contract), also when the signature rode
+        # on a function call's id: then it carries none, and comes back as nothing.
+        item["encrypted_content"] = wrap(signature or "")
     return item
 
 
@@ -90,6 +92,23 @@ def call_item(tool: Tool, call_id: str, args: dict[str, Any], arguments: str, st
             "call_id": call_id,
             "name": tool.name,
             "input": text,
+        }
+    elif tool.kind == "shell_call":
+        commands = args.get("commands")
+        shell_action = {
+            "commands": [str(c) for c in commands] if isinstance(commands, list) else _command(commands)[2:],
+            "timeout_ms": args.get("timeout_ms"),
+            "max_output_length": None,
+        }
+        return {"id": new_id("sh_"), "type": "shell_call", "status": status, "call_id": call_id, "action": shell_action}
+    elif tool.kind == "apply_patch":
+        operation = {k: args[k] for k in ("type", "path", "diff") if isinstance(args.get(k), str)}
+        return {
+            "id": new_id("apc_"),
+            "type": "apply_patch_call",
+            "status": status,
+            "call_id": call_id,
+            "operation": operation,
         }
     elif tool.kind == "shell":
         action: dict[str, Any] = {

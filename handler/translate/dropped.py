@@ -2,26 +2,27 @@
 
 Forward compatibility (docs/forward-compatibility.md): a tool type, content block, input
 item or field that a translator cannot send to Gemini is dropped, not refused with 400,
-and the answer names each one: `x-proxy-dropped: tools[3]:advisor_20260301,context_management`.
-A translator adds to its call's `Dropped`; `translate.calls` puts `header(dropped)` on the
-whole answer, the streamed one and an upstream failure alike.
+and the answer names each one: `x-proxy-dropped: tools[3]:advisor_20260301, context_management`.
+A translator adds to its call's `Dropped`; the protocol bundle (`translate.protocol`)
+puts `header(dropped)` on the whole answer, the streamed one and an upstream failure alike.
 
 An entry is `where` (the request's path to the thing, `messages[2].content[0]`) and,
 when it helps, `:what` (its type). Both come from the client, so they are cut down to
 safe header characters and a bounded length; past MAX_ENTRIES the header says how many
-more there were.
+more there were (a long replayed history must not make a huge header).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 HEADER = "x-proxy-dropped"
 MAX_ENTRIES = 20
 MAX_PART = 80  # characters of one `where` or `what`
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]/@+]")
 _INDEX = re.compile(r"\.(\d+)(?=\.|$)")
+_DIGITS = re.compile(r"(\d+)")
 
 
 def _safe(text: str) -> str:
@@ -33,17 +34,29 @@ def where(param: str) -> str:
     return _INDEX.sub(r"[\1]", param)
 
 
+def entry(param: str, what: object = None) -> str:
+    """One entry: the thing at `param` (dotted or bracketed) and, when `what` is a
+    non-empty string (its type), `:what`; both made header-safe."""
+    text = _safe(where(param))
+    if isinstance(what, str) and what:
+        text += ":" + _safe(what)
+    return text
+
+
+def ordered(names: Iterable[str]) -> list[str]:
+    """Entries in request order (`tools[2]` before `tools[10]`), however they were found."""
+    return sorted(names, key=lambda name: [int(t) if t.isdigit() else t for t in _DIGITS.split(name)])
+
+
 class Dropped(list[str]):
     """The entries dropped from one request, in the order the translator met them."""
 
     def add(self, param: str, what: object = None) -> None:
-        """Note that the thing at `param` (dotted, as errors name it) was dropped; `what`
-        is its type or value when that says more (any JSON value: only a string shows)."""
-        entry = _safe(where(param))
-        if isinstance(what, str) and what:
-            entry += ":" + _safe(what)
-        if entry not in self:
-            self.append(entry)
+        """Note that the thing at `param` was dropped; `what` is its type or value when
+        that says more (any JSON value: only a string shows)."""
+        text = entry(param, what)
+        if text not in self:
+            self.append(text)
 
 
 def header(dropped: Sequence[str]) -> dict[str, str]:
@@ -53,4 +66,4 @@ def header(dropped: Sequence[str]) -> dict[str, str]:
     shown = list(dropped[:MAX_ENTRIES])
     if len(dropped) > MAX_ENTRIES:
         shown.append(f"+{len(dropped) - MAX_ENTRIES}-more")
-    return {HEADER: ",".join(shown)}
+    return {HEADER: ", ".join(shown)}

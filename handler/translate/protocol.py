@@ -12,7 +12,7 @@ handler per event source.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -22,6 +22,7 @@ from starlette.responses import Response
 from ..affinity import binding as affinity
 from ..config import Settings
 from ..errors import Shape, UpstreamFailed
+from ..keys import session
 from ..keys.credentials import Credentials
 from ..logs import note
 from ..state import settings_of
@@ -60,7 +61,9 @@ class ClientProtocol(Generic[C]):
         the body through the request translator."""
         creds = await credentials_of(request)
         translate = self.counting if counting and self.counting is not None else self.to_gemini
-        return creds, await translate(await read_json(request), settings_of(request.scope))
+        body = await read_json(request)
+        call = await translate(body, settings_of(request.scope))
+        return replace(creds, session=session.identity(request.headers, body)), call  # sticky sessions
 
     async def create(self, request: Request) -> Response | TranslatedStream:
         """The protocol's generate endpoint: one Gemini generate call, streamed through

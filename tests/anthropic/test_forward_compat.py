@@ -204,7 +204,7 @@ def test_the_header_rides_on_a_streamed_answer(proxy, fake):
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         assert (
             response.headers["x-proxy-dropped"]
-            == "anthropic-beta:context-management-2025-06-27,tools[1]:advisor_20260301"
+            == "anthropic-beta:context-management-2025-06-27, tools[1]:advisor_20260301"
         )
         assert "x-proxy-dropped" in response.headers.get("access-control-expose-headers", "x-proxy-dropped")
         text = response.read().decode()
@@ -250,7 +250,9 @@ def test_count_tokens_takes_the_same_requests(proxy, fake):
         extra_body={"context_management": {"edits": []}},
     )
     assert raw.parse().input_tokens == 4
-    assert raw.headers["x-proxy-dropped"] == "context_management,tools[1]:advisor_20260301,tools[2]:web_fetch_20260209"
+    assert (
+        raw.headers["x-proxy-dropped"] == "context_management, tools[1]:advisor_20260301, tools[2]:web_fetch_20260209"
+    )
 
 
 CODE_PARTS = [

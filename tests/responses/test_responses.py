@@ -244,7 +244,7 @@ def test_bad_input_is_a_400_in_openai_shape_and_nothing_goes_upstream(proxy, fak
     c = client(proxy)
     cases = [
         ({"model": "gemini-2.5-flash"}, "input"),
-        ({"model": "gemini-2.5-flash", "input": [{"type": "mcp_call", "id": "x"}]}, "input[0].type"),
+        ({"model": "gemini-2.5-flash", "input": [{"id": "x"}]}, "input[0].type"),
         (
             {
                 "model": "gemini-2.5-flash",
@@ -297,7 +297,7 @@ def test_stored_responses_and_conversations_are_a_404_saying_why(proxy, fake):
     for method, path in [
         ("DELETE", "/v1/responses/resp_1"),
         ("GET", "/v1/responses/resp_1/input_items"),
-        ("POST", "/v1/responses/compact"),
+        ("POST", "/v1/responses/resp_1/cancel"),
     ]:
         r = httpx.request(method, proxy + path, headers={"authorization": f"Bearer {KEY_A}"})
         assert r.status_code == 404 and r.json()["error"]["message"].endswith("send the whole conversation in input.")

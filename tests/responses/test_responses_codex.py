@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from handler.responses.compaction import PROMPT
+
 from ..conftest import KEY_A
 from ..fake_gemini import usage
 
@@ -61,19 +63,33 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def event(parts: list[dict], finish: str | None = "STOP", model: str = "gemini-2.5-flash") -> dict:
+# Codex compacts through the server (remote compaction v2: an input ending in
+# compaction_trigger) only for a provider named "OpenAI"; a low limit makes it compact
+# as soon as an answer reports a large prompt.
+REMOTE_COMPACTION = """\
+model_auto_compact_token_limit = 1000
+model_context_window = 100000
+"""
+
+
+def event(parts: list[dict], finish: str | None = "STOP", model: str = "gemini-2.5-flash", prompt: int = 5) -> dict:
     candidate: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
     if finish:
         candidate["finishReason"] = finish
-    return {"candidates": [candidate], "usageMetadata": usage(), "modelVersion": model, "responseId": "r"}
+    return {"candidates": [candidate], "usageMetadata": usage(prompt), "modelVersion": model, "responseId": "r"}
 
 
-def run_codex(tmp_path: Path, proxy: str, model: str, prompt: str) -> subprocess.CompletedProcess:
+def run_codex(
+    tmp_path: Path, proxy: str, model: str, prompt: str, compaction: bool = False
+) -> subprocess.CompletedProcess:
     home = tmp_path / "codex-home"
     work = tmp_path / "work"
     home.mkdir()
     work.mkdir()
-    (home / "config.toml").write_text(CONFIG.format(model=model, base_url=proxy))
+    config = CONFIG.format(model=model, base_url=proxy)
+    if compaction:
+        config = REMOTE_COMPACTION + config.replace('name = "Gemini Edge Proxy"', 'name = "OpenAI"')
+    (home / "config.toml").write_text(config)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -157,3 +173,44 @@ def test_codex_shell_tool_loop_on_gemini_3(tmp_path, proxy, fake):
     (response,) = results["parts"]
     assert response["functionResponse"]["name"] == "exec_command"
     assert "codex-was-here" in str(response["functionResponse"]["response"])
+
+
+def test_codex_compacts_remotely_through_the_proxy_and_continues(tmp_path, proxy, fake):
+    """Codex's remote compaction v2 against the proxy: the first answer reports a prompt
+    over Codex's limit, so Codex sends the conversation ending in compaction_trigger; the
+    proxy answers one sealed compaction item made from Gemini's summary; Codex continues
+    the turn with that item, which the proxy opens back into Gemini's context."""
+    summary = "Hand-over: the user asked for proof.txt; it was written with echo. Next: report it."
+    fake.reply(
+        events=[
+            event(
+                [{"functionCall": {"name": "exec_command", "args": {"cmd": "echo compacted-ok > proof.txt"}}}],
+                prompt=90_000,
+            )
+        ]
+    )
+    fake.reply(events=[event([{"text": summary}])])
+    fake.reply(events=[event([{"text": "proof.txt is written."}])])
+    done = run_codex(tmp_path, proxy, "gemini-2.5-flash", "Write proof.txt.", compaction=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "proof.txt is written." in done.stdout
+    assert (tmp_path / "work" / "proof.txt").read_text().strip() == "compacted-ok"
+    first, compacting, after = [c.json for c in fake.generate_calls][:3]
+    assert compacting["contents"][-1] == {"role": "user", "parts": [{"text": PROMPT}]}
+    assert "tools" not in compacting and "tools" in first
+    texts = [p.get("text", "") for c in after["contents"] for p in c["parts"]]
+    assert any(summary in t for t in texts)  # the sealed item came back and was opened
+    assert len(fake.generate_calls) == 3
+
+
+def test_codex_with_a_model_name_it_knows_declares_tools_in_input(tmp_path, proxy, fake):
+    """For models it knows, Codex sends its tools in an `additional_tools` input item (and
+    a `configuration_update` item): the tools still reach Gemini, the update is dropped
+    and named."""
+    fake.reply(events=[event([{"text": "Hello from Gemini."}])])
+    done = run_codex(tmp_path, proxy, "gpt-6.1-sol", "Say hello.")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Hello from Gemini." in done.stdout
+    (call,) = turn_calls(fake, "Say hello.")
+    names = [d["name"] for d in call["tools"][0]["functionDeclarations"]]
+    assert "functions__exec" in names  # Codex's freeform exec tool, in its namespace

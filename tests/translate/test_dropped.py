@@ -14,8 +14,8 @@ def test_entries_read_like_the_request():
     dropped.add("context_management")  # once only
     dropped.add("output_config.effort", {"not": "a string"})
     assert header(dropped) == {
-        HEADER: "tools[3]:advisor_20260301,messages[12].content[0].content[1]:tool_reference,"
-        "context_management,output_config.effort"
+        HEADER: "tools[3]:advisor_20260301, messages[12].content[0].content[1]:tool_reference, "
+        "context_management, output_config.effort"
     }
     assert where("tools.0") == "tools[0]" and where("model.4o") == "model.4o"  # only whole indexes
 
