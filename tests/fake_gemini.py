@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import fake_rules as rules
+from .fake_models import FakeModels
 from .fake_resources import Projects
 
 MAX_EMBEDDING_VALUES = 3072  # gemini-embedding-001's full size
@@ -193,12 +194,15 @@ class FakeGemini:
     max_in_flight: int = 0
     generation: int = 0  # bumped by reset(): a slow call left over from another test is not counted
     projects: Projects = field(init=False)  # each key's files, caches, batches, interactions
+    models: FakeModels = field(init=False)  # the model list and what each model refuses
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
+        self.models = FakeModels(MODELS)
 
     def reset(self) -> None:
         self.projects.reset()
+        self.models.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -285,8 +289,9 @@ class FakeGemini:
             return denied
         size = min(int(request.query_params.get("pageSize", 50)), 1000)
         start = int(request.query_params.get("pageToken") or 0)
-        page = {"models": MODELS[start : start + size]}
-        if start + size < len(MODELS):
+        listed = self.models.entries()
+        page = {"models": listed[start : start + size]}
+        if start + size < len(listed):
             page["nextPageToken"] = str(start + size)
         return JSONResponse(page)
 
@@ -295,9 +300,8 @@ class FakeGemini:
         if (denied := await self._check_key(item)) is not None:
             return denied
         name = f"models/{request.path_params['model']}"
-        for model in MODELS:
-            if model["name"] == name:
-                return JSONResponse(model)
+        if (model := self.models.find(name)) is not None:
+            return JSONResponse(model)
         return JSONResponse(
             error_body(
                 404, "NOT_FOUND", f"Model is not found: {name} for API version {request.path_params['version']}"
@@ -316,6 +320,10 @@ class FakeGemini:
             payload = json.loads(item.body or b"{}")
         except ValueError:
             return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
+        behaviour = self.keys.get(item.key or "", "ok")
+        streamed = method == "streamGenerateContent"
+        if (answer := self.models.check(model, method, payload, item.key or "", behaviour, streamed)) is not None:
+            return answer
         if method in ("generateContent", "streamGenerateContent", "countTokens"):
             refused = rules.problem(
                 model, payload.get("generateContentRequest", payload) if method == "countTokens" else payload

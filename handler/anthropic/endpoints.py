@@ -33,7 +33,8 @@ async def create(request: Request) -> Response | TranslatedStream:
 async def count_tokens(request: Request) -> Response:
     """`{"input_tokens": N}` from Gemini's countTokens on the translated request."""
     creds = await calls.credentials_of(request)
-    call = await to_gemini(await calls.read_json(request), settings_of(request.scope), counting=True)
+    given, settings = await calls.read_json(request), settings_of(request.scope)
+    call = await calls.translate(request, creds, lambda: to_gemini(given, settings, counting=True))
     counted = {k: v for k, v in call.payload.items() if k in ("contents", "systemInstruction", "tools")}
     body = json_bytes({"generateContentRequest": {"model": f"models/{call.model}", **counted}})
     path = f"/v1beta/models/{quote(call.model, safe='')}:countTokens"

@@ -6,8 +6,10 @@ Bad input raises `BadRequest` before anything goes upstream.
 
 Models: Gemini names pass through; other names go through MODEL_ALIASES (exact, then
 `*` wildcards), then `CLAUDE_DEFAULTS`, so that Claude Code works out of the box:
-its small fast model (`claude-haiku-*`) runs on gemini-2.5-flash, every other Claude
-model on gemini-2.5-pro. Anything else falls to DEFAULT_MODEL.
+its small fast model (`claude-haiku-*`) runs on the newest flash model the key may use,
+every other Claude model on the newest pro model (or the best the key offers), both
+resolved from the live model list (translate.families). Anything else falls to
+DEFAULT_MODEL.
 
 Thinking: `enabled` with `budget_tokens` -> the nearest budget or Gemini 3 level the
 model takes (translate.thinking.budget_config), with thoughts included; `adaptive` ->
@@ -28,16 +30,18 @@ from typing import Any
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import tools as conventions
+from ..translate.long_decode import long_decode_model
 from ..translate.models import resolve_model
 from ..translate.schema import Budget
 from ..translate.thinking import budget_config, gemini_version
 from . import blocks
 
-CLAUDE_DEFAULTS = (("claude-*haiku*", "gemini-2.5-flash"), ("claude-*", "gemini-2.5-pro"))
+CLAUDE_DEFAULTS = (("claude-*haiku*", "flash"), ("claude-*", "pro"))  # families
 TOOL_CHOICE = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
 SAMPLING = (("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"))
 # Gemini 2.5 and 3 answer at most 65,536 tokens and refuse a larger maxOutputTokens;
-# Claude clients may ask for more (Opus takes 128k): they get Gemini's most.
+# Claude clients may ask for more (Opus takes 128k): they get Gemini's most (Gemini 4's
+# long decode takes more: translate.long_decode).
 MAX_OUTPUT_TOKENS = 65536
 
 
@@ -151,7 +155,7 @@ def _tool_choice(choice: Any) -> tuple[dict[str, Any] | None, bool]:
 def _generation_config(body: dict[str, Any], model: str, max_tokens: int | None) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if max_tokens is not None:
-        config["maxOutputTokens"] = min(max_tokens, MAX_OUTPUT_TOKENS)
+        config["maxOutputTokens"] = max_tokens if long_decode_model(model) else min(max_tokens, MAX_OUTPUT_TOKENS)
     for name, key in SAMPLING:
         value = body.get(name)
         if value is not None:

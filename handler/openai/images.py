@@ -32,6 +32,7 @@ from ..keys.credentials import Credentials
 from ..state import settings_of
 from ..translate import calls
 from ..translate.answers import blocked_text
+from ..translate.families import resolve_family
 from ..translate.thinking import gemini_version
 from ..translate.tools import DEFAULT_SAFETY
 from . import multipart
@@ -130,6 +131,7 @@ def _calls(call: ImageRequest) -> list[tuple[str, bytes]]:
 
 
 async def _answer(request: Request, call: ImageRequest, creds: Credentials) -> Response:
+    call.model = await resolve_family(request.scope, creds, call.model)  # IMAGE_MODEL may name a family
     answers, headers = await calls.call_many(request, _calls(call), creds, call.model)
     items: list[dict[str, Any]] = []
     reason = None

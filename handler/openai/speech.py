@@ -33,6 +33,7 @@ from ..errors import BadRequest, UpstreamFailed
 from ..state import settings_of
 from ..translate import calls
 from ..translate.answers import blocked_text
+from ..translate.families import resolve_family
 from ..translate.models import alias
 from . import audio
 
@@ -162,6 +163,7 @@ def pcm_of(data: Any) -> tuple[bytes, int] | None:
 async def create(request: Request) -> Response:
     creds = await calls.credentials_of(request)
     call = to_gemini(await calls.read_json(request), settings_of(request.scope))
+    call.model = await resolve_family(request.scope, creds, call.model)  # TTS_MODEL may name a family
     path = f"/v1beta/models/{quote(call.model, safe='')}:generateContent"
     data, headers = await calls.call_json(request, "POST", path, json_bytes(call.payload), creds, call.model)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -23,8 +24,12 @@ from ..errors import BadRequest, ProxyError, Shape, TooLarge, UpstreamFailed
 from ..keys.credentials import Credentials, from_request
 from ..keys.failover import Outcome, note_outcome, send
 from ..logs import note
+from ..sse import EventParser
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from . import dropped, families
+from .attempt import Attempt, Sender
+from .long_decode import Hops, assemble, needs_stream
 from .streaming import TranslatedStream, Translator, failure
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -67,6 +72,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     from . import media
 
     media.start_request()
+    dropped.start()
     raw = await read_body(request, settings_of(request.scope).max_body_bytes)
     try:
         text = raw.decode("utf-8")
@@ -157,20 +163,92 @@ async def generate(
     heartbeat: bytes,
     translator: Callable[[], Translator],
     whole: Callable[[Any], bytes],
+    attempt: Attempt | None = None,
 ) -> Response | TranslatedStream:
     """A translated route's one Gemini generate call: streamed through the protocol's
-    `translator`, or whole, the answer turned into the client's by `whole(data)`."""
-    body, creds = await affinity.for_body(request.scope, creds, upstream_body(payload))  # files on their key
-    name = quote(model, safe="")
+    `translator`, or whole, the answer turned into the client's by `whole(data)`.
+    `attempt` (made by `translated`) may drop refused fields, switch a family's model
+    and continue a long-decode answer over several hops (translate.attempt)."""
+    if attempt is None:
+        attempt = Attempt(request.scope, creds, _Call(model, payload), _sender(request))
     if streamed:
-        path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-        return stream(request, path, body, creds, translator(), shape, heartbeat, model)
-    data, headers = await call_json(request, "POST", f"/v1beta/models/{name}:generateContent", body, creds, model)
+        return TranslatedStream(
+            lambda: attempt.first(True),
+            translator(),
+            shape,
+            heartbeat,
+            settings_of(request.scope).heartbeat_seconds,
+            lambda outcome: {**note_outcome(request.scope, outcome), **attempt.headers()},
+            creds,
+            hops=(Hops(attempt.call.payload), lambda token, key: attempt.hop(token, key, True)),
+        )
+    upstream_streamed = needs_stream(attempt.call.model, attempt.call.payload)
+    outcome = await _waiting(request, attempt.first(upstream_streamed))
+    headers = {**note_outcome(request.scope, outcome), **attempt.headers()}
+    hops = Hops(attempt.call.payload)
+    answers = [hops.event(await _answer(outcome, headers, upstream_streamed))]
+    while (token := hops.next_token()) is not None:
+        outcome = await _waiting(request, attempt.hop(token, outcome.key, upstream_streamed))
+        answers.append(hops.event(await _answer(outcome, headers, upstream_streamed)))
+    data = assemble(answers) if len(answers) > 1 else answers[0]
     try:
         answer = whole(data)
     except (AttributeError, TypeError, KeyError, IndexError):
         raise UpstreamFailed(UNEXPECTED, headers=headers) from None
     return Response(answer, headers=headers, media_type="application/json")
+
+
+@dataclass
+class _Call:
+    """A bare call for `generate` without a protocol's call object."""
+
+    model: str
+    payload: dict[str, Any]
+
+
+def _sender(request: Request) -> Sender:
+    """How an Attempt sends: the body built (files on their key), one call with failover."""
+
+    async def send(model: str, payload: dict[str, Any], streamed: bool, creds: Credentials) -> Outcome:
+        body, keys = await affinity.for_body(request.scope, creds, upstream_body(payload))
+        name = quote(model, safe="")
+        method = "streamGenerateContent?alt=sse" if streamed else "generateContent"
+        return await call(request, "POST", f"/v1beta/models/{name}:{method}", body, keys, model)
+
+    return send
+
+
+async def _waiting(request: Request, work: Awaitable[Outcome]) -> Outcome:
+    try:
+        return await until_disconnect(request.scope, request.receive, work)
+    except ClientGone:
+        note(request.scope, client_gone="waiting")
+        raise
+
+
+async def _answer(outcome: Outcome, headers: dict[str, str], streamed: bool) -> Any:
+    """One hop's whole answer: the JSON document, or the SSE events assembled."""
+    if not outcome.ok:
+        raise failure(outcome, headers)
+    assert outcome.response is not None
+    try:
+        raw = await outcome.response.read(MAX_ANSWER_BYTES)
+        if not streamed:
+            return json.loads(raw)
+        parser = EventParser()
+        events = [json.loads(payload) for payload in [*parser.feed(raw), *parser.close()]]
+    except UpstreamError as exc:
+        raise UpstreamFailed(exc.message, status=exc.status, headers=headers) from None
+    except (ValueError, RecursionError):
+        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
+    for event in events:
+        if isinstance(event, dict) and isinstance(event.get("error"), dict):
+            error = event["error"]
+            status = error.get("code") if isinstance(error.get("code"), int) and 400 <= error["code"] < 600 else 502
+            raise UpstreamFailed(str(error.get("message") or UNEXPECTED), status=status, headers=headers)
+    if not all(isinstance(event, dict) for event in events):
+        raise UpstreamFailed(UNEXPECTED, headers=headers)
+    return assemble(events)
 
 
 class GeminiCall(Protocol):
@@ -193,9 +271,14 @@ async def translated(
     whole: Callable[[C, Any], bytes],
 ) -> Response | TranslatedStream:
     """A translated route from end to end: credentials first, then the body through the
-    protocol's `to_gemini`, then the one generate call (`generate`)."""
+    protocol's `to_gemini` (families resolved from the model list), then the one
+    generate call (`generate`)."""
     creds = await credentials_of(request)
-    call = await to_gemini(await read_json(request), settings_of(request.scope))
+    body = await read_json(request)
+    settings = settings_of(request.scope)
+    resolution = families.resolution_for(request.scope, creds)
+    call = await families.translate(request.scope, resolution, creds, lambda: to_gemini(body, settings))
+    attempt = Attempt(request.scope, creds, call, _sender(request), lambda: to_gemini(body, settings), resolution)
     return await generate(
         request,
         creds,
@@ -204,29 +287,12 @@ async def translated(
         call.stream,
         shape,
         heartbeat,
-        lambda: translator(call),
-        lambda data: whole(call, data),
+        lambda: translator(attempt.call),
+        lambda data: whole(attempt.call, data),
+        attempt,
     )
 
 
-def stream(
-    request: Request,
-    path: str,
-    body: bytes,
-    creds: Credentials,
-    translator: Translator,
-    shape: Shape,
-    heartbeat: bytes,
-    model: str | None = None,
-) -> TranslatedStream:
-    """The streamed answer to a translated call (see streaming.TranslatedStream)."""
-    settings = settings_of(request.scope)
-    return TranslatedStream(
-        lambda: call(request, "POST", path, body, creds, model),
-        translator,
-        shape,
-        heartbeat,
-        settings.heartbeat_seconds,
-        lambda outcome: note_outcome(request.scope, outcome),
-        creds,
-    )
+async def translate(request: Request, creds: Credentials, fn: Callable[[], Awaitable[C]]) -> C:
+    """A request translator run outside `translated` (count_tokens): families resolved."""
+    return await families.translate(request.scope, families.resolution_for(request.scope, creds), creds, fn)

@@ -11,7 +11,9 @@ What it does, so that no protocol does it again:
 - ends with the translator's error event when Gemini fails after the commit (an error
   event inside the stream, a broken connection, an event of an unexpected shape), with
   any key masked;
-- stops the upstream call at once when the client goes away (`relay`).
+- stops the upstream call at once when the client goes away (`relay`);
+- continues a long-decode answer (Gemini 4's CONTINUATION) with the next hop's events,
+  so the client's stream simply keeps going (`hops`, translate.long_decode).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import Receive, Scope, Send
 
@@ -38,6 +40,12 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 UNEXPECTED = "The Gemini API sent an answer of an unexpected shape."
+
+if TYPE_CHECKING:
+    from .long_decode import Hops
+
+    # (the answer's hops, a call that fetches the next hop: (token, key) -> outcome)
+    HopCalls = tuple[Hops, Callable[[str, str], Awaitable[Outcome]]]
 
 
 class Translator(Protocol):
@@ -69,6 +77,7 @@ class TranslatedStream:
         beat_seconds: float,
         on_outcome: Callable[[Outcome], dict[str, str]],
         creds: Credentials,
+        hops: HopCalls | None = None,
     ) -> None:
         self.call = call
         self.translator = translator
@@ -77,6 +86,7 @@ class TranslatedStream:
         self.beat = beat_seconds
         self.on_outcome = on_outcome
         self.creds = creds
+        self.hops = hops
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await relay(scope, receive, lambda: self._pump(scope, receive, send))
@@ -105,7 +115,7 @@ class TranslatedStream:
             if not started:
                 await self._commit(send, headers)
             assert outcome.response is not None
-            await send({"type": "http.response.body", "body": await self._events(outcome.response, send, scope)})
+            await send({"type": "http.response.body", "body": await self._hops(outcome, send, scope)})
         finally:
             if not upstream.done():
                 upstream.cancel()
@@ -121,9 +131,31 @@ class TranslatedStream:
         if opening:
             await send({"type": "http.response.body", "body": opening, "more_body": True})
 
-    async def _events(self, response: UpstreamResponse, send: Send, scope: Scope) -> bytes:
-        """Translate and send each upstream event as it arrives; return the last bytes
-        to send (the translator's end, or an error event)."""
+    async def _hops(self, outcome: Outcome, send: Send, scope: Scope) -> bytes:
+        """The first hop's events, then each next hop's, until the answer ends."""
+        hops, fetch = self.hops if self.hops is not None else (None, None)
+        first = response = outcome.response
+        try:
+            while True:
+                assert response is not None
+                last = await self._events(response, send, scope, hops)
+                token = hops.next_token() if hops is not None and last is None else None
+                if token is None or fetch is None:
+                    return self.translator.end() if last is None else last
+                response.close()
+                outcome = await fetch(token, outcome.key)
+                response = outcome.response
+                if not outcome.ok or response is None or "event-stream" not in response.content_type:
+                    exc = failure(outcome) if not outcome.ok else UpstreamFailed(UNEXPECTED)
+                    note(scope, stream_error=exc.status)
+                    return self.translator.error(exc)
+        finally:
+            if response is not None and response is not first:
+                response.close()
+
+    async def _events(self, response: UpstreamResponse, send: Send, scope: Scope, hops: Hops | None) -> bytes | None:
+        """Translate and send each upstream event as it arrives; None at a clean end of
+        the upstream stream, else the last bytes to send (an error event)."""
         parser = EventParser()
         translator = self.translator
         while True:
@@ -143,14 +175,15 @@ class TranslatedStream:
                         note(scope, stream_error="upstream")
                         out.append(translator.error(self._event_error(data)))
                         return b"".join(out)
-                    out.append(translator.event(data))
+                    out.append(translator.event(hops.event(data) if hops is not None else data))
                 except (ValueError, AttributeError, TypeError, KeyError, IndexError, RecursionError):
                     note(scope, stream_error=502)
                     out.append(translator.error(ProxyError(UNEXPECTED, status=502)))
                     return b"".join(out)
             if not chunk:
-                out.append(translator.end())
-                return b"".join(out)
+                if out:
+                    await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+                return None
             if out:
                 await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
 
