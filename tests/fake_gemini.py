@@ -53,6 +53,8 @@ MODELS = [
         ("gemini-2.5-flash-lite", ["generateContent", "countTokens"]),
         ("gemini-3-pro-preview", ["generateContent", "countTokens"]),
         ("gemini-embedding-001", ["embedContent", "batchEmbedContents"]),
+        ("gemini-3.8-flash-tts", ["generateContent", "countTokens"]),  # the speech family
+        ("gemini-nano-banana-2.1", ["generateContent", "countTokens"]),  # the image family
     ]
 ] + [
     {

@@ -88,8 +88,11 @@ class Hops:
     def _can_go_on(self) -> bool:
         return self.count < MAX_HOPS and (self.limit is None or self._spent() < self.limit)
 
-    def event(self, data: dict[str, Any]) -> dict[str, Any]:
-        """One Gemini event (or whole answer) as the client's translator should see it."""
+    def event(self, data: Any) -> Any:
+        """One Gemini event (or whole answer) as the client's translator should see it
+        (anything not shaped as an answer is left for the translator to refuse)."""
+        if not isinstance(data, dict):
+            return data
         usage = data.get("usageMetadata")
         if isinstance(usage, dict):
             self.last = usage
