@@ -93,6 +93,8 @@ def classify(name: str, methods: list[str] | None = None) -> Listed | None:
         return None
     if _VERSION.fullmatch(tokens[0]):
         tokens = tokens[1:]
+    elif not name.startswith("gemini-nano-banana"):
+        return None  # no version: an alias Google routes itself (`gemini-flash-latest`)
     if name.startswith("gemini-nano-banana"):
         family = "image"
     elif "tts" in tokens:
