@@ -58,9 +58,9 @@ class Attempt:
             if outcome.ok or error is None:
                 return outcome
             if error.status == 400 and not error.invalid_key and not retried:
-                name = refusals.learn(call.model, error.message, call.payload)
-                if name:
-                    self.names.append(name)
+                names = refusals.learn(call.model, error.message, call.payload)
+                if names:
+                    self.names.extend(names)
                     retried = True
                     continue
             if switches >= MAX_SWITCHES or not await self._switch(outcome):

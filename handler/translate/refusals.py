@@ -5,7 +5,8 @@ refused by the 3.8 TTS models, a thinking level one model lacks). When Gemini an
 400 INVALID_ARGUMENT naming an optional field that the proxy sent on a translated route
 (`OPTIONAL`), the call is sent once more without it, or with the nearest thinking level
 the message names; the container remembers it for that model for its life (a bounded
-table), so later calls leave it out at once. Each such field is named in
+table), so later calls leave it out at once. The sampling parameters go together: one
+refused, those sent with it are left out too (one retry, not one per field). Each such field is named in
 `x-proxy-dropped` (snake_case, as the OpenAI and Anthropic clients spell them). The
 native pass-through never comes here: a native caller gets Gemini's answer as is.
 """
@@ -28,6 +29,9 @@ OPTIONAL = {
     "seed": "seed",
 }
 THINKING = {"thinkingLevel": "thinking_level", "thinkingBudget": "thinking_budget"}
+# Deprecated together (since 3.6 Flash): one of them refused, all of them are left out,
+# so that a request with several costs one retry, not one per field.
+SAMPLING = ("temperature", "topP", "topK")
 MAX_MODELS = 256
 _LEVEL_WORD = re.compile(r"\b(" + "|".join(LEVEL_ORDER) + r")\b", re.IGNORECASE)
 DROP = ""  # a remembered field with no replacement is left out
@@ -104,14 +108,19 @@ class Refusals:
                 changed.append(label(name))
         return changed
 
-    def learn(self, model: str, message: str, payload: dict[str, Any]) -> str | None:
-        """From a 400's message: remember and apply the fix; the name changed, or None."""
+    def learn(self, model: str, message: str, payload: dict[str, Any]) -> list[str]:
+        """From a 400's message: remember and apply the fix; the names changed."""
         found = refused_field(message, payload)
         if found is None:
-            return None
+            return []
         name, replacement = found
-        self.remember(model, name, replacement)
-        return label(name) if _apply_one(payload, name, replacement) else None
+        group = [n for n in SAMPLING if n in _sent(payload)] if name in SAMPLING else [name]
+        changed = []
+        for one in group:
+            self.remember(model, one, replacement)
+            if _apply_one(payload, one, replacement):
+                changed.append(label(one))
+        return changed
 
 
 def refusals_of(state: Any) -> Refusals:
