@@ -33,7 +33,7 @@ from ..translate import tools as conventions
 from ..translate.long_decode import long_decode_model
 from ..translate.models import resolve_model
 from ..translate.schema import Budget
-from ..translate.thinking import budget_config, gemini_version
+from ..translate.thinking import budget_config, gemini_version, with_effort
 from . import blocks
 
 CLAUDE_DEFAULTS = (("claude-*haiku*", "flash"), ("claude-*", "pro"))  # families
@@ -168,7 +168,7 @@ def _generation_config(body: dict[str, Any], model: str, max_tokens: int | None)
             raise BadRequest("stop_sequences must be a list of strings.", "stop_sequences")
         if stop:
             config["stopSequences"] = stop
-    thinking = _thinking(body.get("thinking"), model)
+    thinking = with_effort(_thinking(body.get("thinking"), model), body.get("output_config"), model)
     if thinking:
         config["thinkingConfig"] = thinking
     return config

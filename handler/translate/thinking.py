@@ -139,3 +139,21 @@ def budget_config(budget: int | None, model: str, param: str = "thinking.budget_
     wanted = "xhigh" if budget > 32768 else wanted
     level = nearest_level(wanted, levels(model, version))
     return {"thinkingLevel": level, **({"includeThoughts": True} if budget > 0 else {})}
+
+
+def with_effort(thinking: dict[str, Any] | None, output_config: Any, model: str) -> dict[str, Any] | None:
+    """Anthropic's `output_config.effort` (low ... max) sets the thinking level or budget
+    (it wins over a `thinking` budget); thoughts are shown only as `thinking` says. An
+    effort this proxy does not know yet is left out and named in x-proxy-dropped."""
+    effort = output_config.get("effort") if isinstance(output_config, dict) else None
+    if effort is None:
+        return thinking
+    if not isinstance(effort, str) or effort not in EFFORT_LEVEL:
+        dropped.note("output_config.effort")
+        return thinking
+    config = thinking_config(effort, model, "output_config.effort")
+    if config is None:
+        return thinking
+    config.pop("includeThoughts", None)
+    shown = {"includeThoughts": thinking["includeThoughts"]} if thinking and "includeThoughts" in thinking else {}
+    return {**config, **shown}

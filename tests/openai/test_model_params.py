@@ -147,3 +147,17 @@ def test_a_400_about_something_else_is_not_retried(modern, fake):
         headers={"authorization": f"Bearer {KEY_A}"},
     )
     assert r.status_code == 400 and len(fake.generate_calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("effort", "level", "dropped"), [("max", "high", "output_config.effort"), ("low", "low", None)]
+)
+def test_anthropic_output_config_effort(modern, fake, effort, level, dropped):
+    r = httpx.post(
+        modern + "/v1/messages",
+        json={"model": "gemini-3.8-flash", "max_tokens": 100, "messages": USER, "output_config": {"effort": effort}},
+        headers={"x-api-key": KEY_A, "anthropic-version": "2023-06-01"},
+    )
+    assert r.status_code == 200 and r.headers.get("x-proxy-dropped") == dropped
+    (config,) = sent(fake)
+    assert config["thinkingConfig"] == {"thinkingLevel": level}
