@@ -40,7 +40,8 @@ from ..config import Settings
 from ..errors import ProxyError
 from ..keys.cooldown import Cooldown
 from ..keys.credentials import Credentials
-from ..keys.failover import failure, send
+from ..keys.failover import failure, outcome_headers, send
+from ..keys.masking import mask
 from ..state import settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
 from ..upstream.gemini_error import GeminiError
@@ -203,8 +204,8 @@ async def read_list(settings: Settings, creds: Credentials) -> list[tuple[str, l
     for _ in range(MAX_PAGES):
         path = f"/v1beta/models?pageSize={PAGE_SIZE}" + (f"&pageToken={token}" if token else "")
         outcome = await send(settings, Cooldown(), "GET", path, {}, None, creds, model="")
-        if not outcome.ok or outcome.response is None:
-            raise failure(outcome)
+        if not outcome.ok or outcome.response is None:  # the caller gets it as from a generate call
+            raise failure(outcome, outcome_headers(outcome, mask(outcome.key)))
         try:
             page = json.loads(await outcome.response.read(MAX_ANSWER_BYTES))
         except (UpstreamError, ValueError, RecursionError):

@@ -106,7 +106,7 @@ def test_every_prefix(proxy, fake, prefix):
         headers={"authorization": f"Bearer {KEY_A}"},
     )
     assert r.status_code == 200 and r.content == pcm()
-    assert [c.path for c in fake.received] == [DEFAULT_PATH]
+    assert [c.path for c in fake.generate_calls] == [DEFAULT_PATH]  # after the model list, read once
 
 
 @pytest.mark.parametrize(
