@@ -181,6 +181,9 @@ class Families:
     def choose(self, family: str, keys: tuple[str, ...], skipped: frozenset[str] | set[str] = frozenset()) -> str:
         """The first candidate of `family` (then of its fallbacks) open to `keys`;
         `skipped`: models that already failed this request."""
+        ranked = self.ranked.get(family)
+        if ranked and not (self.gone or self.closed or skipped):  # nothing learned: the warm path
+            return ranked[0]
         order = [family, *FALLBACK.get(family, ())]
         listed = [name for f in order for name in self.ranked.get(f, []) if name not in skipped]
         for name in listed:
