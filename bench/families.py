@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handler.anthropic.request import CLAUDE_DEFAULTS  # noqa: E402
-from handler.config import Settings  # noqa: E402
-from handler.keys.credentials import Credentials  # noqa: E402
-from handler.translate import families  # noqa: E402
-from handler.translate.models import resolve_model  # noqa: E402
+from handler.anthropic.request import CLAUDE_DEFAULTS
+from handler.config import Settings
+from handler.keys.credentials import Credentials
+from handler.translate import families
+from handler.translate.models import resolve_model
 
 LISTED = [(f"models/gemini-3.{i}-flash", ["generateContent"]) for i in range(10)] + [
     (f"models/gemma-3-{i}b-it", ["generateContent"]) for i in range(86)
@@ -40,7 +40,7 @@ LISTED += [
 
 
 class _App:
-    class state:  # noqa: N801 - the shape of app.state
+    class state:
         settings = Settings()
         families = None
 
