@@ -35,6 +35,7 @@ EXPOSED_HEADERS = [
     "x-proxy-key",
     "x-proxy-attempts",
     "x-proxy-model",
+    "x-proxy-dropped",
     "retry-after",
     "x-goog-upload-url",
     "x-goog-upload-status",
