@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import Scope
@@ -31,16 +30,24 @@ MAX_SWITCHES = 3  # models tried after the first one a family gave
 Sender = Callable[[str, dict[str, Any], bool, Credentials], Awaitable[Outcome]]
 
 
-@dataclass
 class Attempt:
-    scope: Scope
-    creds: Credentials
-    call: Any  # the protocol's call object (model, payload, ...): updated on a switch
-    send: Sender  # (model, payload, streamed upstream, keys) -> the outcome after failover
-    retranslate: Callable[[], Awaitable[Any]] | None = None
-    resolution: families.Resolution | None = None
-    names: list[str] = field(default_factory=list)
-    noted: list[str] = field(default_factory=dropped.current)
+    def __init__(
+        self,
+        scope: Scope,
+        creds: Credentials,
+        call: Any,
+        send: Sender,
+        retranslate: Callable[[], Awaitable[Any]] | None = None,
+        resolution: families.Resolution | None = None,
+    ) -> None:
+        self.scope = scope
+        self.creds = creds
+        self.call = call  # the protocol's call object (model, payload, ...): updated on a switch
+        self.send = send  # (model, payload, streamed upstream, keys) -> the outcome after failover
+        self.retranslate = retranslate
+        self.resolution = resolution
+        self.names: list[str] = []  # what this attempt dropped
+        self.noted = dropped.current()  # what the translator noted
 
     def headers(self) -> dict[str, str]:
         return dropped.dropped_header([*self.noted, *self.names, *getattr(self.call, "dropped", ())])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -198,12 +197,12 @@ async def generate(
     return Response(answer, headers=headers, media_type="application/json")
 
 
-@dataclass
 class _Call:
     """A bare call for `generate` without a protocol's call object."""
 
-    model: str
-    payload: dict[str, Any]
+    def __init__(self, model: str, payload: dict[str, Any]) -> None:
+        self.model = model
+        self.payload = payload
 
 
 def _sender(request: Request) -> Sender:

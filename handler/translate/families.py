@@ -31,8 +31,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from starlette.types import Scope
 
@@ -65,8 +64,7 @@ class NeedCatalog(Exception):
     """A family must be resolved and no model list is cached yet."""
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
+class Listed(NamedTuple):
     """One model of the list, as a family member."""
 
     name: str
@@ -122,17 +120,18 @@ def candidates(listed: list[tuple[str, list[str] | None]], family: str) -> list[
     return [item.name for item in sorted(members, key=lambda item: item.rank, reverse=True)]
 
 
-@dataclass
 class Families:
-    """The container's model list and what it learned about models and keys."""
+    """The container's model list and what it learned about models and keys (plain
+    classes here, not dataclasses: they load on a translated route's first call)."""
 
-    ttl: float
-    clock: Callable[[], float] = time.monotonic
-    ranked: dict[str, list[str]] = field(default_factory=dict)  # family -> candidates
-    expires: float = 0.0
-    closed: dict[tuple[str, str], float] = field(default_factory=dict)  # (key, model) -> until
-    gone: dict[str, float] = field(default_factory=dict)  # retired model -> until
-    _lock: asyncio.Lock | None = None
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.ranked: dict[str, list[str]] = {}  # family -> candidates
+        self.expires = 0.0
+        self.closed: dict[tuple[str, str], float] = {}  # (key, model) -> until
+        self.gone: dict[str, float] = {}  # retired model -> until
+        self._lock: asyncio.Lock | None = None
 
     def fresh(self) -> bool:
         return bool(self.ranked) and self.clock() < self.expires
@@ -234,14 +233,14 @@ def families_of(scope: Scope) -> Families:
     return families
 
 
-@dataclass
 class Resolution:
     """One request's view: families chosen for its keys, and which models it chose."""
 
-    families: Families
-    keys: tuple[str, ...]
-    chosen: dict[str, str] = field(default_factory=dict)  # model -> family
-    skipped: set[str] = field(default_factory=set)  # models that failed this request
+    def __init__(self, families: Families, keys: tuple[str, ...]) -> None:
+        self.families = families
+        self.keys = keys
+        self.chosen: dict[str, str] = {}  # model -> family
+        self.skipped: set[str] = set()  # models that failed this request
 
     def model_for(self, family: str) -> str:
         if not self.families.fresh():

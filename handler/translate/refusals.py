@@ -14,7 +14,6 @@ native pass-through never comes here: a native caller gets Gemini's answer as is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from .thinking import LEVEL_ORDER, nearest_level
@@ -89,11 +88,11 @@ def label(name: str) -> str:
     return OPTIONAL.get(name) or THINKING.get(name) or name
 
 
-@dataclass
 class Refusals:
     """What each model refused, for the container's life (bounded)."""
 
-    by_model: dict[str, dict[str, str]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.by_model: dict[str, dict[str, str]] = {}
 
     def remember(self, model: str, name: str, replacement: str) -> None:
         if model not in self.by_model and len(self.by_model) >= MAX_MODELS:
