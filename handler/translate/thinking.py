@@ -91,7 +91,7 @@ def levels(model: str, version: tuple[int, int]) -> tuple[str, ...]:
 def _level(wanted: str, model: str, version: tuple[int, int], param: str, effort: str) -> str:
     allowed = levels(model, version)
     level = allowed[-1] if effort == "max" else nearest_level(wanted, allowed)
-    if level != wanted or effort == "max":
+    if effort == "max" or (level != wanted and effort != "none"):  # "none" means the least there is
         dropped.note(param)
     return level
 
