@@ -161,3 +161,14 @@ def test_anthropic_output_config_effort(modern, fake, effort, level, dropped):
     assert r.status_code == 200 and r.headers.get("x-proxy-dropped") == dropped
     (config,) = sent(fake)
     assert config["thinkingConfig"] == {"thinkingLevel": level}
+
+
+def test_streamed_call_drops_the_refused_field_before_the_stream_starts(modern, fake):
+    with openai_v1(modern).chat.completions.with_streaming_response.create(
+        model="gemini-4-hydrogen", messages=USER, temperature=0.7, stream=True
+    ) as response:
+        assert response.status_code == 200 and response.headers["x-proxy-dropped"] == "temperature"
+        text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+    assert text == "Hello, world!"
+    first, second = fake.generate_calls
+    assert "streamGenerateContent" in second.path and "temperature" not in second.json["generationConfig"]
