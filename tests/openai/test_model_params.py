@@ -171,4 +171,8 @@ def test_streamed_call_drops_the_refused_field_before_the_stream_starts(modern, 
         text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
     assert text == "Hello, world!"
     first, second = fake.generate_calls
-    assert "temperature" in first.json["generationConfig"] and "streamGenerateContent" in second.path and "temperature" not in second.json["generationConfig"]
+    assert (
+        "temperature" in first.json["generationConfig"]
+        and "streamGenerateContent" in second.path
+        and "temperature" not in second.json["generationConfig"]
+    )
