@@ -175,12 +175,12 @@ class FakeModels:
                 "NOT_FOUND",
                 f"models/{model} is not found for API version v1beta, or is not supported for generateContent.",
             )
+        if method == "countTokens":  # counting costs nothing: open to every tier
+            return None
         if behaviour == "free" and model in PAID_ONLY:
             if PAID_ONLY[model] == 429:
                 return zero_quota(model)
             return error(403, "PERMISSION_DENIED", f"This model ({model}) is available on the paid tier only.")
-        if method == "countTokens":
-            return None
         config = payload.get("generationConfig") or {}
         if refuses_sampling(model):
             for name in SAMPLING:
