@@ -23,7 +23,7 @@ from ..errors import ProxyError
 from ..keys.credentials import Credentials
 from ..keys.failover import Outcome
 from . import dropped, families
-from .long_decode import with_token
+from .long_decode import needs_stream, with_token
 from .refusals import refusals_of
 
 MAX_SWITCHES = 3  # models tried after the first one a family gave
@@ -48,19 +48,23 @@ class Attempt:
         self.resolution = resolution
         self.names: list[str] = []  # what this attempt dropped
         self.noted = dropped.current()  # what the translator noted
+        self.streamed = False  # whether the last call was streamed upstream
 
     def headers(self) -> dict[str, str]:
         return dropped.dropped_header([*self.noted, *self.names, *getattr(self.call, "dropped", ())])
 
-    async def first(self, streamed: bool) -> Outcome:
-        """The first answer: failover, a refused field dropped, a family's next model."""
+    async def first(self, streamed: bool | None) -> Outcome:
+        """The first answer: failover, a refused field dropped, a family's next model.
+        `streamed` None: a whole answer, streamed upstream only where the model needs it
+        (`self.streamed` says how the last call went)."""
         refusals = refusals_of(self.scope["app"].state)
         retried = False
         switches = 0
         while True:
             call = self.call
             self.names.extend(refusals.apply(call.model, call.payload))
-            outcome = await self.send(call.model, call.payload, streamed, self.creds)
+            self.streamed = needs_stream(call.model, call.payload) if streamed is None else streamed
+            outcome = await self.send(call.model, call.payload, self.streamed, self.creds)
             error = outcome.error
             if outcome.ok or error is None:
                 return outcome
