@@ -143,7 +143,8 @@ class TranslatedStream:
                 if token is None or fetch is None:
                     return self.translator.end() if last is None else last
                 response.close()
-                outcome = await fetch(token, outcome.key)
+                response = None
+                outcome = await self._beating(fetch(token, outcome.key), send)
                 response = outcome.response
                 if not outcome.ok or response is None or "event-stream" not in response.content_type:
                     exc = failure(outcome) if not outcome.ok else UpstreamFailed(UNEXPECTED)
@@ -152,6 +153,17 @@ class TranslatedStream:
         finally:
             if response is not None and response is not first:
                 response.close()
+
+    async def _beating(self, work: Awaitable[Outcome], send: Send) -> Outcome:
+        """`work` (the next hop's call), with heartbeats while Gemini thinks before it."""
+        task = asyncio.ensure_future(work)
+        try:
+            while not (await asyncio.wait((task,), timeout=self.beat))[0]:
+                await send({"type": "http.response.body", "body": self.heartbeat, "more_body": True})
+            return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
 
     async def _events(self, response: UpstreamResponse, send: Send, scope: Scope, hops: Hops | None) -> bytes | None:
         """Translate and send each upstream event as it arrives; None at a clean end of
