@@ -190,3 +190,12 @@ def test_codex_with_no_model_settings(modern, fake, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Hello, world!" in done.stdout
     assert set(generated(fake)) == {"gemini-4-hydrogen"}
+
+
+def test_verify_generate_probe_when_no_key_can_read_the_list(modern, fake):
+    fake.keys[KEY_A] = "invalid"
+    r = httpx.get(modern + "/verify", params={"format": "json", "key": KEY_A, "probe": "generate"})
+    assert r.status_code == 200
+    (result,) = r.json()["results"]
+    assert result["status"] == "invalid" and r.json()["summary"]["model"] is None
+    assert not fake.generate_calls  # nothing to generate with: each key's list answer says why
