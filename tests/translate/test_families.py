@@ -199,3 +199,14 @@ def test_verify_generate_probe_when_no_key_can_read_the_list(modern, fake):
     (result,) = r.json()["results"]
     assert result["status"] == "invalid" and r.json()["summary"]["model"] is None
     assert not fake.generate_calls  # nothing to generate with: each key's list answer says why
+
+
+def test_an_invalid_key_with_a_family_default_is_a_401_not_a_500(modern, fake):
+    fake.keys[KEY_A] = "invalid"
+    r = httpx.post(
+        modern + "/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    assert KEY_A not in r.text and not fake.generate_calls
