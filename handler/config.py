@@ -97,10 +97,13 @@ class Settings:
     replay_limit: int = 8 * 1024 * 1024
     max_body_bytes: int = 6 * 1024 * 1024
     heartbeat_seconds: float = 15.0
-    default_model: str = "gemini-2.5-flash"
+    # Model settings name a family (resolved from the live model list: docs/models.md)
+    # or a model; a family is never a version that Google will retire.
+    default_model: str = "flash"
     model_aliases: dict[str, str] = field(default_factory=dict)
-    image_model: str = "gemini-nano-banana-2.1"  # for OpenAI image model names (docs/images-and-speech.md)
-    tts_model: str = "gemini-3.8-flash-tts"  # for OpenAI speech model names
+    image_model: str = "image"  # for OpenAI image model names (docs/images-and-speech.md)
+    tts_model: str = "tts"  # for OpenAI speech model names
+    model_list_seconds: float = 3600.0  # how long the upstream's model list is cached
     metrics: bool = True  # EMF records in the access log (handler/metrics.py)
     metrics_namespace: str = "GeminiEdgeProxy"
     fleet_metrics: bool = False  # the status page reads CloudWatch (handler/fleet.py)
@@ -134,10 +137,11 @@ class Settings:
             replay_limit=int(_number(env, "REPLAY_LIMIT_BYTES", 8 * 1024 * 1024)),
             max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 6 * 1024 * 1024, minimum=1024)),
             heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.1),
-            default_model=(env.get("DEFAULT_MODEL") or "gemini-2.5-flash").strip(),
+            default_model=(env.get("DEFAULT_MODEL") or cls.default_model).strip(),
             model_aliases=_aliases(env.get("MODEL_ALIASES")),
             image_model=(env.get("IMAGE_MODEL") or cls.image_model).strip(),
             tts_model=(env.get("TTS_MODEL") or cls.tts_model).strip(),
+            model_list_seconds=_number(env, "MODEL_LIST_SECONDS", 3600.0, minimum=1.0),
             metrics=_bool(env, "METRICS", True),
             metrics_namespace=_namespace(env.get("METRICS_NAMESPACE")),
             fleet_metrics=_bool(env, "FLEET_METRICS", False),

@@ -57,9 +57,10 @@ def _proxies(fake_server) -> Iterator[dict]:
 
 @pytest.fixture(autouse=True)
 def _forget_cooldowns(_proxies) -> Iterator[None]:
-    """Each test starts with proxies that remember no failed key."""
+    """Each test starts with proxies that remember no failed key (and have read no model list)."""
     for server in _proxies.values():
         server.app.state.cooldown.clear()
+        server.app.state.families = server.app.state.refusals = None
     yield
 
 

@@ -35,6 +35,7 @@ from starlette.routing import Route
 from . import fake_rules as rules
 from .fake_cache import ImplicitCache
 from .fake_live import Live
+from .fake_models import FakeModels
 from .fake_resources import Projects
 from .fake_speech import Speech
 
@@ -55,6 +56,8 @@ MODELS = [
         ("gemini-2.5-flash-lite", ["generateContent", "countTokens"]),
         ("gemini-3-pro-preview", ["generateContent", "countTokens"]),
         ("gemini-embedding-001", ["embedContent", "batchEmbedContents"]),
+        ("gemini-3.8-flash-tts", ["generateContent", "countTokens"]),  # the speech family
+        ("gemini-nano-banana-2.1", ["generateContent", "countTokens"]),  # the image family
     ]
 ] + [
     {
@@ -199,17 +202,20 @@ class FakeGemini:
     speech: Speech = field(init=False)  # TTS in both shapes, and each key's voices (fake_speech.py)
     live: Live = field(init=False)  # Live API ephemeral tokens (fake_live.py)
     cache: ImplicitCache = field(default_factory=ImplicitCache)  # per-project implicit caching (fake_cache)
+    models: FakeModels = field(init=False)  # the model list and what each model refuses
 
     def __post_init__(self) -> None:
         self.projects = Projects(self)
         self.speech = Speech(self)
         self.live = Live(self)
+        self.models = FakeModels(MODELS)
 
     def reset(self) -> None:
         self.projects.reset()
         self.speech.reset()
         self.live.reset()
         self.cache.reset()
+        self.models.reset()
         self.keys.clear()
         self.received.clear()
         self.replies.clear()
@@ -298,8 +304,9 @@ class FakeGemini:
             return denied
         size = min(int(request.query_params.get("pageSize", 50)), 1000)
         start = int(request.query_params.get("pageToken") or 0)
-        page = {"models": MODELS[start : start + size]}
-        if start + size < len(MODELS):
+        listed = self.models.entries()
+        page = {"models": listed[start : start + size]}
+        if start + size < len(listed):
             page["nextPageToken"] = str(start + size)
         return JSONResponse(page)
 
@@ -308,9 +315,8 @@ class FakeGemini:
         if (denied := await self._check_key(item)) is not None:
             return denied
         name = f"models/{request.path_params['model']}"
-        for model in MODELS:
-            if model["name"] == name:
-                return JSONResponse(model)
+        if (model := self.models.find(name)) is not None:
+            return JSONResponse(model)
         return JSONResponse(
             error_body(
                 404, "NOT_FOUND", f"Model is not found: {name} for API version {request.path_params['version']}"
@@ -329,6 +335,10 @@ class FakeGemini:
             payload = json.loads(item.body or b"{}")
         except ValueError:
             return JSONResponse(error_body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), 400)
+        behaviour = self.keys.get(item.key or "", "ok")
+        streamed = method == "streamGenerateContent"
+        if (answer := self.models.check(model, method, payload, item.key or "", behaviour, streamed)) is not None:
+            return answer
         if method in ("generateContent", "streamGenerateContent", "countTokens"):
             refused = rules.problem(
                 model, payload.get("generateContentRequest", payload) if method == "countTokens" else payload

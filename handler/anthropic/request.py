@@ -7,8 +7,10 @@ ignored. Bad input raises `BadRequest` before anything goes upstream; what is me
 
 Models: Gemini names pass through; other names go through MODEL_ALIASES (exact, then
 `*` wildcards), then `CLAUDE_DEFAULTS`, so that Claude Code works out of the box:
-its small fast model (`claude-haiku-*`) runs on gemini-2.5-flash, every other Claude
-model on gemini-2.5-pro. Anything else falls to DEFAULT_MODEL.
+its small fast model (`claude-haiku-*`) runs on the newest flash model the key may use,
+every other Claude model on the newest pro model (or the best the key offers), both
+resolved from the live model list (catalog.families). Anything else falls to
+DEFAULT_MODEL.
 
 Thinking: `enabled` with `budget_tokens` -> the nearest budget or Gemini 3 level the
 model takes (translate.thinking.budget_config), with thoughts included; `adaptive` ->
@@ -37,15 +39,17 @@ from ..errors import BadRequest
 from ..translate import params
 from ..translate import tools as conventions
 from ..translate.dropped import Dropped
+from ..translate.long_decode import long_decode_model
 from ..translate.models import resolve_model
 from ..translate.schema import Budget
 from ..translate.thinking import budget_config, gemini_version
 from . import blocks, compat, output_config
 
-CLAUDE_DEFAULTS = (("claude-*haiku*", "gemini-2.5-flash"), ("claude-*", "gemini-2.5-pro"))
+CLAUDE_DEFAULTS = (("claude-*haiku*", "flash"), ("claude-*", "pro"))  # families
 TOOL_CHOICE = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
 # Gemini 2.5 and 3 answer at most 65,536 tokens and refuse a larger maxOutputTokens;
-# Claude clients may ask for more (Opus takes 128k): they get Gemini's most.
+# Claude clients may ask for more (Opus takes 128k): they get Gemini's most (Gemini 4's
+# long decode takes more: translate.long_decode).
 MAX_OUTPUT_TOKENS = 65536
 
 
@@ -202,7 +206,7 @@ def _tool_choice(choice: Any, given: ToolSet, dropped: Dropped) -> tuple[dict[st
 def _generation_config(body: dict[str, Any], model: str, max_tokens: int | None, dropped: Dropped) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if max_tokens is not None:
-        config["maxOutputTokens"] = min(max_tokens, MAX_OUTPUT_TOKENS)
+        config["maxOutputTokens"] = max_tokens if long_decode_model(model) else min(max_tokens, MAX_OUTPUT_TOKENS)
     sampling = {
         "temperature": params.number(body.get("temperature"), "temperature", 0, 1),  # Anthropic's range
         "topP": params.number(body.get("top_p"), "top_p", 0, 1),

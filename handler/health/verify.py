@@ -5,11 +5,13 @@ server-side pool. Each key gets exactly one call, without failover (a check is a
 that key), at most `CONCURRENCY` at a time, each bounded by a timeout (`?timeout=`
 seconds, default 10, or 30 for the generate probe; at most 60).
 
-Probes: by default `GET /v1beta/models/{model}` (one model's metadata), which costs no
-generation quota: it proves a key is valid and not suspended, but cannot see an
-exhausted generation quota. `?probe=generate` makes a one-token generateContent call on
-`?model=` (default gemini-2.5-flash) instead, which proves the key can generate and
-spends one request of its quota.
+Probes: by default `GET /v1beta/models?pageSize=1` (a one-item model list), which
+depends on no model name (models are retired monthly) and costs no generation quota:
+it proves a key is valid and not suspended, but cannot see an exhausted generation
+quota (`?model=` reads that model's metadata instead). `?probe=generate` makes a
+one-token generateContent call on `?model=`, by default the newest flash model
+resolved from the live model list (catalog.families), which proves the key can
+generate and spends one request of its quota.
 
 Answer: server-sent events by default, one `data:` event per key as soon as its check
 ends (in completion order), then `data: {"summary": {...}}`, then `data: [DONE]`. With
@@ -33,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .. import upstream
+from ..catalog.families import resolve_family
 from ..config import Settings
 from ..disconnect import ClientGone, until_disconnect
 from ..errors import ProxyError, gemini_error, json_response, render
@@ -53,14 +56,15 @@ MAX_ANSWER = (
 DEFAULT_TIMEOUT = 10.0
 GENERATE_TIMEOUT = 30.0  # thinking models may take a while even for one token
 MAX_TIMEOUT = 60.0
-DEFAULT_MODEL = "gemini-2.5-flash"
+DEFAULT_FAMILY = "flash"  # the generate probe's model when none is named
+LIST_PROBE = "/v1beta/models?pageSize=1"
 STATUSES = ("valid", "invalid", "rate_limited", "quota_exhausted", "permission_denied", "unavailable", "error")
 PROBES = ("metadata", "generate")
 GENERATE_BODY = json.dumps(
     {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "generationConfig": {"maxOutputTokens": 1}}
 ).encode()
 NOTE = (
-    "The default probe reads one model's metadata: it shows a key is valid and not suspended, "
+    "The default probe reads a one-item model list: it shows a key is valid and not suspended, "
     "but cannot see an exhausted generation quota. Use ?probe=generate to check that "
     "(it spends one request of each key's quota)."
 )
@@ -75,10 +79,11 @@ class Options:
         self.probe = query.get("probe") or "metadata"
         if self.probe not in PROBES:
             raise ValueError(f"probe must be metadata (the default) or generate, not {self.probe!r}.")
-        match = _MODEL.fullmatch(query.get("model") or DEFAULT_MODEL)
-        if not match:
-            raise ValueError("model must be a Gemini model name such as gemini-2.5-flash.")
-        self.model = match.group(1)
+        named = query.get("model") or ""
+        match = _MODEL.fullmatch(named)
+        if named and not match:
+            raise ValueError("model must be a Gemini model name such as gemini-3.8-flash.")
+        self.model = match.group(1) if match else ""  # "": no model (list probe, or resolved)
         default = GENERATE_TIMEOUT if self.probe == "generate" else DEFAULT_TIMEOUT
         try:
             self.timeout = float(query.get("timeout") or default)
@@ -101,7 +106,7 @@ def classify(status: int, body: bytes, probe: str) -> tuple[str, str]:
         return "valid", (
             "The key works and generated a token."
             if probe == "generate"
-            else "The key is valid (model metadata read; generation quota not checked)."
+            else "The key is valid (model list read; generation quota not checked)."
         )
     if status == 429:
         message += f" Retry in {error.retry_delay:g}s." if error.retry_delay is not None else ""
@@ -123,7 +128,7 @@ class Learned:
         self.owned = owned
         self.left = MAX_FOREIGN_NOTES
 
-    def remember(self, key: str, status: int, answer: bytes, model: str) -> None:
+    def remember(self, key: str, status: int, answer: bytes, model: str | None) -> None:
         if not self.owned:
             if self.left <= 0:
                 return
@@ -133,11 +138,11 @@ class Learned:
 
 async def check(settings: Settings, learned: Learned, options: Options, key: str) -> dict:
     """One call with one key (no failover): the result entry for that key."""
-    if options.probe == "generate":
+    if options.probe == "generate" and options.model:
         method, path, body = "POST", f"/v1beta/models/{options.model}:generateContent", GENERATE_BODY
         headers = {"x-goog-api-key": key, "content-type": "application/json"}
-    else:
-        method, path, body = "GET", f"/v1beta/models/{options.model}", None
+    else:  # a model named: its metadata; else a one-item list, which names no model
+        method, path, body = "GET", f"/v1beta/models/{options.model}" if options.model else LIST_PROBE, None
         headers = {"x-goog-api-key": key}
     started = time.perf_counter()
     http_status: int | None = None
@@ -149,7 +154,7 @@ async def check(settings: Settings, learned: Learned, options: Options, key: str
         answer = await response.read(MAX_ANSWER)
         status, message = classify(http_status, answer, options.probe)
         if http_status >= 400:
-            learned.remember(key, http_status, answer, options.model)
+            learned.remember(key, http_status, answer, options.model or None)
     except upstream.UpstreamTimeout:
         status, message = "unavailable", f"No answer within {options.timeout:g} s."
     except upstream.UpstreamError:
@@ -188,7 +193,7 @@ def summary(entries: list[dict], options: Options) -> dict:
     counts: dict = {"total": len(entries), **dict.fromkeys(STATUSES, 0)}
     for entry in entries:
         counts[entry["status"]] += 1
-    counts.update(probe=options.probe, model=options.model)
+    counts.update(probe=options.probe, model=options.model or None)
     if options.probe == "metadata":
         counts["note"] = NOTE
     return counts
@@ -226,6 +231,11 @@ async def verify(request: Request) -> Response:
     except ProxyError as exc:
         return render("gemini", exc)
     note(request.scope, keys_checked=len(creds.keys), probe=options.probe)
+    if options.probe == "generate" and not options.model:
+        try:
+            options.model = await resolve_family(request.scope, creds, DEFAULT_FAMILY)
+        except ProxyError:  # no key could read the list: each key's list answer says why
+            pass
     if options.json:
 
         async def collect() -> list[tuple[int, dict]]:

@@ -6,8 +6,9 @@
 - Gemini takes at most `BATCH` requests per call; longer lists (LangChain sends up to
   1000) are split and the calls run concurrently, answers joined in order.
 - `model`: `models/X` -> X; `MODEL_ALIASES` apply; a Gemini embedding model is used as
-  named; any other name (`text-embedding-3-small`, a chat model) means
-  `gemini-embedding-001`, so OpenAI clients work without configuration.
+  named; any other name (`text-embedding-3-small`, a chat model) means the newest
+  stable embedding model of the live model list (catalog.families), so OpenAI
+  clients work without configuration.
 - `dimensions` -> `outputDimensionality`.
 - `encoding_format`: `float` (the API default) or `base64`, little-endian float32, which
   the `openai` SDK asks for by default and decodes itself.
@@ -25,12 +26,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..catalog.families import resolve_family
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
 from ..state import settings_of
 from ..translate import calls, params
 
-DEFAULT_MODEL = "gemini-embedding-001"
+DEFAULT_MODEL = "embedding"  # a family: the newest stable embedding model of the live list
 BATCH = 100  # Gemini's limit of requests per batchEmbedContents call
 MAX_INPUTS = 2048  # OpenAI's own limit per request
 EMBEDDING_MODEL = re.compile(r"(gemini-embedding-|embedding-|text-multilingual-embedding-)[\w.-]*|text-embedding-\d{3}")
@@ -110,7 +112,7 @@ async def create(request: Request) -> Response:
     inputs = texts(body.get("input"))
     size = dimensions(body.get("dimensions"))
     fmt = encoding(body.get("encoding_format"))
-    model = embedding_model(body.get("model"), settings.model_aliases)
+    model = await resolve_family(request.scope, creds, embedding_model(body.get("model"), settings.model_aliases))
     path = f"/v1beta/models/{model}:batchEmbedContents"
 
     chunks = [inputs[i : i + BATCH] for i in range(0, len(inputs), BATCH)]

@@ -26,6 +26,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..catalog.families import resolve_family
 from ..encoding import json_bytes
 from ..errors import BadRequest, UpstreamFailed, json_response
 from ..keys.credentials import Credentials
@@ -130,6 +131,7 @@ def _calls(call: ImageRequest) -> list[tuple[str, bytes]]:
 
 
 async def _answer(request: Request, call: ImageRequest, creds: Credentials) -> Response:
+    call.model = await resolve_family(request.scope, creds, call.model)  # IMAGE_MODEL may name a family
     answers, headers = await calls.call_many(request, _calls(call), creds, call.model)
     items: list[dict[str, Any]] = []
     reason = None

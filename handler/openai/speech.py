@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..affinity import binding as affinity
+from ..catalog.families import resolve_family
 from ..errors import BadRequest, UpstreamFailed
 from ..keys.credentials import Credentials
 from ..state import settings_of
@@ -121,6 +122,7 @@ async def create(request: Request) -> Response:
 
     creds = await calls.credentials_of(request)
     call = speech_request.parse(await calls.read_json(request), settings_of(request.scope))
+    call.model = await resolve_family(request.scope, creds, call.model)  # TTS_MODEL may name a family
     known = speech_request.shape_of(call.model)
     if call.stream:
         return SpeechStream(request, call, creds, known)  # type: ignore[return-value]

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
 
+from ..affinity import binding as affinity
 from ..disconnect import ClientGone, until_disconnect
 from ..encoding import json_bytes, loads
 from ..errors import BadRequest, ProxyError, TooLarge, UpstreamFailed
 from ..keys.credentials import Credentials, from_request
 from ..keys.failover import Outcome, failure, note_outcome, send
 from ..logs import note
+from ..sse import EventParser
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from . import dropped
+from .attempt import Attempt, Sender
 from .dropped import header as dropped_header
-from .streaming import JSON_HEADERS, UNEXPECTED
+from .long_decode import Hops, assemble
+from .streaming import UNEXPECTED
+
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 async def credentials_of(request: Request) -> Credentials:
@@ -63,6 +71,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     from . import media
 
     media.start_request()
+    dropped.start()  # names a translator notes deep down (translate.dropped)
     raw = await read_body(request, settings_of(request.scope).max_body_bytes)
     try:
         text = raw.decode("utf-8")
@@ -147,3 +156,64 @@ async def call_many(
         for task in tasks:
             task.cancel()
     return [data for data, _ in results], results[-1][1]
+
+
+def sender(request: Request) -> Sender:
+    """How an Attempt sends one generate call: the body built (files on their key), one
+    call with failover."""
+
+    async def send(model: str, payload: dict[str, Any], streamed: bool, creds: Credentials) -> Outcome:
+        body, keys = await affinity.for_body(request.scope, creds, upstream_body(payload))
+        name = quote(model, safe="")
+        method = "streamGenerateContent?alt=sse" if streamed else "generateContent"
+        return await call(request, "POST", f"/v1beta/models/{name}:{method}", body, keys, model)
+
+    return send
+
+
+async def whole_answer(request: Request, attempt: Attempt) -> tuple[Any, dict[str, str]]:
+    """A generate call answered whole: (Gemini's answer, the proxy's headers). A long
+    Gemini 4 answer is streamed upstream and assembled, its CONTINUATION hops appended
+    (translate.long_decode)."""
+    outcome = await _waiting(request, attempt.first(None))
+    upstream_streamed = attempt.streamed
+    headers = note_outcome(request.scope, outcome) | attempt.headers()
+    hops = Hops(attempt.call.payload)
+    answers = [hops.event(await _answer(outcome, headers, upstream_streamed))]
+    while (token := hops.next_token()) is not None:
+        outcome = await _waiting(request, attempt.hop(token, outcome.key, upstream_streamed))
+        answers.append(hops.event(await _answer(outcome, headers, upstream_streamed)))
+    return (assemble(answers) if len(answers) > 1 else answers[0]), headers
+
+
+async def _waiting(request: Request, work: Awaitable[Outcome]) -> Outcome:
+    try:
+        return await until_disconnect(request.scope, request.receive, work)
+    except ClientGone:
+        note(request.scope, client_gone="waiting")
+        raise
+
+
+async def _answer(outcome: Outcome, headers: dict[str, str], streamed: bool) -> Any:
+    """One hop's whole answer: the JSON document, or the SSE events assembled."""
+    if not outcome.ok:
+        raise failure(outcome, headers)
+    assert outcome.response is not None
+    try:
+        raw = await outcome.response.read(MAX_ANSWER_BYTES)
+        if not streamed:
+            return json.loads(raw)
+        parser = EventParser()
+        events = [json.loads(payload) for payload in [*parser.feed(raw), *parser.close()]]
+    except UpstreamError as exc:
+        raise UpstreamFailed(exc.message, status=exc.status, headers=headers) from None
+    except (ValueError, RecursionError):
+        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
+    for event in events:
+        if isinstance(event, dict) and isinstance(event.get("error"), dict):
+            error = event["error"]
+            status = error.get("code") if isinstance(error.get("code"), int) and 400 <= error["code"] < 600 else 502
+            raise UpstreamFailed(str(error.get("message") or UNEXPECTED), status=status, headers=headers)
+    if not all(isinstance(event, dict) for event in events):
+        raise UpstreamFailed(UNEXPECTED, headers=headers)
+    return assemble(events)

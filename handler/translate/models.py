@@ -1,12 +1,14 @@
-"""Client model names -> Gemini models: `models/` dropped, Gemini names as they are,
-everything else through MODEL_ALIASES (exact names first, then `*` wildcards in the
-order given: `claude-*haiku*=gemini-2.5-flash,claude-*=gemini-2.5-pro`), else
-DEFAULT_MODEL.
+"""Client model names -> Gemini models: `models/` dropped, Gemini names as they are
+(a model a client names is never swapped), everything else through MODEL_ALIASES
+(exact names first, then `*` wildcards in the order given:
+`claude-*haiku*=flash,claude-*=gemini-4-hydrogen`), else DEFAULT_MODEL. A target that
+is a family (`flash`, `pro`, ...) is resolved from the live model list
+(catalog.families).
 
 Virtual suffixes, in any order, as the seed systems' users write them in client
 configs: `:search` / `-search` (Google Search), `-image` (text and image output, as
-`gemini-2.0-flash-exp-image`), `-non-thinking` (the least thinking the model allows).
-A real image model's own `-image` (`gemini-2.5-flash-image`) stays, and an alias's own
+`gemini-3.8-flash-exp-image`), `-non-thinking` (the least thinking the model allows).
+A real image model's own `-image` (`gemini-3.1-flash-image`) stays, and an alias's own
 name is never split.
 
 A protocol may pass `fallback` patterns, tried after MODEL_ALIASES (its documented
@@ -20,6 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..catalog import families
 from ..config import Settings
 
 NATIVE_PREFIXES = ("gemini-", "gemma-", "learnlm-", "imagen-", "veo-")
@@ -58,6 +61,8 @@ def resolve_virtual(name: Any, settings: Settings, fallback: Sequence[tuple[str,
     if not model.startswith(NATIVE_PREFIXES):
         found_alias = alias(model, settings) or next((m for p, m in fallback if fnmatch.fnmatchcase(model, p)), None)
         model = found_alias or settings.default_model.removeprefix("models/")
+        if families.is_family(model):
+            model = families.model_for(model)
     return model, found
 
 

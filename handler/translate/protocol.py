@@ -14,19 +14,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..affinity import binding as affinity
+from ..catalog import families
 from ..config import Settings
 from ..errors import Shape, UpstreamFailed
 from ..keys import session
 from ..keys.credentials import Credentials
 from ..logs import note
 from ..state import settings_of
-from .calls import call_json, credentials_of, read_json, upstream_body
+from . import media
+from .attempt import Attempt
+from .calls import credentials_of, read_json, sender, whole_answer
 from .streaming import UNEXPECTED, TranslatedStream, Translator
 
 
@@ -58,31 +59,41 @@ class ClientProtocol(Generic[C]):
 
     async def read(self, request: Request, counting: bool = False) -> tuple[Credentials, C]:
         """The caller's credentials (first: a refused caller's body is never read), then
-        the body through the request translator."""
+        the body through the request translator, families resolved (catalog.families)."""
+        creds, call, _ = await self._read(request, counting)
+        return creds, call
+
+    async def _read(self, request: Request, counting: bool) -> tuple[Credentials, C, Attempt]:
+        scope = request.scope
         creds = await credentials_of(request)
         translate = self.counting if counting and self.counting is not None else self.to_gemini
         body = await read_json(request)
-        call = await translate(body, settings_of(request.scope))
-        return replace(creds, session=session.identity(request.headers, body)), call  # sticky sessions
+        settings = settings_of(scope)
+        resolution = families.resolution_for(scope, creds)
+
+        def afresh() -> Awaitable[C]:  # a translation from the start: the media budget too
+            media.start_request()
+            return translate(body, settings)
+
+        call = await families.translate(scope, resolution, creds, afresh)
+        creds = replace(creds, session=session.identity(request.headers, body))  # sticky sessions
+        attempt = Attempt(scope, creds, call, sender(request), afresh, resolution)
+        return creds, call, attempt
 
     async def create(self, request: Request) -> Response | TranslatedStream:
-        """The protocol's generate endpoint: one Gemini generate call, streamed through
-        the stream translator or answered whole through the whole-answer translator."""
-        creds, call = await self.read(request)
+        """The protocol's generate endpoint: one Gemini generate call (through an
+        `Attempt`: refused fields dropped, a family's next model, long-decode hops),
+        streamed through the stream translator or answered whole through the
+        whole-answer translator."""
+        _, call, attempt = await self._read(request, counting=False)
         dropped = getattr(call, "dropped", ())
         if dropped:
             note(request.scope, dropped=len(dropped))  # the access log counts them
-        body, creds = await affinity.for_body(request.scope, creds, upstream_body(call.payload))  # files on their key
-        name = quote(call.model, safe="")
         if call.stream:
-            path = f"/v1beta/models/{name}:streamGenerateContent?alt=sse"
-            return TranslatedStream(
-                path, body, creds, call.model, self.stream(call), self.shape, self.heartbeat, dropped
-            )
-        path = f"/v1beta/models/{name}:generateContent"
-        data, headers = await call_json(request, "POST", path, body, creds, call.model, dropped)
+            return TranslatedStream(attempt, self.stream(attempt.call), self.shape, self.heartbeat)
+        data, headers = await whole_answer(request, attempt)
         try:
-            answer = self.whole(call, data)
+            answer = self.whole(attempt.call, data)
         except (AttributeError, TypeError, KeyError, IndexError):
             raise UpstreamFailed(UNEXPECTED, headers=headers) from None
         return Response(answer, headers=headers, media_type="application/json")

@@ -17,14 +17,17 @@ from handler.anthropic.stream import PING, MessageStream
 from handler.config import Settings
 from handler.errors import BadRequest, ProxyError
 
+from ..fake_models import resolved
+
 SETTINGS = Settings.from_env({})
 SIG = "CiQBcsjafE4kL9+/mCWQ0h2a5EN0ZXNpZ25hdHVyZS1ieXRlcw=="
 
 
 def translate(body: dict, settings: Settings = SETTINGS, **kw):
-    return asyncio.run(
-        to_gemini({"max_tokens": 100, "model": "claude-sonnet-4-5", "messages": user(), **body}, settings, **kw)
-    )
+    with resolved():  # Claude names resolve to families, as in a request (legacy list: 2.5)
+        return asyncio.run(
+            to_gemini({"max_tokens": 100, "model": "claude-sonnet-4-5", "messages": user(), **body}, settings, **kw)
+        )
 
 
 def user(text: str = "hi") -> list[dict]:
@@ -346,7 +349,8 @@ def test_bad_input(body, param):
 
 
 def test_count_tokens_needs_no_max_tokens():
-    call = asyncio.run(to_gemini({"model": "claude-haiku-4-5", "messages": user()}, SETTINGS, counting=True))
+    with resolved():
+        call = asyncio.run(to_gemini({"model": "claude-haiku-4-5", "messages": user()}, SETTINGS, counting=True))
     assert "generationConfig" not in call.payload
 
 

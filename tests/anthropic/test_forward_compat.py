@@ -26,6 +26,7 @@ from handler.translate.dropped import header
 from ..clients import anthropic_client as client
 from ..conftest import KEY_A
 from ..fake_gemini import text_response
+from ..fake_models import resolved
 
 SETTINGS = Settings.from_env({})
 USER = [{"role": "user", "content": "hi"}]
@@ -41,7 +42,10 @@ JS = Path(__file__).resolve().parents[1] / "js"
 
 
 def translate(**body):
-    return asyncio.run(to_gemini({"max_tokens": 100, "model": "claude-sonnet-4-5", "messages": USER, **body}, SETTINGS))
+    with resolved():  # Claude names resolve to families, as in a request
+        return asyncio.run(
+            to_gemini({"max_tokens": 100, "model": "claude-sonnet-4-5", "messages": USER, **body}, SETTINGS)
+        )
 
 
 def test_server_tools_map_to_gemini_built_in_tools():
@@ -301,6 +305,8 @@ def test_the_header_rides_on_a_stream_that_heartbeats_committed_early(start_prox
     """Long thinking: the stream commits (and pings) before Gemini answers; what was
     dropped is known by then and is named all the same."""
     url = start_proxy(HEARTBEAT_SECONDS="0.2")
+    warm = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": USER}  # the model list read once, before
+    assert httpx.post(f"{url}/v1/messages", headers={"x-api-key": KEY_A}, json=warm).status_code == 200
     fake.keys[KEY_A] = "slow"
     fake.slow_seconds = 0.7
     body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": USER, "tools": [ADVISOR], "stream": True}

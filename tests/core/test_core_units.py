@@ -17,6 +17,7 @@ from handler.translate.thinking import budget_config, thinking_config
 from handler.upstream.gemini_error import duration_seconds, parse
 
 from ..fake_gemini import KEY_ERRORS, quota_error
+from ..fake_models import resolved
 
 
 class Clock:
@@ -220,7 +221,8 @@ def test_aliases_with_wildcards_in_order():
     assert resolve_model("claude-sonnet-4-5-20250929", settings) == ("gemini-2.5-pro", False)
     assert resolve_model("gpt-4o", settings) == ("gemini-2.5-pro", False)
     assert resolve_model("gemini-3-pro-preview-search", settings) == ("gemini-3-pro-preview", True)
-    assert resolve_model("unknown", settings) == (settings.default_model, False)
+    with resolved():  # DEFAULT_MODEL names a family: the newest stable flash of the list
+        assert resolve_model("unknown", settings) == ("gemini-2.5-flash", False)
     assert resolve_virtual("gemini-2.5-flash-image", settings) == ("gemini-2.5-flash-image", set())
     assert resolve_virtual("gemini-2.0-flash-exp-image", settings) == ("gemini-2.0-flash-exp", {"image"})
 

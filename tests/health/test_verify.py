@@ -16,7 +16,7 @@ KEY_E = "AIzaSyE-test-key-eeeeeeeeeeeeeeeeeeee5555"
 KEY_F = "AIzaSyF-test-key-ffffffffffffffffffff6666"
 KEY_G = "AIzaSyG-test-key-gggggggggggggggggggg7777"
 ALL = (KEY_A, KEY_B, KEY_C, KEY_D, KEY_E, KEY_F, KEY_G)
-MODEL_PATH = "/v1beta/models/gemini-2.5-flash"
+LIST_PATH = "/v1beta/models"  # the default probe: a one-item model list, no model name
 
 
 def mask(key: str) -> str:
@@ -95,9 +95,9 @@ def test_sse_one_event_per_key_then_summary(cooldown, proxy, fake):
         "error": 0,
     }
     assert summary["probe"] == "metadata" and "cannot see an exhausted generation quota" in summary["note"]
-    # One metadata call per key, each with its own key: no failover, no generation.
+    # One list call per key, each with its own key: no failover, no generation, no model named.
     assert sorted(x.key for x in fake.received) == sorted(ALL)
-    assert all(x.method == "GET" and x.path == MODEL_PATH for x in fake.received)
+    assert all(x.method == "GET" and x.path == LIST_PATH and x.query == {"pageSize": "1"} for x in fake.received)
     for key in ALL:
         assert key not in r.text
     # What the checks learned feeds failover's cooldown.
@@ -122,7 +122,7 @@ def test_sse_is_streamed_as_checks_end(proxy, fake):
         "status": "valid",
         "http_status": 200,
         "latency_ms": 0,
-        "message": "The key is valid (model metadata read; generation quota not checked).",
+        "message": "The key is valid (model list read; generation quota not checked).",
     }
     assert [a[1] for a in arrivals[2:]][-1] == "[DONE]"
 

@@ -24,7 +24,7 @@ def test_sdk_default_base64_batch(proxy, fake):
         assert item.embedding == pytest.approx(vector(None, i), rel=1e-6)
     assert result.model == "gemini-embedding-001"
     assert result.usage.prompt_tokens == 0 and result.usage.total_tokens == 0
-    (seen,) = fake.received
+    (seen,) = fake.generate_calls  # (the model list may be read first: the default is a family)
     assert seen.path == "/v1beta/models/gemini-embedding-001:batchEmbedContents"
     assert seen.key == KEY_A
     assert seen.json == {

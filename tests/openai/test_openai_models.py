@@ -14,11 +14,11 @@ from ..fake_gemini import MODELS
 def test_list_reads_every_page(proxy, fake, monkeypatch):
     from handler.openai import models
 
-    monkeypatch.setattr(models, "PAGE_SIZE", 30)  # the fake's 80 models over three pages
+    monkeypatch.setattr(models, "PAGE_SIZE", 30)  # the fake's 82 models over three pages
     page = client(proxy + "/v1").models.list()
     ids = [m.id for m in page.data]
     assert ids == [m["name"].removeprefix("models/") for m in MODELS]
-    assert len(ids) == 80 and "gemini-2.5-flash" in ids and "gemma-3-75b-it" in ids
+    assert len(ids) == 82 and "gemini-2.5-flash" in ids and "gemma-3-75b-it" in ids
     assert all(m.object == "model" and m.owned_by == "google" and m.created == 0 for m in page.data)
     assert [r.query for r in fake.received] == [
         {"pageSize": "30"},
@@ -33,7 +33,7 @@ def test_list_asks_for_the_largest_page(proxy, fake):
     r = httpx.get(proxy + "/models", headers={"authorization": f"Bearer {KEY_B}"})
     assert r.status_code == 200
     body = r.json()
-    assert body["object"] == "list" and len(body["data"]) == 80
+    assert body["object"] == "list" and len(body["data"]) == 82
     assert body["data"][0] == {"id": "gemini-2.5-flash", "object": "model", "created": 0, "owned_by": "google"}
     assert [r.query for r in fake.received] == [{"pageSize": "1000"}]
     assert r.headers["x-proxy-key"] == "AIzaSy...2222"
