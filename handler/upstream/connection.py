@@ -105,7 +105,7 @@ class Connection(asyncio.Protocol):
         except ProtocolError as exc:
             self._fail(exc)
             self.close()
-        except Exception as exc:  # httptools' errors, a 101's HttpParserUpgrade: never out of here
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # never out of here (a 101 too)
             self._fail(exc.__context__ if isinstance(exc.__context__, ProtocolError) else ProtocolError(str(exc)))
             self.close()
         else:
