@@ -16,6 +16,11 @@ project's key gets 403 or 404. The proxy keeps no table of them (see docs/affini
 
 Translated routes call `for_body` on the Gemini body they built; `key_for` answers for
 one name.
+
+An id from a body (`previous_interaction_id`) is any JSON string: before it goes into
+the lookup's path it is percent-encoded as one segment (`abc?alt=sse` stays an id,
+`../../v1beta/files` cannot climb), and one that is `.`, `..` or empty is a 400.
+Ids from a path are already encoded, and native.upstream_path refused dot segments.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 from starlette.types import Scope
 
@@ -171,7 +177,10 @@ def owners_of(scope: Scope) -> Owners:
 
 async def _owns(settings: Settings, name: str, key: str) -> bool | None:
     """Whether `key`'s project has `name`: True, False (403/404), None (could not tell)."""
-    url = f"{settings.base_url}/v1beta/{name}"
+    prefix, _, ident = name.rpartition("/")
+    if unquote(ident) in ("", ".", "..") or "/" in unquote(ident):  # never a path that climbs
+        return False
+    url = f"{settings.base_url}/v1beta/{prefix}/{ident}"
     try:
         response = await upstream.request(settings, "GET", url, {"x-goog-api-key": key}, timeout=DISCOVERY_TIMEOUT)
     except UpstreamError:
@@ -220,8 +229,15 @@ def _refs(path: str, body: bytes, hints: Hints, tags: dict[str, str]) -> list[Re
             refs.append(_ref(found.group(1).decode(), found.group(2).decode(), tags))
     if hints.previous:
         for found in PREVIOUS.finditer(body):
-            refs.append(_ref("interactions/", found.group(2).decode(), tags))
+            refs.append(_ref("interactions/", segment(found.group(2).decode("utf-8", "replace")), tags))
     return refs
+
+
+def segment(given: str) -> str:
+    """An id from a body as one encoded path segment; BadRequest for one that cannot be."""
+    if given in ("", ".", ".."):
+        raise BadRequest(f"'{given}' is not a resource id.")
+    return quote(given, safe="")
 
 
 def _ref(prefix: str, given: str, tags: dict[str, str]) -> Ref:
