@@ -88,6 +88,12 @@ class Hints:
         return self.path or self.names or self.previous
 
 
+def names_resources(path: str, body: object) -> bool:
+    """Whether a call may name per-project resources (in its path or a bytes body), so that
+    Gemini's 403 without a reason is about one of them, not about the key."""
+    return bool(Hints.of(path, body if isinstance(body, bytes) else None))
+
+
 @dataclass(frozen=True)
 class Ref:
     """One resource name in a request: as sent (`given`), as Google knows it, its owner."""

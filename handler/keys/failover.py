@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from starlette.types import Scope
 
 from .. import upstream
+from ..affinity.binding import names_resources
 from ..config import Settings
 from ..errors import UpstreamFailed
 from ..logs import logger, note
@@ -121,7 +122,8 @@ async def send(
         outcome.error = error = parse(response.status, outcome.body)
         if creds.bound and about_resource(error):
             return outcome  # the resource is not this key's: no other key has it, the key is fine
-        cooldown.remember(key, error, model, owned=creds.pooled)
+        if not (error.status == 403 and about_resource(error) and names_resources(path_qs, body)):
+            cooldown.remember(key, error, model, owned=creds.pooled)  # (another project's resource: the key is fine)
         if error.status == 429 and error.retry_delay is not None:
             soonest = error.retry_delay if soonest is None else min(soonest, error.retry_delay)
         if not should_retry(error):
