@@ -13,7 +13,7 @@ whole body is at most `MAX_BYTES` (Lambda caps requests at 6 MB anyway).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers, UploadFile
@@ -53,7 +53,7 @@ async def parse(content_type: str, body: bytes) -> list[Field]:
     if len(body) > MAX_BYTES:
         raise BadRequest(f"The request body is larger than {MAX_BYTES // (1024 * 1024)} MB.", status=413)
 
-    async def whole() -> AsyncIterator[bytes]:
+    async def whole() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = _InMemory(
