@@ -25,6 +25,7 @@ from ..keys.failover import Outcome, note_outcome, send
 from ..logs import note
 from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
+from .bounds import check_items
 from .streaming import TranslatedStream, Translator, failure
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -80,6 +81,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:120]}.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
+    check_items(body)  # before any translation walks them (bounds.py)
     if "\\ud" in text or "\\uD" in text:
         try:  # a lone surrogate cannot be sent on as UTF-8
             json_bytes(body)
