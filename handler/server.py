@@ -92,6 +92,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     _head_parsed = 0  # bytes of target and headers the parser reported
     _body_pending = False
     _refused = False
+    _stopped: Exception | None = None  # why a parser callback stopped the parse
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -160,8 +161,6 @@ class GuardedHttpTools(HttpToolsProtocol):
             self.transport.close()  # a client that never reads its answers gets none
         else:
             self._refuse(400, msg)
-
-    _stopped: Exception | None = None
 
     def _count_head(self, size: int) -> None:
         self._head_parsed += size
