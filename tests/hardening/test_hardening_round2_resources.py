@@ -1,7 +1,8 @@
 """A hostile peer costs at most the configured limits in memory and its timeouts in time
 (issue 23): the proxy (its own process, the shipped server protocol) fetches eight media
-URLs from a peer whose header line never ends (64 MB each if let); its RSS and how fast
-it answers /healthz meanwhile are measured from outside.
+URLs from a peer whose header line never ends (64 MB each if let), or calls such a peer
+as its Gemini upstream eight times; its RSS and how fast it answers /healthz meanwhile
+are measured from outside.
 
 Robust on a loaded 2-core machine: the bounds are generous next to what the attack cost
 before (RSS +115-135 MB, /healthz stalled 3.5-4.7 s) but still fail it."""
@@ -83,13 +84,17 @@ def wait_up(url: str) -> None:
     raise AssertionError(f"{url} never came up")
 
 
-@pytest.fixture
-def hostile(fake_server):
+@pytest.fixture(params=["media URL", "upstream"])
+def hostile(request, fake_server):
+    """(proxy process, its URL, the hostile peer's URL, which peer): the peer is either a
+    media URL of a chat request or the Gemini upstream itself."""
     proxy_port, peer_port = free_port(), free_port()
-    proxy = spawn(PROXY, proxy_port, GEMINI_BASE_URL=fake_server[1].url)
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    upstream = peer_url if request.param == "upstream" else fake_server[1].url
+    proxy = spawn(PROXY, proxy_port, GEMINI_BASE_URL=upstream)
     peer = spawn(PEER, peer_port)
     wait_up(f"http://127.0.0.1:{proxy_port}/healthz")
-    yield proxy, f"http://127.0.0.1:{proxy_port}", f"http://127.0.0.1:{peer_port}"
+    yield proxy, f"http://127.0.0.1:{proxy_port}", peer_url, request.param
     for process in (proxy, peer):
         process.terminate()
     _, err = proxy.communicate(timeout=10)
@@ -97,8 +102,8 @@ def hostile(fake_server):
     assert b"Traceback" not in err and b"Fatal error" not in err, err.decode()[-2000:]
 
 
-def test_a_hostile_media_peer_costs_bounded_memory_and_never_stalls_the_loop(hostile, fake):
-    proxy, url, peer = hostile
+def test_a_hostile_peer_costs_bounded_memory_and_never_stalls_the_loop(hostile, fake):
+    proxy, url, peer, which = hostile
     with httpx.Client(timeout=10) as warm:
         for _ in range(20):  # the routes, the media module and the client loaded: a steady baseline
             warm.get(url + "/healthz")
@@ -119,20 +124,32 @@ def test_a_hostile_media_peer_costs_bounded_memory_and_never_stalls_the_loop(hos
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    parts = [{"type": "text", "text": "describe"}]
-    parts += [{"type": "image_url", "image_url": {"url": f"{peer}/{i}.png"}} for i in range(8)]
     started = time.monotonic()
-    r = httpx.post(
-        url + "/v1/chat/completions",
-        json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": parts}]},
-        headers={"authorization": f"Bearer {KEY_A}"},
-        timeout=60,
-    )
+    if which == "media URL":  # one request naming eight such URLs
+        parts = [{"type": "text", "text": "describe"}]
+        parts += [{"type": "image_url", "image_url": {"url": f"{peer}/{i}.png"}} for i in range(8)]
+        r = httpx.post(
+            url + "/v1/chat/completions",
+            json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": parts}]},
+            headers={"authorization": f"Bearer {KEY_A}"},
+            timeout=60,
+        )
+        expected = 400  # the media could not be read: a clean refusal
+    else:  # eight calls to an upstream that answers so
+        for _ in range(8):
+            r = httpx.post(
+                url + "/v1beta/models/gemini-2.5-flash:generateContent",
+                json={"contents": [{"parts": [{"text": "hi"}]}]},
+                headers={"x-goog-api-key": KEY_A},
+                timeout=60,
+            )
+            assert r.status_code == 502, r.text
+        expected = 502
     took = time.monotonic() - started
     time.sleep(0.2)
     done.set()
     watcher.join(30)
-    assert r.status_code == 400, r.text  # the media could not be read: a clean refusal
+    assert r.status_code == expected, r.text
     assert fake.generate_calls == []
     assert took < 10, took  # refused once the head passed its limit, not after the 15 s fetch timeout
     grown = peak - before
