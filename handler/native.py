@@ -32,7 +32,7 @@ This is a plain ASGI app at the hot path of the proxy: no Request object, no rou
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import quote, unquote
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -41,7 +41,7 @@ from .affinity import binding as affinity
 from .affinity import lists, resources
 from .disconnect import ClientGone, DisconnectWatch, relay
 from .errors import BadRequest, ProxyError, gemini_error, render
-from .keys.credentials import Credentials, from_request
+from .keys.credentials import Credentials, from_request, without_params
 from .keys.failover import Outcome, note_outcome
 from .keys.failover import send as send_upstream
 from .keys.masking import mask_in
@@ -103,19 +103,9 @@ def forward_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _is_key(name: bytes) -> bool:
-    """Whether a raw query name is `key`, percent- or plus-encoded as it may be."""
-    return name == b"key" or (len(name) <= 16 and unquote_to_bytes(name.replace(b"+", b" ")) == b"key")
-
-
-def without_key(query_string: bytes) -> bytes:
-    """The client's raw query, byte for byte, less its `key` parameter (`?%6Bey=` too)."""
-    return b"&".join(p for p in query_string.split(b"&") if p and not _is_key(p.split(b"=", 1)[0]))
-
-
 def upstream_query(query_string: bytes) -> str:
     """The client's query for the upstream URL, less its `key` parameter."""
-    kept = without_key(query_string) if query_string else b""
+    kept = without_params(query_string) if query_string else b""
     return ("?" + kept.decode("latin-1")) if kept else ""
 
 
@@ -355,7 +345,7 @@ async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: 
     that started the upload whatever key the client sends. The last step's answer names
     the file: it gets the tag the proxy put in the upload URL."""
     settings = settings_of(scope)
-    query, tag = resources.continuation_query(without_key(scope["query_string"]))
+    query, tag = resources.continuation_query(without_params(scope["query_string"]))
     try:
         path = upstream_path(scope)
         if not path.startswith("/upload/"):

@@ -4,6 +4,7 @@ a stream's in-stream error that quotes the key is masked."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 
@@ -14,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from handler.affinity import binding
 from handler.keys.masking import mask
 
-from ..conftest import KEY_A, TOKEN
+from ..conftest import KEY_A, KEY_B, TOKEN
 from ..servers import ServerThread
 from .test_hardening_native import upload_start
 from .test_hardening_server import read_all
@@ -118,3 +120,26 @@ def test_an_in_stream_error_quoting_the_key_is_masked(start_proxy, posing):
     assert r.status_code == 200
     assert KEY_A.encode() not in body
     assert mask(KEY_A).encode() in body and b'"text": "hi"' in body
+
+
+@pytest.mark.parametrize("name", ["%6Bey", "k%65y", "key"])
+def test_a_joined_list_never_forwards_a_token(start_proxy, fake, name):
+    """A list over every pool key (affinity/lists.py) drops `key` however it is encoded."""
+    proxy = start_proxy(ALLOW_CLIENT_KEYS="false", ACCESS_TOKENS=TOKEN, GEMINI_API_KEYS=f"{KEY_A},{KEY_B}")
+    r = httpx.get(f"{proxy}/v1beta/files?{name}={TOKEN}&pageSize=5")
+    assert r.status_code == 200, r.text
+    lists = [item for item in fake.received if item.path == "/v1beta/files"]
+    assert len(lists) == 2
+    for item in lists:
+        assert TOKEN not in json.dumps(item.query) and item.query.get("pageSize") == "5"
+
+
+def test_a_page_token_cannot_add_parameters(start_proxy, fake):
+    proxy = start_proxy(ALLOW_CLIENT_KEYS="false", ACCESS_TOKENS=TOKEN, GEMINI_API_KEYS=f"{KEY_A},{KEY_B}")
+    inner = {binding.tag(KEY_A): "next&alt=sse&key=x", binding.tag(KEY_B): "p2#frag"}
+    token = "gep." + base64.urlsafe_b64encode(json.dumps(inner).encode()).decode().rstrip("=")
+    httpx.get(f"{proxy}/v1beta/files", params={"pageToken": token}, headers={"authorization": f"Bearer {TOKEN}"})
+    # (the fake's own tokens are numbers: it refuses these, after recording what came)
+    sent = {item.key: item.query for item in fake.received if item.path == "/v1beta/files"}
+    assert sent[KEY_A] == {"pageToken": "next&alt=sse&key=x"}
+    assert sent[KEY_B] == {"pageToken": "p2#frag"}
