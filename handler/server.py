@@ -22,7 +22,9 @@ adds, per connection:
 - `BODY_IDLE_TIMEOUT` seconds (default 60) without a byte of a body still expected;
   past it the connection is closed (the app sees a disconnect: nothing is sent upstream
   as if whole). An idle timeout, not a total one: a large upload that keeps moving is
-  never cut.
+  never cut. Bytes that are not body (a chunk extension or trailer that never ends)
+  do not count as moving: past `MAX_HEADER_BYTES` of them in a row (within one read)
+  the connection is closed, and trailers count toward `MAX_HEADER_BYTES` like headers.
 
 The server's own refusals (431, and uvicorn's 400 for bytes that are not HTTP) are in
 the error shape of the API the path belongs to (errors.shape_for), like the app's.
@@ -91,6 +93,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     _header_bytes = 0  # bytes read while in the head
     _head_parsed = 0  # bytes of target and headers the parser reported
     _body_pending = False
+    _framing = 0  # bytes read in the body phase since the parser last gave body bytes
     _refused = False
     _stopped: Exception | None = None  # why a parser callback stopped the parse
 
@@ -131,11 +134,15 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self._in_headers:
             self._header_bytes += len(data)
         elif self._body_pending:
-            self._arm(BODY_IDLE_TIMEOUT)
+            self._framing += len(data)  # (on_body sets it back to 0)
         super().data_received(data)
         # Still in the headers after this chunk (a chunk may also hold the body's start):
         if self._in_headers and self._header_bytes > MAX_HEADER_BYTES:
             self._refuse(431, "Request headers are too large.")
+        elif self._body_pending and self._framing > MAX_HEADER_BYTES:  # framing alone is not a body that moves
+            self._refuse(400, "A chunk extension or trailer of the request body is too long.")  # (cut: see _refuse)
+        elif self._body_pending and not self._refused:
+            self._arm(BODY_IDLE_TIMEOUT)
 
     def _start_head(self) -> None:
         self._in_headers = True
@@ -144,10 +151,13 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._arm(HEADER_TIMEOUT)
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer `status` in the path's error shape and close (once)."""
+        """Answer `status` in the path's error shape and close (once). Once a request's
+        head is done the app owns the answer: the connection is only closed (the app
+        sees a disconnect, as with the body idle timeout)."""
         self._disarm()
         if not self._refused and not self.transport.is_closing():
-            self.transport.write(refusal(status, message, getattr(self, "url", b"") or b""))
+            if not self._body_pending:
+                self.transport.write(refusal(status, message, getattr(self, "url", b"") or b""))
             self.transport.close()
         self._refused = True
 
@@ -187,10 +197,15 @@ class GuardedHttpTools(HttpToolsProtocol):
         if not self._in_headers:  # a later request on a kept-alive connection
             self._start_head()
 
+    def on_body(self, body: bytes) -> None:
+        self._framing = 0
+        super().on_body(body)
+
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._header_bytes = 0
         self._head_parsed = 0
+        self._framing = 0
         self._body_pending = True
         self._arm(BODY_IDLE_TIMEOUT)
         super().on_headers_complete()

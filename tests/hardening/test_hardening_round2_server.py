@@ -198,3 +198,47 @@ def test_ordinary_pipelining_still_works(server):
         got += sock.recv(65536)
     sock.close()
     assert got.count(b"HTTP/1.1 200") == 5
+
+
+BODY_HEAD = b"POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: x\r\nx-goog-api-key: k\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("start", "piece"),
+    [
+        (b"5;ext=", b"a" * 4096),  # a chunk extension that never ends
+        (b"2\r\n{}\r\n0\r\nX-T: ", b"a" * 4096),  # a trailer that never ends
+        (b"2\r\n{}\r\n0\r\n", b"X-T: v\r\n" * 512),  # trailers without end
+    ],
+    ids=["chunk extension", "trailer value", "many trailers"],
+)
+def test_body_framing_that_never_ends_is_cut(server, fake, start, piece):
+    """Bytes that move but are not body do not keep the body idle timer going."""
+    _, port = server
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(BODY_HEAD + start)
+    sent = 0
+    try:
+        while sent < 16 * 1024 * 1024:
+            sock.sendall(piece)
+            sent += len(piece)
+    except OSError:
+        pass  # closed by the server: as it should
+    sock.close()
+    assert sent < 8 * 1024 * 1024, sent  # closed early (loopback buffers hold a few MB), not after 16 MB
+    assert fake.received == []
+
+
+def test_a_chunked_body_in_many_small_chunks_still_passes(server, fake):
+    _, port = server
+    body = b'{"contents": [{"parts": [{"text": "' + b"x" * 50_000 + b'"}]}]}'
+    chunks = b"".join(b"%x\r\n%b\r\n" % (len(body[i : i + 7]), body[i : i + 7]) for i in range(0, len(body), 7))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        BODY_HEAD.replace(b"x-goog-api-key: k", b"x-goog-api-key: AIzaSy-a-key-of-forty-characters-xxxxxxxx")
+        + chunks
+        + b"0\r\n\r\n"
+    )
+    head = sock.recv(65536)
+    sock.close()
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
