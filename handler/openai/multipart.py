@@ -8,7 +8,9 @@ python-multipart is a small pure-Python package (about 100 KB), a streaming pars
 bounds each part's headers, and Starlette puts limits on top: `MAX_FILES` files,
 `MAX_FIELDS` plain fields, `MAX_PART_BYTES` per plain field. A body past a limit is
 refused as soon as the parser meets it (a 6 MB hostile body takes milliseconds), and the
-whole body is at most `MAX_BYTES` (Lambda caps requests at 6 MB anyway).
+whole body is at most `MAX_BYTES` (Lambda caps requests at 6 MB anyway). The cost:
+once installed, python-multipart is imported by `starlette.requests` at start, about
+3 ms of a cold start here (`python -X importtime`); the Lambda zip grows by about 25 KB.
 """
 
 from __future__ import annotations
