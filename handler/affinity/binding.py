@@ -49,6 +49,7 @@ DISCOVERY_CONCURRENCY = 8
 DISCOVERY_TIMEOUT = 10.0
 MAX_UNKNOWN = 4  # untagged names looked for in one request...
 MAX_ASKED = 64  # ...each on at most this many keys (its first in rendezvous order)
+MAX_REFS = 5_000  # resource names in one call (Gemini takes up to 3,600 images in one prompt)
 MAX_OWNERS = 4096  # names whose owner this container found by asking
 MAX_TAGS = 4096  # keys whose tag this container computed
 
@@ -233,10 +234,19 @@ def _refs(path: str, body: bytes, hints: Hints, tags: dict[str, str]) -> list[Re
     if hints.names:
         for found in BODY_NAME.finditer(body):
             refs.append(_ref(found.group(1).decode(), found.group(2).decode(), tags))
+            _bounded(refs)
     if hints.previous:
         for found in PREVIOUS.finditer(body):
             refs.append(_ref("interactions/", segment(found.group(2).decode("utf-8", "replace")), tags))
+            _bounded(refs)
     return refs
+
+
+def _bounded(refs: list[Ref]) -> None:
+    """BadRequest past MAX_REFS names: each costs a few microseconds on the loop (found,
+    untagged, replaced), and an 8 MB body can name 400,000 (2 s)."""
+    if len(refs) > MAX_REFS:
+        raise BadRequest(f"This call names more than {MAX_REFS} resources (files, cached contents, interactions).")
 
 
 def segment(given: str) -> str:
