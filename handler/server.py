@@ -26,8 +26,9 @@ adds, per connection:
   do not count as moving: past `MAX_HEADER_BYTES` of them in a row (within one read)
   the connection is closed, and trailers count toward `MAX_HEADER_BYTES` like headers.
 
-The server's own refusals (431, and uvicorn's 400 for bytes that are not HTTP) are in
-the error shape of the API the path belongs to (errors.shape_for), like the app's.
+The server's own refusals (431, uvicorn's 400 for bytes that are not HTTP and its 503
+past `--limit-concurrency`) are in the error shape of the API the path belongs to
+(errors.shape_for), like the app's.
 
 It also tells the app at once of a client that goes away mid-request (disconnect.py),
 which spares a watch task per request.
@@ -41,13 +42,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .disconnect import KEY as DISCONNECT
 from .disconnect import Disconnect
 from .encoding import json_bytes
-from .errors import ProxyError, body_for, shape_for
+from .errors import ProxyError, Unavailable, body_for, render, shape_for
 
 
 def _seconds(name: str, default: float) -> float:
@@ -83,6 +87,12 @@ def refusal(status: int, message: str, url: bytes) -> bytes:
         len(body),
         body,
     )
+
+
+async def at_capacity(scope: Scope, receive: Receive, send: Send) -> None:
+    """uvicorn's 503 past `--limit-concurrency`, in the path's error shape."""
+    refusal = Unavailable("The server is at its connection limit. Try again shortly.", headers={"connection": "close"})
+    await render(shape_for(scope["path"]), refusal)(scope, receive, send)
 
 
 class GuardedHttpTools(HttpToolsProtocol):
@@ -143,6 +153,10 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._refuse(400, "A chunk extension or trailer of the request body is too long.")  # (cut: see _refuse)
         elif self._body_pending and not self._refused:
             self._arm(BODY_IDLE_TIMEOUT)
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        chosen: Any = at_capacity if app is service_unavailable else app  # (uvicorn's own ASGI types)
+        super()._start_asgi_task(cycle, chosen)
 
     def _start_head(self) -> None:
         self._in_headers = True

@@ -287,3 +287,18 @@ def test_the_header_limit_is_the_same_however_the_bytes_are_split(server, header
         assert whole == split == b"HTTP/1.1 431 Request Header Fields Too Large"
     else:
         assert {whole, split} <= {b"HTTP/1.1 200 OK", b"HTTP/1.1 431 Request Header Fields Too Large"}
+
+
+def test_the_concurrency_limit_503_is_in_the_called_apis_shape(server):
+    _, port = server
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(30)]  # the limit is 30
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        head, _, body = read_all(sock).partition(b"\r\n\r\n")
+        sock.close()
+    finally:
+        for one in held:
+            one.close()
+    assert head.startswith(b"HTTP/1.1 503") and b"application/json" in head
+    assert json.loads(body)["error"]["type"] == "api_error"
