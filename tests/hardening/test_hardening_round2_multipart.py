@@ -68,7 +68,7 @@ def test_thirty_thousand_tiny_parts_are_refused_without_holding_the_loop(proxy, 
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     assert "Too many" in r.json()["error"]["message"]
     assert fake.received == []
-    assert watch.slowest < 1.0, watch.slowest  # generous for a loaded machine; it was 14 s
+    assert watch.slowest < 2.0, watch.slowest  # generous for a loaded machine; it was 14 s
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_hostile_part_heads_and_fields_are_refused_fast(proxy, fake, body):
         r = httpx.post(proxy + EDITS, content=body, headers={**AUTH, "content-type": CONTENT_TYPE}, timeout=60)
     assert r.status_code == 400, r.text
     assert fake.received == []
-    assert watch.slowest < 1.0, watch.slowest
+    assert watch.slowest < 2.0, watch.slowest
 
 
 def test_fourteen_images_and_a_mask_still_pass(proxy, fake):
