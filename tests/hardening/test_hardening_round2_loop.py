@@ -34,3 +34,22 @@ def test_an_expensive_body_without_credentials_costs_no_loop_time(proxy, fake, p
     assert r.status_code == 401, r.text[:300]
     assert fake.received == []
     assert watch.slowest < 0.5, watch.slowest  # generous on a loaded machine; parsing these takes seconds
+
+
+LARGEST = {  # the largest of each kind that is still taken (translate/bounds.py, affinity MAX_REFS)
+    "/v1/chat/completions": {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "x"}] * 20_000},
+    "/v1/responses": {"model": "gemini-2.5-flash", "input": [{"role": "user", "content": "x"}] * 20_000},
+    "/v1/messages": {"model": "claude-x", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}] * 20_000},
+}
+
+
+@pytest.mark.parametrize("path", list(LARGEST))
+def test_the_largest_accepted_request_holds_the_loop_well_under_a_second(proxy, fake, path):
+    headers = {
+        "authorization": "Bearer AIzaSy-made-up-key-0000000000000000000",
+        "x-api-key": "AIzaSy-made-up-key-0000000000000000000",
+    }
+    with HealthWatch(proxy) as watch:
+        r = httpx.post(proxy + path, json=LARGEST[path], headers=headers, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert watch.slowest < 1.0, watch.slowest  # (the fake upstream in this process reads it too)
