@@ -259,7 +259,7 @@ async def _answer(
         response.close()
         await gemini_error(exc.status, exc.message, extra)(scope, receive, send)
         return
-    if length is None:  # a stream (its length unknown, so a masked key cannot break it)
+    if not any(name == b"content-length" for name, _ in start["headers"]):  # (a masked key changes the length)
         chunks = _masked(chunks, outcome.key)
     if watched:
         await _pump(scope, send, start, response, chunks)
