@@ -21,13 +21,19 @@ names this proxy as `PUBLIC_BASE_URL` says, or as trusted forwarded headers say
 (`TRUST_FORWARDED_HEADERS`), else the address the request arrived on; never a client's
 own `Host` / `X-Forwarded-Host` unless the operator trusts them.
 
+Hardening (issue 23): a keyless upload continuation is checked like any path (no dot
+segment, no encoded slash, still under `/upload/` as sent) and its `key` parameter is
+dropped however encoded; upstream headers named like the proxy's own (`x-proxy-*`) are
+dropped, so a client only ever sees the proxy's; a relayed answer (a stream's in-stream
+error too) has the key it was sent with masked wherever a piece of it quotes the key.
+
 This is a plain ASGI app at the hot path of the proxy: no Request object, no router.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import quote, unquote
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -36,9 +42,10 @@ from .affinity import binding as affinity
 from .affinity import lists, resources
 from .disconnect import ClientGone, DisconnectWatch, relay
 from .errors import BadRequest, ProxyError, gemini_error, render
-from .keys.credentials import Credentials, from_request
+from .keys.credentials import Credentials, from_request, without_params
 from .keys.failover import Outcome, note_outcome
 from .keys.failover import send as send_upstream
+from .keys.masking import mask_in
 from .logs import logger, note
 from .state import cooldown_of, settings_of
 from .upstream import MAX_ANSWER_BYTES, UpstreamError, UpstreamResponse
@@ -81,6 +88,7 @@ DROP_REQUEST_PREFIXES = ("x-forwarded-", "x-amzn-", "x-amz-cf-", "cloudfront-", 
 # Set by the server in front of the client (uvicorn, Mangum): ours, not Gemini's.
 DROP_RESPONSE_HEADERS = HOP_BY_HOP | {"server", "date", "set-cookie", "alt-svc"}
 _DROP = frozenset(name.encode() for name in DROP_RESPONSE_HEADERS)  # raw headers are bytes
+OWN_HEADER_PREFIX = b"x-proxy-"  # the proxy's own response headers: never an upstream's
 
 
 def header_map(scope: Scope) -> dict[str, str]:
@@ -103,17 +111,20 @@ def forward_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _is_key(name: bytes) -> bool:
-    """Whether a raw query name is `key`, percent- or plus-encoded as it may be."""
-    return name == b"key" or (len(name) <= 16 and unquote_to_bytes(name.replace(b"+", b" ")) == b"key")
-
-
 def upstream_query(query_string: bytes) -> str:
-    """The client's query, byte for byte, less its `key` parameter (`?%6Bey=` too)."""
-    if not query_string:
-        return ""
-    kept = [p for p in query_string.split(b"&") if p and not _is_key(p.split(b"=", 1)[0])]
-    return ("?" + b"&".join(kept).decode("latin-1")) if kept else ""
+    """The client's query for the upstream URL, less its `key` parameter."""
+    kept = without_params(query_string) if query_string else b""
+    return ("?" + kept.decode("latin-1")) if kept else ""
+
+
+def relayed_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:
+    """The upstream's answer headers that the client gets: lower-cased, less the server's
+    own and any that pose as the proxy's."""
+    return [
+        (name, value)
+        for name, value in ((n.lower(), v) for n, v in response.raw_headers)
+        if name not in _DROP and not name.startswith(OWN_HEADER_PREFIX)
+    ]
 
 
 def upstream_path(scope: Scope) -> str:
@@ -214,6 +225,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         (bound.body if isinstance(body, bytes) else body) or None,
         bound.creds,
         bearer=path.startswith("/v1beta/openai/"),
+        resources=affinity.names_resources(bound.path, body),
     )
     if not isinstance(body, bytes):  # a streamed upload: its reader owns `receive` until sent
         await _answer(scope, receive, send, await call, headers, bound.path, watched=False)
@@ -236,9 +248,7 @@ async def _answer(
         await gemini_error(outcome.status, outcome.message, extra)(scope, receive, send)
         return
     raw_headers = [(k.encode(), v.encode()) for k, v in extra.items()]
-    raw_headers += [
-        (name, value) for name, value in ((n.lower(), v) for n, v in response.raw_headers) if name not in _DROP
-    ]
+    raw_headers += relayed_headers(response)
     tag = affinity.tag(outcome.key)
     if response.header("x-goog-upload-url"):
         raw_headers = _upload_url_to_us(scope, headers, raw_headers, tag)
@@ -258,6 +268,8 @@ async def _answer(
         response.close()
         await gemini_error(exc.status, exc.message, extra)(scope, receive, send)
         return
+    if not any(name == b"content-length" for name, _ in start["headers"]):  # (a masked key changes the length)
+        chunks = _masked(chunks, outcome.key)
     if watched:
         await _pump(scope, send, start, response, chunks)
     else:
@@ -327,19 +339,34 @@ async def _once(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
+async def _masked(chunks: AsyncIterator[bytes], key: str) -> AsyncIterator[bytes]:
+    """The relayed pieces with `key` masked where one quotes it (a stream's in-stream
+    error may: "API key ... not valid"). One search per piece; a piece is an event or
+    more as Gemini sent it, so a quoted key is not split between pieces in practice."""
+    secret = key.encode()
+    async for chunk in chunks:
+        yield mask_in(chunk, (key,)) if secret and secret in chunk else chunk
+
+
 async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
     """A later step of a resumable upload goes to Google without a key, as Google's own
     SDKs send it: the upload_id in its URL authorises it, and it stays on the project
     that started the upload whatever key the client sends. The last step's answer names
     the file: it gets the tag the proxy put in the upload URL."""
     settings = settings_of(scope)
-    query, tag = resources.continuation_query(scope["query_string"])
+    query, tag = resources.continuation_query(without_params(scope["query_string"]))
     try:
+        path = upstream_path(scope)
+        if not path.startswith("/upload/"):
+            raise BadRequest("An upload's later steps go to a path under /upload/.")
         body = await read_body(receive, settings.replay_limit)
+    except ProxyError as exc:
+        await render("gemini", exc)(scope, receive, send)
+        return
     except ClientGone:
         note(scope, client_gone="body", status=ClientGone.status)
         return
-    url = settings.base_url + scope["path"] + query
+    url = settings.base_url + path + query
     try:
         response = await upstream.request(settings, scope["method"], url, forward_headers(headers), body or None)
     except UpstreamError as exc:
@@ -347,8 +374,7 @@ async def _continue_upload(scope: Scope, receive: Receive, send: Send, headers: 
         await gemini_error(exc.status, exc.message)(scope, receive, send)
         return
     note(scope, upstream_status=response.status)
-    raw_headers = [(n.lower(), v) for n, v in response.raw_headers if n.lower() not in _DROP]
-    start: Message = {"type": "http.response.start", "status": response.status, "headers": raw_headers}
+    start: Message = {"type": "http.response.start", "status": response.status, "headers": relayed_headers(response)}
     chunks = response.chunks()
     try:
         if tag and response.status < 300 and response.content_type == "application/json":

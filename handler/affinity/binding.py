@@ -17,6 +17,11 @@ project's key gets 403 or 404. The proxy keeps no table of them (see docs/affini
 
 Translated routes call `for_body` on the Gemini body they built; `key_for` answers for
 one name.
+
+An id from a body (`previous_interaction_id`) is any JSON string: before it goes into
+the lookup's path it is percent-encoded as one segment (`abc?alt=sse` stays an id,
+`../../v1beta/files` cannot climb), and one that is `.`, `..` or empty is a 400.
+Ids from a path are already encoded, and native.upstream_path refused dot segments.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 from starlette.types import Scope
 
@@ -46,6 +52,7 @@ DISCOVERY_CONCURRENCY = 8
 DISCOVERY_TIMEOUT = 10.0
 MAX_UNKNOWN = 4  # untagged names looked for in one request...
 MAX_ASKED = 64  # ...each on at most this many keys (its first in rendezvous order)
+MAX_REFS = 5_000  # resource names in one call (Gemini takes up to 3,600 images in one prompt)
 MAX_OWNERS = 4096  # names whose owner this container found by asking
 MAX_TAGS = 4096  # keys whose tag this container computed
 
@@ -85,6 +92,12 @@ class Hints:
 
     def __bool__(self) -> bool:
         return self.path or self.names or self.previous or self.voices
+
+
+def names_resources(path: str, body: object) -> bool:
+    """Whether a call may name per-project resources (in its path or a bytes body), so that
+    Gemini's 403 without a reason is about one of them, not about the key."""
+    return bool(Hints.of(path, body if isinstance(body, bytes) else None))
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,10 @@ def owners_of(scope: Scope) -> Owners:
 
 async def _owns(settings: Settings, name: str, key: str) -> bool | None:
     """Whether `key`'s project has `name`: True, False (403/404), None (could not tell)."""
-    url = f"{settings.base_url}/v1beta/{name}"
+    prefix, _, ident = name.rpartition("/")
+    if unquote(ident) in ("", ".", "..") or "/" in unquote(ident):  # never a path that climbs
+        return False
+    url = f"{settings.base_url}/v1beta/{prefix}/{ident}"
     try:
         response = await upstream.request(settings, "GET", url, {"x-goog-api-key": key}, timeout=DISCOVERY_TIMEOUT)
     except UpstreamError:
@@ -217,12 +233,29 @@ def _refs(path: str, body: bytes, hints: Hints, tags: dict[str, str]) -> list[Re
     if hints.names:
         for found in BODY_NAME.finditer(body):
             refs.append(_ref(found.group(1).decode(), found.group(2).decode(), tags))
+            _bounded(refs)
     if hints.previous:
         for found in PREVIOUS.finditer(body):
-            refs.append(_ref("interactions/", found.group(2).decode(), tags))
+            refs.append(_ref("interactions/", segment(found.group(2).decode("utf-8", "replace")), tags))
+            _bounded(refs)
     if hints.voices:
         refs += [_ref("voices/", given, tags) for given in voices.ids(body)]
+        _bounded(refs)
     return refs
+
+
+def _bounded(refs: list[Ref]) -> None:
+    """BadRequest past MAX_REFS names: each costs a few microseconds on the loop (found,
+    untagged, replaced), and an 8 MB body can name 400,000 (2 s)."""
+    if len(refs) > MAX_REFS:
+        raise BadRequest(f"This call names more than {MAX_REFS} resources (files, cached contents, interactions).")
+
+
+def segment(given: str) -> str:
+    """An id from a body as one encoded path segment; BadRequest for one that cannot be."""
+    if given in ("", ".", ".."):
+        raise BadRequest(f"'{given}' is not a resource id.")
+    return quote(given, safe="")
 
 
 def _ref(prefix: str, given: str, tags: dict[str, str]) -> Ref:

@@ -16,12 +16,13 @@ import base64
 import binascii
 import json
 import re
+from urllib.parse import quote
 
 from starlette.responses import Response
 from starlette.types import Scope
 
 from ..errors import json_response
-from ..keys.credentials import Credentials, query_map
+from ..keys.credentials import Credentials, query_map, without_params
 from ..keys.failover import Outcome, send
 from ..keys.masking import mask
 from ..logs import note
@@ -66,10 +67,12 @@ def pages(method: str, path: str, creds: Credentials, query_string: bytes) -> di
 
 
 def _query(query_string: bytes, token: str | None) -> str:
-    kept = [p for p in query_string.split(b"&") if p and p.split(b"=", 1)[0] not in (b"key", b"pageToken")]
-    query = "&".join(p.decode("latin-1") for p in kept)
+    """The client's query for one key's page: its `key` and `pageToken` dropped however
+    encoded (a token must never reach Google), that key's token added, encoded (it came
+    back from the client inside the proxy's token: it cannot add parameters)."""
+    query = without_params(query_string, (b"key", b"pageToken")).decode("latin-1")
     if token is not None:
-        query += ("&" if query else "") + "pageToken=" + token
+        query += ("&" if query else "") + "pageToken=" + quote(token, safe="")
     return "?" + query if query else ""
 
 

@@ -63,8 +63,7 @@ async def data(request: Request) -> Response:
     """The masked keys, this container's cooldowns for them, and whether fleet figures exist."""
     keys, whose = await caller_keys(request)
     masked = [mask(key) for key in keys]
-    visible = set(masked)
-    cooling = [entry for entry in cooldown_of(request.scope).snapshot() if entry.get("key") in visible]
+    cooling = cooldown_of(request.scope).snapshot(keys)  # by the keys, not their masks
     settings: Settings = request.app.state.settings
     body = {
         "scope": whose,

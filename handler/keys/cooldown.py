@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..upstream.gemini_error import GeminiError
 from . import session as sessions
@@ -117,13 +117,16 @@ class Cooldown:
             picked.sort(key=lambda k: self.until(k, model))
         return picked
 
-    def snapshot(self) -> list[dict[str, object]]:
-        """What is cooling now, masked (for the status page): key, model, seconds left, reason."""
+    def snapshot(self, keys: Iterable[str] | None = None) -> list[dict[str, object]]:
+        """What is cooling now, masked (for the status page): key, model, seconds left, reason.
+        `keys`: only these keys' entries, chosen by the keys themselves, never by their masks
+        (a made-up key with a pool key's first 6 and last 4 characters has the same mask)."""
         now = self.clock()
+        wanted = None if keys is None else set(keys)
         out: list[dict[str, object]] = []
         for table in (self._owned, self._foreign):
             for (key, model), (until, reason) in list(table.items()):
-                if until > now:
+                if until > now and (wanted is None or key in wanted):
                     out.append(
                         {"key": mask(key), "model": model, "seconds_left": round(until - now, 1), "reason": reason}
                     )

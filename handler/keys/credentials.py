@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from ..config import Settings, split_list
 from ..errors import Unauthorized, Unavailable
@@ -42,6 +42,18 @@ class Credentials:
 def query_map(query_string: bytes) -> dict[str, str]:
     """Query parameters with names and values percent-decoded (`?%6Bey=` is `key`)."""
     return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+
+
+def without_params(query_string: bytes, names: Iterable[bytes] = (b"key",)) -> bytes:
+    """The raw query, byte for byte, less the parameters called `names` however their
+    names are percent- or plus-encoded (`?%6Bey=` is `key`, as `query_map` reads it)."""
+    wanted = frozenset(names)
+
+    def named(pair: bytes) -> bool:
+        name = pair.split(b"=", 1)[0]
+        return name in wanted or (len(name) <= 32 and unquote_to_bytes(name.replace(b"+", b" ")) in wanted)
+
+    return b"&".join(p for p in query_string.split(b"&") if p and not named(p))
 
 
 def credentials(headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[str, ...]:

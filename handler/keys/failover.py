@@ -84,8 +84,11 @@ async def send(
     *,
     bearer: bool = False,
     model: str | None = None,
+    resources: bool = False,
 ) -> Outcome:
-    """Send one request to Gemini with failover; `path_qs` starts with '/'.
+    """Send one request to Gemini with failover; `path_qs` starts with '/'. `resources`:
+    the call may name per-project resources (affinity.binding.names_resources), so a 403
+    without a reason is about one of them, not about the key, and cools no key.
 
     A body that is not bytes (a large upload being streamed) cannot be replayed, so it
     gets one attempt only. After a final 429, `retry_after` is the soonest RetryInfo
@@ -121,7 +124,8 @@ async def send(
         outcome.error = error = parse(response.status, outcome.body)
         if creds.bound and about_resource(error):
             return outcome  # the resource is not this key's: no other key has it, the key is fine
-        cooldown.remember(key, error, model, owned=creds.pooled)
+        if not (error.status == 403 and about_resource(error) and resources):
+            cooldown.remember(key, error, model, owned=creds.pooled)  # (another project's resource: the key is fine)
         if error.status == 429 and error.retry_delay is not None:
             soonest = error.retry_delay if soonest is None else min(soonest, error.retry_delay)
         if not should_retry(error):

@@ -60,7 +60,7 @@ async def edits(request: Request) -> Response:
         call = await parse_edit_json(await calls.read_json(request), settings)
     else:
         body = await calls.read_body(request, settings.max_body_bytes)
-        call = parse_edit(multipart.parse(content_type, body), settings)
+        call = parse_edit(await multipart.parse(content_type, body), settings)
     return await _answer(request, call, creds)
 
 

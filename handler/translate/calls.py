@@ -28,6 +28,7 @@ from ..state import cooldown_of, settings_of
 from ..upstream import MAX_ANSWER_BYTES, UpstreamError
 from . import dropped
 from .attempt import Attempt, Sender
+from .bounds import check_items
 from .dropped import header as dropped_header
 from .long_decode import Hops, assemble
 from .streaming import UNEXPECTED
@@ -85,6 +86,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:120]}.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
+    check_items(body)  # before any translation walks them (bounds.py)
     if "\\ud" in text or "\\uD" in text:
         try:  # a lone surrogate cannot be sent on as UTF-8
             json_bytes(body)
@@ -110,7 +112,10 @@ async def call(
 ) -> Outcome:
     headers = JSON_HEADERS if body is not None else {}
     scope = request.scope
-    return await send(settings_of(scope), cooldown_of(scope), method, path, headers, body, creds, model=model)
+    resources = affinity.names_resources(path, body)
+    return await send(
+        settings_of(scope), cooldown_of(scope), method, path, headers, body, creds, model=model, resources=resources
+    )
 
 
 async def call_json(

@@ -34,8 +34,12 @@ Pure (the input is never changed) and a single walk over the schema.
 
 Bounded work: `$ref` chains and unions can make a small schema stand for a huge one, so
 a `Budget` (nodes visited, characters copied out) refuses it past MAX_NODES / MAX_TEXT
-with a 400 naming the field. Values of the wrong JSON type (`"type": [[]]`,
-`"required": 5`, a `$ref` to nothing) are ignored like unknown keys.
+with a 400 naming the field. A `type` that is not a name or a list of names, and a
+`required` that is not a list of names (`"type": [[]]`, `"required": [["a"]]`, an
+`allOf` part with `"required": 5`) make the schema malformed: a 400 naming the field,
+as Gemini would refuse it (draft 3's boolean `required` on a property is ignored). Other
+values of the wrong JSON type (a `$ref` to nothing, `"properties": [1]`) are ignored
+like unknown keys. A `$ref` index into a list is at most 9 ASCII digits.
 """
 
 from __future__ import annotations
@@ -103,6 +107,14 @@ _LIMITS = frozenset(k for keys in _KIND_LIMITS.values() for k in keys)
 
 class SchemaTooLarge(BadRequest):
     """A schema whose conversion would pass the budget."""
+
+
+class MalformedSchema(BadRequest):
+    """A schema whose `type` or `required` is not of the shape JSON Schema gives them."""
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 class Budget:
@@ -184,7 +196,13 @@ class _Converter:
             token = token.replace("~1", "/").replace("~0", "~")
             if isinstance(node, dict) and token in node:
                 node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            elif (
+                isinstance(node, list)
+                and token.isascii()
+                and token.isdigit()
+                and len(token) <= 9
+                and int(token) < len(node)
+            ):
                 node = node[int(token)]
             else:
                 return None
@@ -214,6 +232,7 @@ class _Converter:
             return self.convert({**target, **siblings}, depth, (*refs, ref))
         if depth >= MAX_DEPTH:
             return cut_off(node)
+        self.check(node)
         if isinstance(node.get("allOf"), list):
             return self.convert(self.merge_all(node, refs), depth, refs)
 
@@ -228,6 +247,19 @@ class _Converter:
             return self.type_list(node, kind, depth, refs)
         return self.single(node, kind, depth, refs)
 
+    def check(self, node: dict[str, Any]) -> None:
+        """MalformedSchema for a `type` or `required` of the wrong shape (see module)."""
+        kind = node.get("type")
+        required = node.get("required")
+        if kind is not None and not isinstance(kind, str) and not _names(kind):
+            problem = "its `type` must be a type name or a list of type names"
+        elif required is not None and not isinstance(required, bool) and not _names(required):
+            problem = "its `required` must be a list of property names"
+        else:
+            return
+        where = self.budget.param or "A JSON schema"
+        raise MalformedSchema(f"{where} is not a valid JSON schema: {problem}.", self.budget.param)
+
     def merge_all(self, node: dict[str, Any], refs: tuple[str, ...], level: int = 0) -> dict[str, Any]:
         """`allOf` folded into one schema: the node's own keys first, then each part's."""
         self.budget.spend(nodes=1)
@@ -236,6 +268,7 @@ class _Converter:
             if not isinstance(part, dict):
                 continue
             part = self.deref(part)
+            self.check(part)
             if isinstance(part.get("allOf"), list):
                 part = self.merge_all(part, refs, level + 1) if level < MAX_DEPTH else {}
             for key, value in part.items():

@@ -5,6 +5,17 @@ this module keeps what the parser reports: the head, the body's pieces until the
 takes them (pausing the socket past `HIGH_WATER`, so a slow reader never makes memory
 grow), whether the connection may be kept, and the first error. `http_client` pools
 these connections and hands out their answers.
+
+Limits on what a peer sends, checked as the bytes arrive (as aiohttp's `max_line_size`
+and `max_field_size` do), not when a line ends: httptools keeps an unfinished header
+name or value (trailers too) in memory until its line ends, so a line that never ends
+would grow without limit. The head (status line, headers, any 1xx answers before it) is
+at most `MAX_HEAD` bytes, counted per read; after it, `MAX_LINE` bytes may arrive
+without the parser reporting anything (a chunk-size line or trailer that never ends),
+and trailers are at most `MAX_HEAD` in all. Each check is exact to within one read
+(the socket hands over at most 256 KiB at a time). A `101 Switching Protocols` (never
+asked for) and anything else the parser refuses are a ProtocolError, never an exception
+out of `data_received` (asyncio would log it as a fatal transport error).
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from collections.abc import AsyncIterable
 import httptools
 
 MAX_HEAD = 64 * 1024  # an answer's status line and headers, at most
+MAX_LINE = 8 * 1024  # bytes in a row without the parser reporting anything, after the head
 HIGH_WATER = 256 * 1024  # body bytes held unread before the socket is paused
 LOW_WATER = 64 * 1024
 LARGE_WRITE = 1024 * 1024  # larger bodies are written in pieces, waiting for the socket to drain
@@ -50,7 +62,11 @@ class Connection(asyncio.Protocol):
         self.head_only = head_only  # a HEAD request: the answer has no body whatever it says
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.head_size = 0
+        self.head_size = 0  # bytes of header lines (1xx answers included)
+        self.head_read = 0  # bytes read before the head was done (1xx answers included)
+        self.trailer_size = 0
+        self.unreported = 0  # bytes read since the parser last reported something (after the head)
+        self.reported = False
         self.framed = False  # Content-Length or chunked: the body's end is known
         self.head_done = False
         self.complete = False
@@ -74,11 +90,27 @@ class Connection(asyncio.Protocol):
         if self.complete or self.error is not None:  # bytes nobody asked for: not reusable
             self.close()
             return
+        in_head = not self.head_done
+        self.reported = False
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
+            if in_head and not self.head_done:
+                self.head_read += len(data)
+                if self.head_read > MAX_HEAD:
+                    raise ProtocolError("The answer's head is too large.")
+            elif not self.reported and not self.complete:
+                self.unreported += len(data)
+                if self.unreported > MAX_LINE:
+                    raise ProtocolError("A line of the answer (a chunk size or a trailer) is too long.")
+        except ProtocolError as exc:
+            self._fail(exc)
+            self.close()
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # never out of here (a 101 too)
             self._fail(exc.__context__ if isinstance(exc.__context__, ProtocolError) else ProtocolError(str(exc)))
             self.close()
+        else:
+            if self.reported:
+                self.unreported = 0
 
     def eof_received(self) -> bool:
         self._ended()
@@ -105,6 +137,12 @@ class Connection(asyncio.Protocol):
             raise ProtocolError("The server sent a second answer to one request.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:  # a trailer (after a chunked body): counted, not kept
+            self.reported = True
+            self.trailer_size += len(name) + len(value) + 4
+            if self.trailer_size > MAX_HEAD:
+                raise ProtocolError("The answer's trailers are too large.")
+            return
         self.head_size += len(name) + len(value) + 4
         if self.head_size > MAX_HEAD:
             raise ProtocolError("The answer's head is too large.")
@@ -115,11 +153,14 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        if status < 200:  # 100 Continue and friends: the real answer follows
-            self.headers, self.head_size, self.framed = [], 0, False
+        if status == 101:
+            raise ProtocolError("The server switched protocols, which was not asked for.")
+        if status < 200:  # 100 Continue and friends: the real answer follows (their size still counts)
+            self.headers, self.framed = [], False
             return
         self.status = status
         self.head_done = True
+        self.reported = True
         if self.head_only or status in (204, 304):
             self.framed = True
             if self.head_only:  # the parser would wait for the body Content-Length announces
@@ -127,7 +168,14 @@ class Connection(asyncio.Protocol):
                 self.keep_alive = False
         self._wake()
 
+    def on_chunk_header(self) -> None:
+        self.reported = True
+
+    def on_chunk_complete(self) -> None:
+        self.reported = True
+
     def on_body(self, body: bytes) -> None:
+        self.reported = True
         if self.complete:
             return
         self.chunks.append(body)
