@@ -99,13 +99,13 @@ def free_port() -> int:
 
 
 def answered(port: int, path: str, tls: ssl.SSLContext | None = None) -> bool:
-    """One attempt at the call (a POST for a generate path); True on a 200."""
+    """One attempt at the call (a POST for a generate path, any proxy's); True on a 200."""
     if tls is None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     else:
         connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=tls)
     try:
-        if path == GENERATE:
+        if path.endswith(":generateContent"):
             connection.request("POST", path, BODY, {"x-goog-api-key": KEY, "content-type": "application/json"})
         else:
             connection.request("GET", path)
