@@ -1,6 +1,6 @@
 """The field's measures, with the peers beside us in one run (`make bench`).
 
-    python bench/field.py [--requests 1000] [--streams 30] [--spawns 7] [--p99-bound 25]
+    python bench/field.py [--requests 1000] [--streams 30] [--spawns 7] [--p99-bound 50]
                           [--node-peer DIR] [--litellm PATH] [--only ours,node] [--json FILE]
 
 Starts the fast fake upstream (bench/upstream.py), then this proxy (uvicorn, uvloop and
@@ -245,16 +245,22 @@ async def load(target: Running, concurrency: int, total: int) -> tuple[float, fl
 
 
 def sweep(targets: list[Running], bound: float) -> None:
-    """Requests/s at the highest concurrency whose p99 stays under `bound` ms."""
+    """Requests/s at the highest concurrency whose p99 stays under `bound` ms. Every level
+    is tried until two in a row miss the bound: on a shared machine one unlucky level
+    should not end a proxy's sweep."""
     going = [t for t in targets if "native" in t.lanes]
+    misses = {t.name: 0 for t in going}
     for target in going:
         target.results["rps"] = {"rps": 0.0, "concurrency": 0, "p99": 0.0, "cpu_ms": None}
     for level in LEVELS:
         for target in list(going):
             rps, p99, cpu = asyncio.run(load(target, level, max(600, 60 * level)))
             if p99 > bound:
-                going.remove(target)
+                misses[target.name] += 1
+                if misses[target.name] == 2:
+                    going.remove(target)
                 continue
+            misses[target.name] = 0
             target.results["rps"] = {"rps": rps, "concurrency": level, "p99": p99, "cpu_ms": cpu}
         going = going[1:] + going[:1]  # take turns at going first
 
@@ -305,10 +311,15 @@ def cold_starts(specs: list[peers.Peer], upstream: str, spawns: int) -> dict[str
     times: dict[str, dict[str, list[float]]] = {s.name: {"ready": [], "first": []} for s in specs}
     for i in range(spawns):
         for spec in specs[i % len(specs) :] + specs[: i % len(specs)]:
+            if i >= spec.max_spawns:
+                continue
             for what, path in (("ready", spec.ready_path), ("first", spec.lanes(LANES)["native"].path)):
                 port = free_port()
                 command, env = spec.cold_command(port, upstream)
-                times[spec.name][what].append(coldstart.time_to_answer_ms(command, env, port, path))
+                key = spec.client_key or coldstart.KEY
+                times[spec.name][what].append(
+                    coldstart.time_to_answer_ms(command, env, port, path, key, spec.start_seconds)
+                )
     return {name: {k: statistics.median(v) for k, v in t.items()} for name, t in times.items()}
 
 
@@ -330,7 +341,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="sequential calls per lane and proxy")
     parser.add_argument("--streams", type=int, default=30, help="streams per lane and proxy")
     parser.add_argument("--spawns", type=int, default=7, help="cold starts per proxy and measure")
-    parser.add_argument("--p99-bound", type=float, default=25.0, help="ms; the bound of the throughput sweep")
+    parser.add_argument("--p99-bound", type=float, default=50.0, help="ms; the bound of the throughput sweep")
     parser.add_argument("--node-peer", type=Path, help="a checkout of tech-shrimp/gemini-balance-lite")
     parser.add_argument("--litellm", type=Path, help="the `litellm` command of a venv with LiteLLM's proxy")
     parser.add_argument("--only", help="comma list of: ours, node, litellm")

@@ -24,17 +24,25 @@ from pathlib import Path
 
 import coldstart
 
-from bench import ROOT
+from bench import KEY, ROOT
 
 NODE_REPO = "https://github.com/tech-shrimp/gemini-balance-lite"
 NODE_DEFAULT = ROOT / "build" / "peers" / "gemini-balance-lite"
 LITELLM_DEFAULT = ROOT / "build" / "bench-litellm" / "bin" / "litellm"
 LITELLM_VERSION = "1.110.2"
-GET_LITELLM = (
-    f"python3 -m venv build/bench-litellm && build/bench-litellm/bin/pip install litellm=={LITELLM_VERSION} "
-    "fastapi uvicorn uvloop orjson apscheduler backoff pyjwt python-multipart cryptography email-validator "
-    "websockets gunicorn   (or: make bench-peers)"
+# litellm[proxy] now names a `litellm-proxy` package that is not on every index; these are
+# the modules its proxy imports (found by starting it until it started).
+LITELLM_PACKAGES = (
+    f"litellm=={LITELLM_VERSION} fastapi uvicorn uvloop httptools orjson apscheduler backoff pyjwt "
+    "python-multipart cryptography email-validator websockets gunicorn redis semver expression fastapi-sso "
+    "mcp soundfile pynacl"
 )
+GET_LITELLM = (
+    f"python3 -m venv build/bench-litellm && build/bench-litellm/bin/pip install {LITELLM_PACKAGES} "
+    "(or: make bench-peers)"
+)
+# LiteLLM refuses to start without a master key; its clients send it instead of a Gemini key.
+LITELLM_MASTER_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
 
 
 @dataclass
@@ -50,6 +58,8 @@ class Peer:
     start_seconds: float = 20
     cold: Callable[[int, str], tuple[list[str], dict[str, str]]] | None = None
     setup: Callable[[Path], None] = lambda folder: None
+    client_key: str | None = None  # what its clients send in place of the Gemini key
+    max_spawns: int = 99  # LiteLLM takes 10-20 s to start: fewer cold starts
     state: dict = field(default_factory=dict)
 
     def lanes(self, all_lanes: list) -> dict:
@@ -57,7 +67,11 @@ class Peer:
         for lane in all_lanes:
             if lane.name in self.lane_paths:
                 own = self.lane_paths[lane.name]
-                out[lane.name] = replace(lane, path=own[0], stream_path=own[1]) if own else lane
+                mine = replace(lane, path=own[0], stream_path=own[1]) if own else lane
+                if self.client_key:
+                    headers = {k: v.replace(KEY, self.client_key) for k, v in lane.headers.items()}
+                    mine = replace(mine, headers=headers)
+                out[lane.name] = mine
         return out
 
     def prepare(self, folder: Path) -> None:
@@ -141,7 +155,10 @@ def litellm(command_path: Path) -> Peer:
         config.write_text(LITELLM_CONFIG.format(upstream=upstream, key=coldstart.KEY))
         argv = [str(command_path), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
         env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "GEMINI_API_BASE": upstream}
-        env["GEMINI_API_KEY"] = coldstart.KEY
+        # No network: the bundled model-cost map, not a download at each start.
+        env.update(
+            GEMINI_API_KEY=coldstart.KEY, LITELLM_MASTER_KEY=LITELLM_MASTER_KEY, LITELLM_LOCAL_MODEL_COST_MAP="True"
+        )
         return argv, env
 
     def describe() -> str:
@@ -167,6 +184,8 @@ def litellm(command_path: Path) -> Peer:
         lanes,
         start_seconds=120,
         setup=lambda folder: state.update(folder=folder),
+        client_key=LITELLM_MASTER_KEY,
+        max_spawns=3,
     )
 
 
