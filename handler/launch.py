@@ -9,14 +9,11 @@ one-process server never runs: uvicorn's package `__init__` imports its command 
 pickle, bz2, lzma, random, tempfile, ...). Here uvicorn's package is set up without its
 `__init__` and only the modules the server uses are imported (docs/speed.md, "Cold
 start against the Node proxy", says what this bought). It takes the few options run.sh
-gives, spelled as uvicorn spells them, and refuses any other. The collector is off while
-the app's modules load: their objects live as long as the process (the app freezes them
-for the collector a moment after start anyway).
+gives, spelled as uvicorn spells them, and refuses any other.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import sys
 
@@ -72,15 +69,11 @@ def parse(argv: list[str]) -> tuple[str, dict[str, object]]:
 
 def main(argv: list[str]) -> None:
     app, options = parse(argv)
-    gc.disable()
     bare_uvicorn()
     from uvicorn.config import Config
     from uvicorn.server import Server
 
-    config = Config(app, **options)  # type: ignore[arg-type]
-    config.load()  # imports the app
-    gc.enable()
-    Server(config).run()
+    Server(Config(app, **options)).run()  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
