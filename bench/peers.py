@@ -1,7 +1,8 @@
 """The proxies bench/field.py measures: this one and its peers, and how each is found.
 
-- This proxy: from this checkout (uvicorn with uvloop and the guarded httptools
-  protocol, as in infra/run.sh); its cold start from the built Lambda package.
+- This proxy: from this checkout, started as infra/run.sh starts it (handler.launch:
+  uvicorn with uvloop and the guarded httptools protocol); its cold start from the
+  built Lambda package, run.sh itself.
 - gemini-balance-lite (JavaScript edge function) under Node: a checkout named by
   `--node-peer DIR` or `BENCH_NODE_PEER`, else build/peers/gemini-balance-lite, which
   the bench clones from GitHub on first use (`git clone --depth 1`). No peer code is
@@ -93,7 +94,8 @@ def ours() -> Peer:
     state: dict = {}
 
     def command(port: int, upstream: str) -> tuple[list[str], dict[str, str]]:
-        argv = [sys.executable, "-m", "uvicorn", "handler.app:app", "--host", "127.0.0.1", "--port", str(port)]
+        # As infra/run.sh starts it (handler.launch is uvicorn without its command line).
+        argv = [sys.executable, "-m", "handler.launch", "handler.app:app", "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--loop", "uvloop", "--http", "handler.server:GuardedHttpTools", "--no-access-log"]
         return argv, {**os.environ, "GEMINI_BASE_URL": upstream, "LOG_LEVEL": "INFO"}
 
