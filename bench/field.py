@@ -188,9 +188,15 @@ async def sequential(targets: list[Running], lane: Lane, requests: int, streams:
     serving = [t for t in targets if lane.name in t.lanes]
     sessions = {t.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for t in serving}
     try:
-        for target in serving:  # warm up: connections, lazy imports, caches
-            for _ in range(50):
-                await call(sessions[target.name], lane_url(target, lane, False), target.lanes[lane.name])
+        for target in list(serving):  # warm up: connections, lazy imports, caches
+            try:
+                for _ in range(50):
+                    await call(sessions[target.name], lane_url(target, lane, False), target.lanes[lane.name])
+                for _ in range(2):
+                    await stream(sessions[target.name], lane_url(target, lane, True), target.lanes[lane.name])
+            except (RuntimeError, aiohttp.ClientError) as error:  # a peer that cannot serve this lane
+                print(f"{target.name} left out of the {lane.name} lane: {error}", file=sys.stderr)
+                serving.remove(target)
         lat: dict[str, list[float]] = {t.name: [] for t in serving}
         cpu0 = {t.name: t.cpu() for t in serving}
         for i in range(requests):
@@ -291,7 +297,11 @@ def start(spec: peers.Peer, upstream: str) -> Running:
     command, env = spec.command(port, upstream)
     process = subprocess.Popen(command, cwd=spec.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     target = Running(spec.name, f"http://127.0.0.1:{port}", spec.lanes(LANES), process)
-    wait_ready(target, spec.ready_path, spec.start_seconds)
+    try:
+        wait_ready(target, spec.ready_path, spec.start_seconds)
+    except RuntimeError:
+        stop(target)
+        raise
     time.sleep(0.5)  # let start-up work settle before reading the memory
     target.results["rss_ready"] = target.memory_mb("VmRSS")
     return target
@@ -364,8 +374,12 @@ def main() -> None:
         for spec in specs:
             spec.prepare(Path(folder.name))
         wait_ready(direct, "/", 15)
-        for spec in specs:
-            targets.append(start(spec, upstream_url))
+        for spec in list(specs):
+            try:
+                targets.append(start(spec, upstream_url))
+            except RuntimeError as error:
+                print(f"{spec.name} left out: {error}", file=sys.stderr)
+                specs.remove(spec)
         if "lanes" not in skip:
             for lane in LANES:
                 print(f"lane {lane.name} ...", file=sys.stderr)
