@@ -20,9 +20,9 @@ version, the build precompiles (unchecked-hash `.pyc`, valid whatever the file t
 in the zip); otherwise it says so, and building with that Python version (or
 `sam build --use-container`) gives the faster cold start. Only the modules the app
 imports get bytecode: the libraries' parts it never loads (`UNCOMPILED`: uvicorn's
-command line and supervisors, click, h11, most of anyio, ...) ship as sources only,
-which keeps the package under 3 MB zipped (0.8 MB of `.pyc` less); a module of that
-list imported after all is compiled in memory, as without a `.pyc`.
+command line and supervisors, click, h11, anyio's trio backend, ...) ship as sources
+only, which keeps the package under 3 MB zipped; a module of that list imported after
+all is compiled in memory, as without a `.pyc`.
 """
 
 from __future__ import annotations
@@ -56,10 +56,11 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips
 UNCOMPILED = (
     r"click/",  # uvicorn's command line: handler.launch starts uvicorn without it
     r"h11/",  # uvicorn's h11 protocol: httptools serves
-    r"anyio/(_backends|streams)/",
-    r"anyio/_core/_(?!eventloop|exceptions)[a-z]",
-    r"anyio/abc/_[a-z]",
-    r"anyio/(pytest_plugin|to_process|to_interpreter|from_thread|functools|itertools|lowlevel)\.py",
+    # anyio: Starlette's StreamingResponse (/verify) loads its asyncio backend; not these.
+    r"anyio/_backends/_trio\.py",
+    r"anyio/(pytest_plugin|to_process|to_interpreter|from_thread|functools|itertools)\.py",
+    r"anyio/_core/_(fileio|subprocesses|signals|tempfile|asyncio_selector_thread)\.py",
+    r"anyio/streams/(buffered|file|text)\.py",
     r"uvicorn/(__main__|main|workers|_subprocess)\.py",
     r"uvicorn/supervisors/",
     r"uvicorn/protocols/websockets/(?!__init__|auto)",
@@ -70,6 +71,7 @@ UNCOMPILED = (
     r"starlette/middleware/(authentication|sessions|gzip|httpsredirect|trustedhost|wsgi|opentelemetry|base)\.py",
     r"[^/]+/_[a-z_]+_py\.py",  # pure-Python fallbacks of compiled modules (multidict, yarl, propcache)
     r"uvloop/_testbase\.py",
+    r"idna/uts46data\.py",  # idna's table for non-ASCII host names, loaded on first use
 )
 
 
@@ -132,7 +134,9 @@ def pip_command(target: Path, arch: str, python_version: str, wheels: Path | Non
 
 
 def strip(target: Path) -> None:
-    """Remove what the runtime never reads: caches, tests, stubs, C sources, install records."""
+    """Remove what the runtime never reads: caches, tests, stubs, C sources, install
+    records, and the long description (a README, a changelog) at the end of each
+    package's METADATA; its headers (name, version, requirements, licence) stay."""
     for name in RUNTIME_PROVIDED:
         for path in [target / name, *target.glob(f"{name}-*.dist-info")]:
             shutil.rmtree(path, ignore_errors=True)
@@ -146,6 +150,9 @@ def strip(target: Path) -> None:
             or (path.parent.name.endswith(".dist-info") and path.name in JUNK_DIST_INFO)
         ):
             path.unlink()
+        elif path.name == "METADATA" and path.parent.name.endswith(".dist-info"):
+            headers = path.read_bytes().split(b"\n\n", 1)[0]
+            path.write_bytes(headers + b"\n")
 
 
 def strip_debug_info(target: Path) -> int:

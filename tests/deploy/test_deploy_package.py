@@ -160,7 +160,8 @@ def test_host_package_stays_small(builds, host_package):
 
 def test_what_the_app_imports_has_bytecode(builds, host_package):
     """The build leaves out the `.pyc` of library modules the app never imports
-    (build_package.UNCOMPILED): none of them may be on the way of a cold start."""
+    (build_package.UNCOMPILED): none of them may be on the way of a cold start or of a
+    first call (every route's module is imported here, and a streamed Starlette answer sent)."""
     script = (
         "import importlib, importlib.util, json, os, pkgutil, sys\n"
         "from handler import launch\n"
@@ -170,6 +171,13 @@ def test_what_the_app_imports_has_bytecode(builds, host_package):
         "import handler, handler.lambda_function\n"
         "for found in pkgutil.walk_packages(handler.__path__, 'handler.'):\n"
         "    importlib.import_module(found.name)\n"
+        "import asyncio, starlette.responses\n"  # a streamed Starlette answer (/verify) loads anyio's backend
+        "async def stream():\n"
+        "    async def send(message): pass\n"
+        "    async def receive(): await asyncio.sleep(5)\n"
+        "    scope = {'type': 'http', 'asgi': {'spec_version': '2.4'}, 'method': 'GET', 'headers': []}\n"
+        "    await starlette.responses.StreamingResponse(iter([b'x']))(scope, receive, send)\n"
+        "asyncio.run(stream())\n"
         "here = os.getcwd() + os.sep\n"
         "files = {m.__file__ for m in list(sys.modules.values()) if (getattr(m, '__file__', None) or '').startswith(here)}\n"
         "print(json.dumps(sorted(os.path.relpath(importlib.util.cache_from_source(f), here)\n"
