@@ -49,7 +49,7 @@ import aiohttp
 import coldstart
 import peers
 
-from bench import BODY, KEY, NATIVE, NATIVE_STREAM, ROOT, STAMP, free_port, pct
+from bench import BODY, KEY, NATIVE, NATIVE_STREAM, ROOT, STAMP, cpu_seconds, free_port, pct
 
 CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Say something short."}]}
 MESSAGES = {
@@ -126,14 +126,6 @@ def tree(pid: int) -> list[int]:
         out.append(current)
         todo += children.get(current, [])
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def status_kb(pid: int, key: str) -> int:
@@ -272,24 +264,12 @@ def sweep(targets: list[Running], bound: float) -> None:
 
 
 def wait_ready(target: Running, path: str, seconds: float = 60) -> None:
-    import http.client
-
-    host, port = target.base.removeprefix("http://").split(":")
+    port = int(target.base.rsplit(":", 1)[1])
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection(host, int(port), timeout=2)
-        try:
-            connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        if target.process and target.process.poll() is not None:
-            break
+    while not coldstart.answered(port, path):
+        if time.monotonic() > deadline or (target.process and target.process.poll() is not None):
+            raise RuntimeError(f"{target.name} did not become ready on {path}")
         time.sleep(0.05)
-    raise RuntimeError(f"{target.name} did not become ready on {path}")
 
 
 def start(spec: peers.Peer, upstream: str) -> Running:
