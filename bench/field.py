@@ -1,6 +1,6 @@
 """The field's measures, with the peers beside us in one run (`make bench`).
 
-    python bench/field.py [--requests 1000] [--streams 30] [--spawns 7] [--p99-bound 50]
+    python bench/field.py [--requests 1000] [--block 20] [--streams 30] [--spawns 7] [--p99-bound 50]
                           [--node-peer DIR] [--litellm PATH] [--only ours,node] [--json FILE]
 
 Starts the fast fake upstream (bench/upstream.py), then this proxy (uvicorn, uvloop and
@@ -10,9 +10,10 @@ node:http) and, when installed, LiteLLM's proxy (bench/peers.py says how each is
 all on loopback against that one upstream, and prints one table:
 - added latency p50 and p99, one request at a time, per lane (native; OpenAI chat,
   Anthropic Messages and OpenAI Responses, each translated to Gemini): the requests go
-  round-robin over the proxies and a direct call to the upstream, so a drift of the
-  shared machine falls on all of them alike; "added" is the proxy's percentile minus the
-  direct call's in the same rounds;
+  round-robin over the proxies and a direct call to the upstream, in blocks of `--block`
+  calls (20: a proxy serving one call after another, as it would, not one whose caches
+  three other servers have just emptied), so a drift of the shared machine falls on all
+  of them alike; "added" is the proxy's percentile minus the direct call's in the same rounds;
 - streamed, per lane: time to the first content event (TTFB) and the gap between
   content events as the client sees them (the upstream sends one every BENCH_GAP_MS);
 - CPU per call (the proxy's process tree, /proc user+system time over the sequential
@@ -175,8 +176,9 @@ def lane_url(target: Running, lane: Lane, streamed: bool) -> str:
     return target.base + (own.stream_path if streamed else own.path)
 
 
-async def sequential(targets: list[Running], lane: Lane, requests: int, streams: int) -> None:
-    """Round-robin, one request at a time: latencies, CPU per call, then streams."""
+async def sequential(targets: list[Running], lane: Lane, requests: int, streams: int, block: int) -> None:
+    """Round-robin in blocks of `block` calls, one request at a time: latencies, CPU per
+    call, then streams (round-robin one by one)."""
     serving = [t for t in targets if lane.name in t.lanes]
     sessions = {t.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for t in serving}
     try:
@@ -191,11 +193,13 @@ async def sequential(targets: list[Running], lane: Lane, requests: int, streams:
                 serving.remove(target)
         lat: dict[str, list[float]] = {t.name: [] for t in serving}
         cpu0 = {t.name: t.cpu() for t in serving}
-        for i in range(requests):
-            for target in serving[i % len(serving) :] + serving[: i % len(serving)]:
-                lat[target.name].append(
-                    await call(sessions[target.name], lane_url(target, lane, False), target.lanes[lane.name])
-                )
+        for i in range(0, requests, block):
+            turn = i // block % len(serving)
+            for target in serving[turn:] + serving[:turn]:
+                for _ in range(min(block, requests - i)):
+                    lat[target.name].append(
+                        await call(sessions[target.name], lane_url(target, lane, False), target.lanes[lane.name])
+                    )
         cpu1 = {t.name: t.cpu() for t in serving}
         ttfb: dict[str, list[float]] = {t.name: [] for t in serving}
         gaps: dict[str, list[float]] = {t.name: [] for t in serving}
@@ -329,6 +333,12 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000, help="sequential calls per lane and proxy")
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=20,
+        help="sequential calls to one proxy before the next proxy's turn (1: call by call)",
+    )
     parser.add_argument("--streams", type=int, default=30, help="streams per lane and proxy")
     parser.add_argument("--spawns", type=int, default=7, help="cold starts per proxy and measure")
     parser.add_argument("--p99-bound", type=float, default=50.0, help="ms; the bound of the throughput sweep")
@@ -365,7 +375,7 @@ def main() -> None:
                 print(f"lane {lane.name} ...", file=sys.stderr)
                 # The direct call rides in every lane's rounds: the reference of "added".
                 reference = Running("direct", upstream_url, {lane.name: NATIVE_LANE})
-                asyncio.run(sequential([reference, *targets], lane, args.requests, args.streams))
+                asyncio.run(sequential([reference, *targets], lane, args.requests, args.streams, args.block))
                 direct.results[lane.name] = reference.results[lane.name]
         if "sweep" not in skip:
             print("throughput sweep ...", file=sys.stderr)
