@@ -48,7 +48,9 @@ from pathlib import Path
 
 import aiohttp
 import coldstart
+import loadgen
 import peers
+import uvloop
 
 from bench import BODY, KEY, NATIVE, NATIVE_STREAM, ROOT, STAMP, cpu_seconds, free_port, pct
 
@@ -227,22 +229,11 @@ async def sequential(targets: list[Running], lane: Lane, requests: int, streams:
 async def load(target: Running, concurrency: int, total: int) -> tuple[float, float, float | None]:
     """`total` native calls from `concurrency` clients: (requests/s, p99 ms, CPU ms per call)."""
     lane = target.lanes["native"]
-    url = target.base + lane.path
-    latencies: list[float] = []
-    left = total
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-        async def client() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                latencies.append(await call(session, url, lane))
-
-        await asyncio.gather(*(call(session, url, lane) for _ in range(concurrency)))  # open the connections
-        cpu0, started = target.cpu(), time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        cpu = (target.cpu() - cpu0) * 1000 / total if target.process else None
+    request = loadgen.request_bytes(lane.path, lane.headers, lane.body)
+    connections = await loadgen.connect(int(target.base.rsplit(":", 1)[1]), request, concurrency)
+    cpu0 = target.cpu()
+    elapsed, latencies = await loadgen.drive(connections, request, total)
+    cpu = (target.cpu() - cpu0) * 1000 / total if target.process else None
     return total / elapsed, pct(latencies, 0.99), cpu
 
 
@@ -256,7 +247,7 @@ def sweep(targets: list[Running], bound: float) -> None:
         target.results["rps"] = {"rps": 0.0, "concurrency": 0, "p99": 0.0, "cpu_ms": None}
     for level in LEVELS:
         for target in list(going):
-            rps, p99, cpu = asyncio.run(load(target, level, max(600, 60 * level)))
+            rps, p99, cpu = uvloop.run(load(target, level, max(600, 60 * level)))
             if p99 > bound:
                 misses[target.name] += 1
                 if misses[target.name] == 2:
