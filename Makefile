@@ -14,8 +14,21 @@ lint:
 typecheck:
 	mypy
 
+# The field's table: this proxy beside gemini-balance-lite under Node and LiteLLM's proxy
+# (bench/peers.py finds or fetches them; docs/speed.md). bench-ab: against another
+# checkout (BASELINE=../before, e.g. a worktree of the previous release) and the cold start.
 bench:
-	$(PYTHON) bench/bench.py && $(PYTHON) bench/coldstart.py
+	$(PYTHON) bench/field.py
+
+bench-ab:
+	$(PYTHON) bench/bench.py $(if $(BASELINE),--baseline $(BASELINE)) && $(PYTHON) bench/coldstart.py
+
+# The peers the bench compares with, in build/ (never committed): a clone of
+# gemini-balance-lite and a venv with LiteLLM's proxy.
+bench-peers:
+	test -d build/peers/gemini-balance-lite || git clone --depth 1 https://github.com/tech-shrimp/gemini-balance-lite build/peers/gemini-balance-lite
+	test -x build/bench-litellm/bin/litellm || { $(PYTHON) -m venv build/bench-litellm && \
+	  build/bench-litellm/bin/pip install -q $$($(PYTHON) -c 'import sys; sys.path.insert(0, "bench"); import peers; print(peers.LITELLM_PACKAGES)'); }
 
 # Regenerate the runtime lock (requirements.txt) from requirements.in in a clean venv.
 lock:
@@ -30,4 +43,4 @@ build-StreamFunction build-BufferedFunction:
 package:
 	$(PYTHON) infra/build_package.py --arch $(ARCH)
 
-.PHONY: test lint typecheck bench lock package build-StreamFunction build-BufferedFunction
+.PHONY: test lint typecheck bench bench-ab bench-peers lock package build-StreamFunction build-BufferedFunction

@@ -98,15 +98,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def answered(port: int, path: str, tls: ssl.SSLContext | None = None) -> bool:
-    """One attempt at the call (a POST for a generate path); True on a 200."""
+def answered(port: int, path: str, tls: ssl.SSLContext | None = None, key: str = KEY) -> bool:
+    """One attempt at the call (a POST for a generate path, any proxy's); True on a 200."""
     if tls is None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     else:
         connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=tls)
     try:
-        if path == GENERATE:
-            connection.request("POST", path, BODY, {"x-goog-api-key": KEY, "content-type": "application/json"})
+        if path.endswith(":generateContent"):
+            connection.request("POST", path, BODY, {"x-goog-api-key": key, "content-type": "application/json"})
         else:
             connection.request("GET", path)
         return connection.getresponse().status == 200
@@ -116,14 +116,16 @@ def answered(port: int, path: str, tls: ssl.SSLContext | None = None) -> bool:
         connection.close()
 
 
-def time_to_answer_ms(command: list[str], env: dict[str, str], port: int, path: str) -> float:
+def time_to_answer_ms(
+    command: list[str], env: dict[str, str], port: int, path: str, key: str = KEY, seconds: float = 20
+) -> float:
     """From spawning `command` to the first 200 on `path`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while not answered(port, path):
-            if time.perf_counter() - started > 20:
-                raise RuntimeError(f"{command[0]} did not answer {path} within 20 s")
+        while not answered(port, path, key=key):
+            if time.perf_counter() - started > seconds:
+                raise RuntimeError(f"{command[0]} did not answer {path} within {seconds:g} s")
             time.sleep(0.001)
         return (time.perf_counter() - started) * 1000
     finally:

@@ -18,7 +18,11 @@ Bytecode: /var/task is read-only on Lambda, so a package without `.pyc` files
 compiles every module at each cold start. When the building Python has the target's
 version, the build precompiles (unchecked-hash `.pyc`, valid whatever the file times
 in the zip); otherwise it says so, and building with that Python version (or
-`sam build --use-container`) gives the faster cold start.
+`sam build --use-container`) gives the faster cold start. Only the modules the app
+imports get bytecode: the libraries' parts it never loads (`UNCOMPILED`: uvicorn's
+command line and supervisors, click, h11, anyio's trio backend, ...) ship as sources
+only, which keeps the package under 3 MB zipped; a module of that list imported after
+all is compiled in memory, as without a `.pyc`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import compileall
 import os
 import py_compile
+import re
 import shutil
 import stat
 import subprocess
@@ -45,6 +50,29 @@ JUNK_DIRS = ("__pycache__", "tests", "test")
 JUNK_SUFFIXES = (".pyc", ".pyi", ".pyx", ".pxd", ".pxi", ".c", ".h", ".cpp")
 JUNK_DIST_INFO = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips
+# Library modules the app never imports (handler.launch, the Mangum handler and every
+# route, streamed or not): no `.pyc` for them. Regular expressions on the path inside the
+# package; tests/deploy/test_deploy_package.py checks that what the app imports has bytecode.
+UNCOMPILED = (
+    r"click/",  # uvicorn's command line: handler.launch starts uvicorn without it
+    r"h11/",  # uvicorn's h11 protocol: httptools serves
+    # anyio: Starlette's StreamingResponse (/verify) loads its asyncio backend; not these.
+    r"anyio/_backends/_trio\.py",
+    r"anyio/(pytest_plugin|to_process|to_interpreter|from_thread|functools|itertools)\.py",
+    r"anyio/_core/_(fileio|subprocesses|signals|tempfile|asyncio_selector_thread)\.py",
+    r"anyio/streams/(buffered|file|text)\.py",
+    r"uvicorn/(__main__|main|workers|_subprocess)\.py",
+    r"uvicorn/supervisors/",
+    r"uvicorn/protocols/websockets/(?!__init__|auto)",
+    r"uvicorn/protocols/http/(h11|zttp|auto)",
+    r"uvicorn/loops/(asyncio|auto|zuvloop)\.py",
+    r"uvicorn/lifespan/off\.py",
+    r"starlette/(testclient|templating|staticfiles|schemas|authentication|endpoints|config|status)\.py",
+    r"starlette/middleware/(authentication|sessions|gzip|httpsredirect|trustedhost|wsgi|opentelemetry|base)\.py",
+    r"[^/]+/_[a-z_]+_py\.py",  # pure-Python fallbacks of compiled modules (multidict, yarl, propcache)
+    r"uvloop/_testbase\.py",
+    r"idna/uts46data\.py",  # idna's table for non-ASCII host names, loaded on first use
+)
 
 
 def platform_options(arch: str, python_version: str) -> list[str]:
@@ -106,7 +134,9 @@ def pip_command(target: Path, arch: str, python_version: str, wheels: Path | Non
 
 
 def strip(target: Path) -> None:
-    """Remove what the runtime never reads: caches, tests, stubs, C sources, install records."""
+    """Remove what the runtime never reads: caches, tests, stubs, C sources, install
+    records, and the long description (a README, a changelog) at the end of each
+    package's METADATA; its headers (name, version, requirements, licence) stay."""
     for name in RUNTIME_PROVIDED:
         for path in [target / name, *target.glob(f"{name}-*.dist-info")]:
             shutil.rmtree(path, ignore_errors=True)
@@ -120,6 +150,9 @@ def strip(target: Path) -> None:
             or (path.parent.name.endswith(".dist-info") and path.name in JUNK_DIST_INFO)
         ):
             path.unlink()
+        elif path.name == "METADATA" and path.parent.name.endswith(".dist-info"):
+            headers = path.read_bytes().split(b"\n\n", 1)[0]
+            path.write_bytes(headers + b"\n")
 
 
 def strip_debug_info(target: Path) -> int:
@@ -147,11 +180,13 @@ def copy_app(target: Path) -> None:
 
 
 def precompile(target: Path) -> bool:
-    """Write `.pyc` files next to the sources (only a Python of the target's version can)."""
+    """Write `.pyc` files next to the sources (only a Python of the target's version can),
+    for every module but the `UNCOMPILED` ones."""
     return compileall.compile_dir(
         str(target),
         quiet=1,
         legacy=False,
+        rx=re.compile(re.escape(str(target)) + "/(" + "|".join(UNCOMPILED) + ")"),
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         workers=0,
     )
