@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.types import Receive, Scope
 
@@ -70,8 +70,8 @@ class DisconnectWatch:
         self.signal: Disconnect | None = (scope.get("extensions") or {}).get(KEY)
         self.outer: Callable[[], None] | None = None  # a watch this one is nested in
         self.gone = False
-        self.current: asyncio.Task | None = None
-        self.watcher: asyncio.Future | None = None
+        self.current: asyncio.Task[Any] | None = None
+        self.watcher: asyncio.Future[Any] | None = None
 
     def _lost(self) -> None:
         self.gone = True

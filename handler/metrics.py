@@ -144,7 +144,7 @@ def add_record(fields: dict[str, Any], namespace: str = NAMESPACE) -> None:
     fields["_aws"] = Directive(int(time.time() * 1000), namespace)
 
 
-class Directive(dict):
+class Directive(dict[str, Any]):
     """The `_aws` member of an EMF record (a plain dict to anything that reads it). Its
     metric definitions are the same on every line, so logs.JsonFormatter splices in
     `json()`, written once per namespace, instead of encoding them for every request."""

@@ -16,8 +16,10 @@ if TYPE_CHECKING:  # types only: the state is set by the app (app.py), not built
 
 
 def settings_of(scope: Scope) -> Settings:
-    return scope["app"].state.settings
+    settings: Settings = scope["app"].state.settings
+    return settings
 
 
 def cooldown_of(scope: Scope) -> Cooldown:
-    return scope["app"].state.cooldown
+    cooldown: Cooldown = scope["app"].state.cooldown
+    return cooldown

@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import re
+from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -78,7 +79,7 @@ def _query(query_string: bytes, token: str | None) -> str:
 
 async def _one(
     scope: Scope, path: str, query_string: bytes, key: str, token: str | None, creds: Credentials
-) -> tuple[str, Outcome, dict | None]:
+) -> tuple[str, Outcome, dict[str, Any] | None]:
     one = Credentials((key,), creds.pooled)
     outcome = await send(
         settings_of(scope), cooldown_of(scope), "GET", path + _query(query_string, token), {}, None, one
@@ -102,12 +103,12 @@ async def joined(
         return json_response({})
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def gated(key: str, token: str | None) -> tuple[str, Outcome, dict | None]:
+    async def gated(key: str, token: str | None) -> tuple[str, Outcome, dict[str, Any] | None]:
         async with gate:
             return await _one(scope, path, query_string, key, token, creds)
 
     answers = await asyncio.gather(*(gated(k, t) for k, t in wanted.items()))
-    merged: dict[str, list] = {}
+    merged: dict[str, list[Any]] = {}
     following: dict[str, str] = {}
     for key, _, data in answers:
         for name, value in (data or {}).items():

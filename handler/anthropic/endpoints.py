@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -31,7 +32,7 @@ MESSAGES = ClientProtocol(
 )
 
 
-def _for(request: Request) -> ClientProtocol:
+def _for(request: Request) -> ClientProtocol[Any]:
     """MESSAGES, its translators told the request's `anthropic-beta` header (betas the
     proxy cannot honour are dropped and named, docs/forward-compatibility.md)."""
     betas = request.headers.get("anthropic-beta")

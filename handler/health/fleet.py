@@ -35,7 +35,7 @@ SDK_TIMEOUT = 5.0
 
 _client_lock = threading.Lock()
 _clients: dict[str, Any] = {}
-_cache: dict[tuple, tuple[float, dict]] = {}
+_cache: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
 
 
 def _client() -> Any:
@@ -51,7 +51,7 @@ def _client() -> Any:
         return client
 
 
-def queries(namespace: str, masked: list[str], period: int) -> list[dict]:
+def queries(namespace: str, masked: list[str], period: int) -> list[dict[str, Any]]:
     """One Sum query per key and series; the Id says which (`k{key index}_{series}`)."""
     return [
         {
@@ -68,9 +68,9 @@ def queries(namespace: str, masked: list[str], period: int) -> list[dict]:
     ]
 
 
-def _results(client: Any, batch: list[dict], start: datetime, end: datetime) -> list[dict]:
+def _results(client: Any, batch: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Every MetricDataResults entry of one batch, following NextToken."""
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     token: str | None = None
     while True:
         extra = {"NextToken": token} if token else {}
@@ -83,12 +83,12 @@ def _results(client: Any, batch: list[dict], start: datetime, end: datetime) -> 
             return found
 
 
-def read(namespace: str, masked: list[str], now: float | None = None) -> dict:
+def read(namespace: str, masked: list[str], now: float | None = None) -> dict[str, Any]:
     """The figures for these masked keys (blocking: run it in a thread)."""
     now = time.time() if now is None else now
     client = _client()
-    figures: dict[str, dict] = {key: {} for key in masked}
-    windows: dict[str, dict] = {}
+    figures: dict[str, dict[str, Any]] = {key: {} for key in masked}
+    windows: dict[str, dict[str, Any]] = {}
     for window, (period, bins) in WINDOWS.items():
         end = (math.floor(now / period) + 1) * period  # whole bins, as CloudWatch aligns them; now is inside the last
         start = end - period * bins
@@ -122,7 +122,7 @@ def _reason(exc: Exception) -> str:
     return code or type(exc).__name__
 
 
-async def figures(settings: Settings, masked: list[str]) -> dict:
+async def figures(settings: Settings, masked: list[str]) -> dict[str, Any]:
     """The fleet figures for the status page, or why there are none (never an exception)."""
     if not settings.fleet_metrics:
         return {

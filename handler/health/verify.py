@@ -30,6 +30,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -136,7 +137,7 @@ class Learned:
         self.cooldown.remember(key, parse(status, answer), model, owned=self.owned)
 
 
-async def check(settings: Settings, learned: Learned, options: Options, key: str) -> dict:
+async def check(settings: Settings, learned: Learned, options: Options, key: str) -> dict[str, Any]:
     """One call with one key (no failover): the result entry for that key."""
     if options.probe == "generate" and options.model:
         method, path, body = "POST", f"/v1beta/models/{options.model}:generateContent", GENERATE_BODY
@@ -170,12 +171,12 @@ async def check(settings: Settings, learned: Learned, options: Options, key: str
 
 async def results(
     settings: Settings, cooldown: Cooldown, options: Options, creds: credentials.Credentials
-) -> AsyncIterator[tuple[int, dict]]:
+) -> AsyncIterator[tuple[int, dict[str, Any]]]:
     """(index, result) for every key, as each check ends; cancels the rest if abandoned."""
     gate = asyncio.Semaphore(CONCURRENCY)
     learned = Learned(cooldown, creds.pooled)
 
-    async def one(index: int, key: str) -> tuple[int, dict]:
+    async def one(index: int, key: str) -> tuple[int, dict[str, Any]]:
         async with gate:
             return index, await check(settings, learned, options, key)
 
@@ -189,8 +190,8 @@ async def results(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def summary(entries: list[dict], options: Options) -> dict:
-    counts: dict = {"total": len(entries), **dict.fromkeys(STATUSES, 0)}
+def summary(entries: list[dict[str, Any]], options: Options) -> dict[str, Any]:
+    counts: dict[str, Any] = {"total": len(entries), **dict.fromkeys(STATUSES, 0)}
     for entry in entries:
         counts[entry["status"]] += 1
     counts.update(probe=options.probe, model=options.model or None)
@@ -202,7 +203,7 @@ def summary(entries: list[dict], options: Options) -> dict:
 async def _sse(
     settings: Settings, cooldown: Cooldown, options: Options, creds: credentials.Credentials
 ) -> AsyncIterator[bytes]:
-    entries: list[dict] = []
+    entries: list[dict[str, Any]] = []
     async for _, entry in results(settings, cooldown, options, creds):
         entries.append(entry)
         yield frame(entry)
@@ -238,7 +239,7 @@ async def verify(request: Request) -> Response:
             pass
     if options.json:
 
-        async def collect() -> list[tuple[int, dict]]:
+        async def collect() -> list[tuple[int, dict[str, Any]]]:
             return [item async for item in results(settings, cooldown, options, creds)]
 
         try:  # a caller who leaves stops the checks (the SSE form stops with its stream)

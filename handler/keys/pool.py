@@ -206,7 +206,7 @@ class _Cached:
         return self.pool
 
 
-_cache: dict[tuple, _Cached] = {}
+_cache: dict[tuple[Any, ...], _Cached] = {}
 
 
 async def load_pool(settings: Settings) -> KeyPool:

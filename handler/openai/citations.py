@@ -29,7 +29,7 @@ def url_citations(meta: Any, text: str, bases: dict[int, int] | None = None) -> 
     sources = [_source(chunk) for chunk in _listed(meta.get("groundingChunks"))]
     encoded = text.encode()
     out: list[dict[str, Any]] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[Any, ...]] = set()
     cited: set[int] = set()
 
     def add(source: tuple[str, str], span: tuple[int, int] | None) -> None:

@@ -79,7 +79,7 @@ def encoding(value: Any) -> str:
         return "float"
     if value not in ("float", "base64"):
         raise BadRequest("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
-    return value
+    return str(value)
 
 
 def as_base64(values: list[float]) -> str:
@@ -96,7 +96,7 @@ def batch_body(model: str, inputs: list[str], size: int | None) -> bytes:
     return json_bytes({"requests": requests})
 
 
-def _usage(answers: list[dict]) -> dict[str, int]:
+def _usage(answers: list[dict[str, Any]]) -> dict[str, int]:
     tokens = 0
     for answer in answers:
         meta = answer.get("usageMetadata") or {}

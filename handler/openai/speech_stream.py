@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
@@ -42,7 +43,7 @@ from .speech import audio_of, bodies, path_of, usage_of
 from .speech_request import Shape, SpeechRequest
 
 
-def _settle(task: asyncio.Future | None) -> None:
+def _settle(task: asyncio.Future[Any] | None) -> None:
     """Cancel an upstream call still running; close the answer of one that came and was not used."""
     if task is None:
         return

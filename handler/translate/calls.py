@@ -31,7 +31,7 @@ from .attempt import Attempt, Sender
 from .bounds import check_items
 from .dropped import header as dropped_header
 from .long_decode import Hops, assemble
-from .streaming import UNEXPECTED
+from .streaming import UNEXPECTED as UNEXPECTED  # re-exported: the routes that read answers whole name it
 
 JSON_HEADERS = {"content-type": "application/json"}
 

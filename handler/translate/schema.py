@@ -283,7 +283,7 @@ class _Converter:
                     merged.setdefault(key, value)
         return merged
 
-    def union(self, node: dict[str, Any], branches: list, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+    def union(self, node: dict[str, Any], branches: list[Any], depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
         nullable = node.get("nullable") is True
         kept = []
         for branch in branches:
@@ -316,7 +316,7 @@ class _Converter:
             out["nullable"] = True
         return out
 
-    def type_list(self, node: dict[str, Any], kinds: list, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
+    def type_list(self, node: dict[str, Any], kinds: list[Any], depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
         # "object", "OBJECT" and "Object" are one type: listed once, not one branch each.
         names = list(dict.fromkeys(k.lower() for k in kinds if isinstance(k, str)))
         nullable = "null" in names

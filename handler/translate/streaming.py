@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import Receive, Scope, Send
 
@@ -52,7 +52,7 @@ class Translator(Protocol):
     def start(self) -> bytes:
         """What opens the client's stream (sent at the commit)."""
 
-    def event(self, data: dict) -> bytes:
+    def event(self, data: dict[str, Any]) -> bytes:
         """The client's events for one Gemini event (possibly none)."""
 
     def end(self) -> bytes:
@@ -188,7 +188,7 @@ class TranslatedStream:
             if not chunk:
                 return None
 
-    def _event_error(self, data: dict) -> ProxyError:
+    def _event_error(self, data: dict[str, Any]) -> ProxyError:
         """A Gemini error sent inside the stream, any key in it masked."""
         error = data["error"] if isinstance(data["error"], dict) else {}
         status = error.get("code") if isinstance(error.get("code"), int) and 400 <= error["code"] < 600 else 500

@@ -224,7 +224,7 @@ class Connection(asyncio.Protocol):
         waiter = self.waiter = self.loop.create_future()
         timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
         try:
-            return await waiter
+            return bool(await waiter)
         finally:
             self.waiter = None
             if timer is not None:

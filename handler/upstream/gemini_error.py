@@ -12,6 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _DURATION = re.compile(r"\s*(\d{1,9}(?:\.\d{0,9})?)s?\s*")
 
@@ -57,7 +58,7 @@ class GeminiError:
         return self.invalid_key or self.status in (401, 403)
 
 
-def _dicts(value: object) -> list[dict]:
+def _dicts(value: object) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
