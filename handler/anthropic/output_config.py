@@ -50,7 +50,8 @@ def apply_format(body: dict[str, Any], config: dict[str, Any], dropped: Dropped)
     kind = given.get("type")
     if kind != "json_schema":
         raise BadRequest(
-            f"{param}.type {kind!r} is not supported: only json_schema, which Gemini answers as JSON of the schema.",
+            f"{param}.type {kind!r} cannot be honoured on Gemini (it would change what the answer is): only "
+            "json_schema, which Gemini answers as JSON of the schema.",
             f"{param}.type",
         )
     answer_format(kind, given.get("schema"), param, config)

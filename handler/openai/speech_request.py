@@ -191,7 +191,7 @@ def _format(value: Any) -> str:
     shown = repr(fmt)[:40] if isinstance(fmt, str) else f"of type {type(fmt).__name__}"
     why = " (no small encoder for it in this proxy)" if fmt in audio.UNSUPPORTED else ""
     raise BadRequest(
-        f"response_format {shown} is not supported{why}; supported: {', '.join(audio.CONTENT_TYPES)}.",
+        f"response_format {shown} cannot be encoded by this proxy{why}; it encodes: {', '.join(audio.CONTENT_TYPES)}.",
         "response_format",
     )
 

@@ -269,18 +269,13 @@ class Contents:
         return parts
 
     async def _media(self, piece: Any, kind: Any, param: str) -> Part:
-        if kind == "input_image":
-            url = piece.get("image_url")
-            if isinstance(url, str) and url:
-                return await media.url_part(url, self.settings, f"{param}.image_url")
-            return _file_id(piece.get("file_id"), param, "image_url or file_id")
+        """An `input_file` or `input_image` part (the kinds in MEDIA)."""
         if kind == "input_file":
             return await self._file(piece, param)
-        raise BadRequest(
-            f"{param} has the content type {kind!r}, which this proxy does not support "
-            "(input_text, input_image and input_file are).",
-            f"{param}.type",
-        )
+        url = piece.get("image_url")
+        if isinstance(url, str) and url:
+            return await media.url_part(url, self.settings, f"{param}.image_url")
+        return _file_id(piece.get("file_id"), param, "image_url or file_id")
 
     async def _file(self, piece: dict[str, Any], param: str) -> Part:
         """`input_file`: base64 `file_data` (a data URL, or bare base64 typed by its
