@@ -8,7 +8,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from handler import launch
 
 from ..conftest import KEY_A
+from ..servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,9 +71,7 @@ def test_loads_the_server_without_uvicorns_command_line():
 
 
 def test_serves_the_app_with_the_guarded_protocol(fake, fake_url, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     argv = ["handler.app:app", "--host", "127.0.0.1", "--port", str(port), "--http", "handler.server:GuardedHttpTools"]
     log = (tmp_path / "out").open("w+")
     proc = subprocess.Popen(
@@ -85,14 +83,7 @@ def test_serves_the_app_with_the_guarded_protocol(fake, fake_url, tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("handler.launch did not answer /healthz")
+        assert wait_healthy(proc, url).status_code == 200
         r = httpx.post(
             url + "/v1beta/models/gemini-2.5-flash:generateContent",
             json={"contents": [{"parts": [{"text": "hi"}]}]},
