@@ -20,9 +20,11 @@ version, the build precompiles (unchecked-hash `.pyc`, valid whatever the file t
 in the zip); otherwise it says so, and building with that Python version (or
 `sam build --use-container`) gives the faster cold start. Only the modules the app
 imports get bytecode: the libraries' parts it never loads (`UNCOMPILED`: uvicorn's
-command line and supervisors, click, h11, anyio's trio backend, ...) ship as sources
-only, which keeps the package under 3 MB zipped; a module of that list imported after
-all is compiled in memory, as without a `.pyc`.
+command line and supervisors, anyio's trio backend, ...) ship as sources only, and two
+packages nothing in it imports (`NEVER_IMPORTED`: click, h11) and the modules that need
+what it does not hold (`UNIMPORTABLE`) are left out, which keeps
+the package under 3 MB zipped; a module of that list imported after all is compiled in
+memory, as without a `.pyc`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,26 @@ DEFAULT_PYTHON = "3.13"  # the template's runtime: python3.13
 ZIP_LIMIT = 50 * 1024 * 1024  # Lambda's limit for a directly uploaded zip
 # In the Lambda runtime already; never shipped even if something pulls them in.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
+# Installed as uvicorn's requirements, never imported in the Lambda package: click only by
+# uvicorn's command line (`uvicorn/main.py`), h11 only by its h11 protocol; run.sh starts
+# uvicorn through handler.launch with httptools, and the buffered handler has no uvicorn.
+NEVER_IMPORTED = ("click", "h11")
+# Library modules that import what the package does not hold (click, h11, trio, pytest,
+# httpx, websockets, wsproto, zttp), so they cannot be imported there anyway.
+UNIMPORTABLE = (
+    "uvicorn/__main__.py",
+    "uvicorn/main.py",
+    "uvicorn/protocols/http/h11_impl.py",
+    "uvicorn/protocols/http/auto_zttp_impl.py",
+    "uvicorn/protocols/http/zttp_impl.py",
+    "uvicorn/protocols/http/zttp_h2_impl.py",
+    "uvicorn/protocols/websockets/websockets_impl.py",
+    "uvicorn/protocols/websockets/websockets_sansio_impl.py",
+    "uvicorn/protocols/websockets/wsproto_impl.py",
+    "anyio/_backends/_trio.py",
+    "anyio/pytest_plugin.py",
+    "starlette/testclient.py",
+)
 # Build-time leftovers with no use at run time.
 JUNK_DIRS = ("__pycache__", "tests", "test")
 JUNK_SUFFIXES = (".pyc", ".pyi", ".pyx", ".pxd", ".pxi", ".c", ".h", ".cpp")
@@ -54,8 +76,6 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips
 # route, streamed or not): no `.pyc` for them. Regular expressions on the path inside the
 # package; tests/deploy/test_deploy_package.py checks that what the app imports has bytecode.
 UNCOMPILED = (
-    r"click/",  # uvicorn's command line: handler.launch starts uvicorn without it
-    r"h11/",  # uvicorn's h11 protocol: httptools serves
     # anyio: Starlette's StreamingResponse (/verify) loads its asyncio backend; not these.
     r"anyio/_backends/_trio\.py",
     r"anyio/(pytest_plugin|to_process|to_interpreter|from_thread|functools|itertools)\.py",
@@ -137,10 +157,12 @@ def strip(target: Path) -> None:
     """Remove what the runtime never reads: caches, tests, stubs, C sources, install
     records, and the long description (a README, a changelog) at the end of each
     package's METADATA; its headers (name, version, requirements, licence) stay."""
-    for name in RUNTIME_PROVIDED:
+    for name in (*RUNTIME_PROVIDED, *NEVER_IMPORTED):
         for path in [target / name, *target.glob(f"{name}-*.dist-info")]:
             shutil.rmtree(path, ignore_errors=True)
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts pointing at the build's Python
+    for module in UNIMPORTABLE:
+        (target / module).unlink(missing_ok=True)
     for path in sorted(target.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         if path.is_dir() and path.name in JUNK_DIRS and path.parent != target / "handler":
             shutil.rmtree(path)
