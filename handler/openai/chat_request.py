@@ -65,6 +65,8 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
     payload: dict[str, Any] = {}
     dropped = Dropped()
     system, contents = await _contents(messages, settings, model, dropped)
+    if not contents and dropped:  # Gemini refuses a request with no contents: say why there are none
+        raise BadRequest(f"messages has nothing Gemini can read: this proxy dropped {', '.join(dropped)}.", "messages")
     payload["contents"] = contents
     if system:
         payload["systemInstruction"] = {"parts": system}

@@ -47,7 +47,7 @@ class Offered:
     tools: list[dict[str, Any]] = field(default_factory=list)  # functionDeclarations (search apart)
     search: bool = False  # a web search tool asked for Google Search
     functions: set[str] = field(default_factory=set)
-    dropped: dict[str, str] = field(default_factory=dict)  # dropped tool's type -> its name (or type)
+    dropped: dict[str, str] = field(default_factory=dict)  # a dropped tool's name (or its type) -> its type
 
 
 def is_search_type(kind: str) -> bool:
@@ -73,7 +73,7 @@ def declarations(tools: Any, dropped: Dropped) -> Offered:
                 dropped.add(f"tools[{j}]", kind)
                 named = tool.get(kind)
                 name = named.get("name") if isinstance(named, dict) else tool.get("name")
-                offered.dropped[kind] = name if isinstance(name, str) and name else kind
+                offered.dropped[name if isinstance(name, str) and name else kind] = kind
             continue
         function = tool.get("function") if isinstance(tool, dict) and kind == "function" else None
         if not isinstance(function, dict):
@@ -98,9 +98,9 @@ def _forced(names: list[str], offered: Offered, asked: str) -> tuple[dict[str, A
     """A choice that requires a call to one of `names` (any function when empty)."""
     if any(name in SEARCH_TOOL_NAMES for name in names) or (not names and not offered.functions and offered.search):
         return None, True
-    lost = [name for name in names if name in offered.dropped.values()]
+    lost = [name for name in names if name in offered.dropped and name not in offered.functions]
     if lost or (not names and not offered.functions and offered.dropped):
-        gone = lost or sorted(offered.dropped)
+        gone = lost or sorted(set(offered.dropped.values()))
         raise BadRequest(
             f"tool_choice {asked} requires a tool call, but this proxy dropped the tool it needs "
             f"({', '.join(gone)}): Gemini has no equivalent and could not call it.",
@@ -130,11 +130,11 @@ def tool_config(choice: Any, offered: Offered, dropped: Dropped) -> tuple[dict[s
     if isinstance(choice, dict) and isinstance(kind, str) and kind and kind != "function":
         if is_search_type(kind):
             return None, True
-        if kind in offered.dropped:
+        if kind in offered.dropped.values():
             named = choice.get(kind)
             name = named.get("name") if isinstance(named, dict) else None
             raise BadRequest(
-                f"tool_choice requires the {kind} tool {name or offered.dropped[kind]!r}, which this proxy "
+                f"tool_choice requires the {kind} tool {name or kind!r}, which this proxy "
                 "dropped from tools (Gemini has no equivalent): the call asked for cannot come.",
                 "tool_choice",
             )

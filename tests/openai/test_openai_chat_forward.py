@@ -99,7 +99,8 @@ def test_nothing_dropped_means_no_header(proxy, fake):
     ids=["custom choice", "function choice naming it", "required"],
 )
 def test_a_choice_that_requires_a_dropped_tool_is_a_400(proxy, fake, choice, words):
-    tools = [CUSTOM] if choice == "required" else [FUNCTION, CUSTOM]
+    second = {"type": "custom", "custom": {"name": "run_sql"}}  # two dropped tools of one type
+    tools = [CUSTOM, second] if choice == "required" else [FUNCTION, CUSTOM, second]
     with pytest.raises(openai.BadRequestError) as caught:
         client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=USER, tools=tools, tool_choice=choice)
     assert caught.value.body["param"] == "tool_choice" and words in caught.value.message
@@ -154,3 +155,18 @@ def test_a_streamed_answer_names_what_was_dropped(proxy, fake):
         text = "".join(chunk.choices[0].delta.content or "" for chunk in response.parse() if chunk.choices)
     assert text  # the fake's streamed answer
     assert sent(fake)["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
+
+
+def test_a_prompt_with_nothing_left_to_send_is_a_clear_400(proxy, fake):
+    r = httpx.post(
+        proxy + "/v1/chat/completions",
+        json={
+            "model": "gemini-2.5-flash",
+            "messages": [{"role": "user", "content": [{"type": "video_url", "video_url": {"url": "https://x/v.mp4"}}]}],
+        },
+        headers={"authorization": f"Bearer {KEY_A}"},
+    )
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["param"] == "messages" and "messages[0].content[0]:video_url" in error["message"]
+    assert fake.received == []
