@@ -2,20 +2,24 @@
 
 The body is walked once and a new Gemini request is built from it; nothing of the
 OpenAI body is copied wholesale. Bad input raises `BadRequest` (400, with `param`)
-before anything goes upstream. Unknown top-level fields are ignored; an unknown content
-part type is refused, because dropping it would silently change the prompt.
+before anything goes upstream. Unknown top-level fields are ignored. Something merely
+new (docs/forward-compatibility.md) is never a 400 by itself: a content part type,
+tool type, `tool_choice` or `reasoning_effort` value this proxy cannot send is left out
+and named in `x-proxy-dropped` (`messages[2].content[1]:video_url`, `tools[3]:custom`);
+a part or tool that is not a typed object is still malformed (400).
 """
 
 from __future__ import annotations
 
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
 from ..errors import BadRequest
 from ..translate import media, params
 from ..translate.content import listed, text_of, text_parts
+from ..translate.dropped import Dropped
 from ..translate.models import resolve_virtual
 from ..translate.thinking import budget_config, thinking_config
 from ..translate.tools import DEFAULT_SAFETY
@@ -36,6 +40,7 @@ class GeminiCall:
     payload: dict[str, Any]
     stream: bool
     include_usage: bool
+    dropped: Dropped = field(default_factory=Dropped)  # x-proxy-dropped entries
 
 
 def _google_extra(body: dict[str, Any]) -> dict[str, Any]:
@@ -58,13 +63,17 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
         raise BadRequest("messages is required and must be a non-empty list of messages.", "messages")
 
     payload: dict[str, Any] = {}
-    system, contents = await _contents(messages, settings, model)
+    dropped = Dropped()
+    system, contents = await _contents(messages, settings, model, dropped)
+    if not contents and dropped:  # Gemini refuses a request with no contents: say why there are none
+        raise BadRequest(f"messages has nothing Gemini can read: this proxy dropped {', '.join(dropped)}.", "messages")
     payload["contents"] = contents
     if system:
         payload["systemInstruction"] = {"parts": system}
 
-    tools, search_by_tool = chat_tools.declarations(body.get("tools"))
-    tool_config, search_forced = chat_tools.tool_config(body.get("tool_choice"))
+    offered = chat_tools.declarations(body.get("tools"), dropped)
+    tools, search_by_tool = offered.tools, offered.search
+    tool_config, search_forced = chat_tools.tool_config(body.get("tool_choice"), offered, dropped)
     if tool_config and tools:  # Gemini takes a function calling mode only with functions
         payload["toolConfig"] = tool_config
     if search or search_by_tool or search_forced or body.get("web_search_options") is not None:
@@ -88,14 +97,14 @@ async def to_gemini(body: dict[str, Any], settings: Settings) -> GeminiCall:
     options = body.get("stream_options")
     stream = body.get("stream") is True
     include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
-    return GeminiCall(model=model, payload=payload, stream=stream, include_usage=include_usage)
+    return GeminiCall(model=model, payload=payload, stream=stream, include_usage=include_usage, dropped=dropped)
 
 
 # Messages ------------------------------------------------------------------------------
 
 
 async def _contents(
-    messages: list[Any], settings: Settings, model: str
+    messages: list[Any], settings: Settings, model: str, dropped: Dropped
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(systemInstruction parts, contents). Tool results are grouped into one user turn
     after the assistant message that made the calls, in the order of its calls."""
@@ -112,13 +121,13 @@ async def _contents(
             contents.append(chat_tools.results_turn(results))
             results = None
         if role == "system" or role == "developer":
-            system += _text_parts(message.get("content"), f"messages[{i}].content")
+            system += _text_parts(message.get("content"), f"messages[{i}].content", dropped)
         elif role == "user":
-            parts = await _user_parts(message.get("content"), settings, f"messages[{i}].content")
+            parts = await _user_parts(message.get("content"), settings, f"messages[{i}].content", dropped)
             if parts:
                 contents.append({"role": "user", "parts": parts})
         elif role == "assistant":
-            parts = _text_parts(message.get("content"), f"messages[{i}].content")
+            parts = _text_parts(message.get("content"), f"messages[{i}].content", dropped)
             calls = chat_tools.assistant_calls(message, i, parts, model)
             if parts:
                 contents.append({"role": "model", "parts": parts})
@@ -135,7 +144,9 @@ async def _contents(
             position, name = calls[call_id]
             content = message.get("content")
             listed = (
-                await _user_parts(content, settings, f"messages[{i}].content") if isinstance(content, list) else None
+                await _user_parts(content, settings, f"messages[{i}].content", dropped)
+                if isinstance(content, list)
+                else None
             )
             response, media = chat_tools.tool_result(name, content, listed, model, f"messages[{i}].content")
             if results is None:
@@ -151,12 +162,16 @@ async def _contents(
     return system, contents
 
 
-def _text_parts(content: Any, param: str) -> list[dict[str, Any]]:
-    """Text-only content (system, developer, assistant): None is no content."""
-    return [] if content is None else text_parts(content, param)
+def _text_parts(content: Any, param: str, dropped: Dropped) -> list[dict[str, Any]]:
+    """Text-only content (system, developer, assistant): None is no content; a part of
+    another type (an image in a system message, a new type) is dropped and named."""
+    return [] if content is None else text_parts(content, param, dropped=dropped)
 
 
-async def _user_parts(content: Any, settings: Settings, param: str) -> list[dict[str, Any]]:
+async def _user_parts(content: Any, settings: Settings, param: str, dropped: Dropped) -> list[dict[str, Any]]:
+    """A user (or tool) message's parts; a part of a type Gemini has no equivalent for
+    (`video_url`, a new one) or a file it cannot reach (an OpenAI `file-...` id) is
+    dropped and named."""
     parts = []
     for j, part in enumerate(listed(content, param)):
         where = f"{param}[{j}]"
@@ -174,13 +189,15 @@ async def _user_parts(content: Any, settings: Settings, param: str) -> list[dict
         elif kind == "input_audio":
             parts.append(_audio_part(part.get("input_audio"), f"{where}.input_audio"))
         elif kind == "file":
-            parts.append(await _file_part(part.get("file"), settings, f"{where}.file"))
+            file = await _file_part(part.get("file"), settings, f"{where}.file")
+            if file is None:
+                dropped.add(where, kind)
+            else:
+                parts.append(file)
+        elif isinstance(kind, str) and kind:
+            dropped.add(where, kind)
         else:
-            raise BadRequest(
-                f"{where} has the content part type {kind!r}, which this proxy does not support "
-                "(text, image_url, input_audio and file are).",
-                f"{where}.type",
-            )
+            raise BadRequest(f"{where} must be an object with a type (text, image_url, ...).", f"{where}.type")
     return parts
 
 
@@ -192,9 +209,11 @@ def _audio_part(audio: Any, param: str) -> dict[str, Any]:
     return {"inlineData": {"mimeType": f"audio/{fmt.lower()}", "data": data}}
 
 
-async def _file_part(file: Any, settings: Settings, param: str) -> dict[str, Any]:
+async def _file_part(file: Any, settings: Settings, param: str) -> dict[str, Any] | None:
     """A `file` part: base64 `file_data` (a data URL, or bare base64 typed by its
-    filename, PDF by default), or a `file_id` that is a Gemini Files API name or URI."""
+    filename, PDF by default), or a `file_id` that is a Gemini Files API name or URI.
+    None for a `file_id` of another kind (OpenAI's `file-...`: stored at OpenAI, out
+    of Gemini's reach), which the caller drops; no data and no id is malformed."""
     if not isinstance(file, dict):
         raise BadRequest(f"{param} must be an object with file_data or file_id.", param)
     data = file.get("file_data")
@@ -209,6 +228,8 @@ async def _file_part(file: Any, settings: Settings, param: str) -> dict[str, Any
         return {"fileData": {"fileUri": f"https://generativelanguage.googleapis.com/v1beta/{file_id}"}}
     if isinstance(file_id, str) and file_id.startswith("https://"):
         return await media.url_part(file_id, settings, f"{param}.file_id")
+    if isinstance(file_id, str) and file_id:
+        return None
     raise BadRequest(
         f"{param} needs file_data (base64 or a data URL) or a file_id that is a Gemini file (files/...).", param
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BadRequest
+from .dropped import Dropped
 
 
 def listed(content: Any, param: str, text_type: str = "text", noun: str = "content parts") -> list[Any]:
@@ -29,9 +30,13 @@ def text_of(part: dict[str, Any], param: str) -> str:
     return text
 
 
-def text_parts(content: Any, param: str, text_types: tuple[str, ...] = ("text",)) -> list[dict[str, Any]]:
+def text_parts(
+    content: Any, param: str, text_types: tuple[str, ...] = ("text",), dropped: Dropped | None = None
+) -> list[dict[str, Any]]:
     """Text-only content (system, developer and assistant turns) as Gemini text parts:
-    parts of `text_types` and refusals (an assistant's earlier refusal is its text)."""
+    parts of `text_types` and refusals (an assistant's earlier refusal is its text).
+    With `dropped`, a part of another type is left out and named there (forward
+    compatibility) instead of refused; a part that is not a typed object still is."""
     parts = []
     for j, part in enumerate(listed(content, param, text_types[0])):
         where = f"{param}[{j}]"
@@ -40,6 +45,9 @@ def text_parts(content: Any, param: str, text_types: tuple[str, ...] = ("text",)
             text = text_of(part, where)
         elif kind == "refusal" and isinstance(part.get("refusal"), str):
             text = part["refusal"]
+        elif dropped is not None and isinstance(kind, str) and kind:
+            dropped.add(where, kind)
+            continue
         else:
             raise BadRequest(f"{where} has the type {kind!r}; only text is allowed here.", f"{where}.type")
         if text:

@@ -98,11 +98,16 @@ def _level(wanted: str, model: str, version: tuple[int, int], param: str, effort
 
 def thinking_config(effort: Any, model: str, param: str = "reasoning_effort") -> dict[str, Any] | None:
     """A reasoning effort (none, minimal, low, medium, high, xhigh, max) -> thinkingConfig,
-    following Google's OpenAI compatibility layer; thoughts included unless `none`."""
+    following Google's OpenAI compatibility layer; thoughts included unless `none`. An
+    effort this proxy does not know yet (a future value) is dropped and named
+    (`reasoning_effort:ultra`), never a 400; one that is not a string is malformed."""
     if effort is None:
         return None
-    if not isinstance(effort, str) or effort not in EFFORT_LEVEL:
+    if not isinstance(effort, str):
         raise BadRequest(f"{param} must be one of {EFFORTS}, not {effort!r}.", param)
+    if effort not in EFFORT_LEVEL:  # a value newer than this proxy: Gemini's default, named
+        dropped.note(dropped.entry(param, effort))
+        return None
     version = gemini_version(model)
     if version is None or version < (2, 5):
         return None

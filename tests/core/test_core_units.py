@@ -3,6 +3,7 @@ memory, SSE parsing, error shapes, thinking and model names, start-up."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from handler.errors import BadRequest, ProxyError, UpstreamFailed, body_for, sha
 from handler.keys import cooldown as policy
 from handler.keys.cooldown import Cooldown
 from handler.sse import EventParser, frame
+from handler.translate import dropped
 from handler.translate.models import resolve_model, resolve_virtual
 from handler.translate.thinking import budget_config, thinking_config
 from handler.upstream.gemini_error import duration_seconds, parse
@@ -207,9 +209,15 @@ def test_budget_config(budget, model, config):
     assert budget_config(budget, model) == config
 
 
-def test_effort_config_refuses_unknown_levels():
+def test_effort_config_drops_new_levels_and_refuses_malformed_ones():
+    def noted() -> list[str]:  # in a copy of the context, as a request has its own
+        names = dropped.start()
+        assert thinking_config("extreme", "gemini-2.5-flash", "reasoning.effort") is None  # newer than the proxy
+        return names
+
+    assert contextvars.copy_context().run(noted) == ["reasoning.effort:extreme"]
     with pytest.raises(BadRequest) as caught:
-        thinking_config("extreme", "gemini-2.5-flash", "reasoning.effort")
+        thinking_config(3, "gemini-2.5-flash", "reasoning.effort")
     assert caught.value.param == "reasoning.effort"
 
 

@@ -3,9 +3,12 @@ Gemini, all on loopback) and write each request it sends, body and the headers t
 matter, as a corpus file. Usage, from the repository root:
 
     python -m tests.corpus.capture claude-code "Say hello." --model sonnet
+    python -m tests.corpus.capture openai-chat
 
-Requests are written to tests/corpus/anthropic/claude-code-<n>.json; review them (keys
-are replaced by KEY, paths by /work), then give each the `expect_dropped` it should get.
+Requests are written to tests/corpus/anthropic/claude-code-<n>.json (or
+tests/corpus/openai-chat/recorded-<n>.json, from the installed openai SDK and LangChain
+making the requests of tests/corpus/chat_clients.py); review them (keys are replaced by
+KEY, paths by /work), then give each the `expect_dropped` it should get.
 """
 
 from __future__ import annotations
@@ -27,18 +30,29 @@ from ..fake_gemini import FakeGemini
 from ..servers import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
-KEPT_HEADERS = ("anthropic-version", "anthropic-beta", "x-claude-code-session-id", "user-agent", "x-app")
+KEPT_HEADERS = (
+    "anthropic-version",
+    "anthropic-beta",
+    "x-claude-code-session-id",
+    "user-agent",
+    "x-app",
+    "x-stainless-lang",
+    "x-stainless-package-version",
+    "x-stainless-runtime",
+)
 
 
 class Recorder:
-    """ASGI middleware keeping each request to /v1/messages (path, headers, JSON body)."""
+    """ASGI middleware keeping each request to /v1/messages, or the path ending in
+    `suffix` (path, headers, JSON body)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, suffix: str = "/messages") -> None:
         self.app = app
+        self.suffix = suffix
         self.seen: list[dict] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith("/messages"):
+        if scope["type"] != "http" or not scope["path"].endswith(self.suffix):
             await self.app(scope, receive, send)
             return
         chunks = []
@@ -63,9 +77,29 @@ class Recorder:
         await self.app(scope, replay, send)
 
 
+def chat(out: Path) -> None:
+    """The openai SDK's and LangChain's requests (tests/corpus/chat_clients.py), recorded."""
+    from .chat_clients import run
+
+    fake = FakeGemini()
+    upstream = ServerThread(fake.app()).start()
+    recorder = Recorder(create_app(Settings.from_env({"GEMINI_BASE_URL": upstream.url})), "/chat/completions")
+    proxy = ServerThread(recorder).start()
+    run(proxy.url + "/v1", KEY_A)
+    proxy.stop()
+    upstream.stop()
+    for n, seen in enumerate(recorder.seen, start=1):
+        capture = {"client": "", "path": seen["path"], "headers": seen["headers"], "body": json.loads(seen["body"])}
+        (out / f"recorded-{n}.json").write_text(json.dumps(capture, indent=1).replace(KEY_A, "KEY") + "\n")
+    print(f"{len(recorder.seen)} requests written to {out}")
+
+
 def main(client: str, *args: str) -> None:
+    if client == "openai-chat":
+        chat(ROOT / "tests" / "corpus" / "openai-chat")
+        return
     if client != "claude-code":
-        raise SystemExit("only claude-code is captured by running it; write SDK captures from their docs")
+        raise SystemExit("claude-code and openai-chat are captured by running them; write others from their docs")
     fake = FakeGemini()
     upstream = ServerThread(fake.app()).start()
     recorder = Recorder(create_app(Settings.from_env({"GEMINI_BASE_URL": upstream.url})))

@@ -397,7 +397,7 @@ def test_reasoning_effort_wins_over_the_reasoning_object(proxy, fake):
     "reasoning, param",
     [
         ("high", "reasoning"),
-        ({"effort": "extreme"}, "reasoning.effort"),
+        ({"effort": 3}, "reasoning.effort"),
         ({"max_tokens": -5}, "reasoning.max_tokens"),
         ({"max_tokens": "lots"}, "reasoning.max_tokens"),
     ],
@@ -493,13 +493,17 @@ def test_langchain_tool_message_with_a_screenshot(proxy, fake):
     assert response["functionResponse"]["parts"] == [{"inlineData": {"mimeType": "image/png", "data": PNG}}]
 
 
-def test_unknown_part_in_a_tool_result_is_refused(proxy, fake):
+def test_unknown_part_in_a_tool_result_is_dropped_and_named(proxy, fake):
     messages = tool_turn()
-    messages[3]["content"] = [{"type": "video_url", "video_url": {"url": "https://example.com/v.mp4"}}]
-    with pytest.raises(openai.BadRequestError) as caught:
-        client(proxy).chat.completions.create(model="gemini-2.5-flash", messages=messages)
-    assert caught.value.body["param"] == "messages[3].content[0].type" and "video_url" in caught.value.message
-    assert fake.received == []
+    messages[3]["content"] = [
+        {"type": "text", "text": "Recorded."},
+        {"type": "video_url", "video_url": {"url": "https://example.com/v.mp4"}},
+    ]
+    answer = client(proxy).chat.completions.with_raw_response.create(model="gemini-2.5-flash", messages=messages)
+    assert answer.status_code == 200 and answer.headers["x-proxy-dropped"] == "messages[3].content[1]:video_url"
+    screenshot, read = sent(fake)["contents"][2]["parts"]  # no media part left after them
+    assert screenshot["functionResponse"] == {"name": "screenshot", "response": {"result": "Recorded."}}
+    assert read["functionResponse"]["response"] == {"result": "hello"}
 
 
 # 7. Authentication and permission errors --------------------------------------------------

@@ -6,29 +6,24 @@ gets one compaction item."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import httpx
 import pytest
 
 from ..conftest import KEY_A
+from ..corpus.replay import files, load, replay
 
-CORPUS = sorted((Path(__file__).parents[1] / "corpus" / "responses").glob("*.json"))
+CORPUS = files("responses")
 
 
 def test_the_corpus_covers_each_client():
-    clients = {json.loads(path.read_text())["client"] for path in CORPUS}
+    clients = {load(path)["client"] for path in CORPUS}
     assert clients >= {"codex-cli", "openai-python", "openai-agents-python", "ai-sdk-openai"}
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
 def test_a_captured_request_is_answered_with_the_right_dropped_header(path, proxy, fake):
-    capture = json.loads(path.read_text())
-    expect = capture["expect"]
-    headers = {**capture["headers"], "authorization": f"Bearer {KEY_A}"}
-    r = httpx.post(proxy + capture["path"], json=capture["body"], headers=headers, timeout=20)
-    assert r.status_code == expect["status"], r.text[:500]
-    assert r.headers.get("x-proxy-dropped") == expect["x-proxy-dropped"]
+    capture = load(path)
+    r = replay(proxy, capture, {"authorization": f"Bearer {KEY_A}"})
     assert len(fake.generate_calls) == 1
     if capture["body"].get("stream"):
         events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
@@ -36,7 +31,7 @@ def test_a_captured_request_is_answered_with_the_right_dropped_header(path, prox
         output = events[-1]["response"]["output"]
     else:
         output = r.json()["output"]
-    if expect["output"] == "compaction":
+    if capture["expect"]["output"] == "compaction":
         (item,) = output
         assert item["type"] == "compaction" and item["encrypted_content"]
     else:
