@@ -14,7 +14,8 @@ the median of several runs of:
   (a generateContent against the local fake upstream, bench/upstream.py): what a user of
   a cold Lambda waits for, HTTP client load included; then the same against the fake
   upstream over TLS, with the system's CA bundle to load as at Google;
-- for scale, the same for a bare ASGI hello-world under uvicorn with the same options.
+- for scale, the same for a bare ASGI hello-world under uvicorn with the same options
+  (started as run.sh starts the proxy, through handler.launch).
 Targets: first proxied call at most 120 ms, readiness no slower than before. On Lambda
 itself, read the `Init Duration` of the REPORT log line.
 """
@@ -150,7 +151,7 @@ def hello_ms(package: Path, shim: Path, hello: Path) -> float:
     command = [
         str(shim / "python"),
         "-m",
-        "uvicorn",
+        "handler.launch",  # as run.sh starts the proxy (the package holds no uvicorn command line)
         "hello:app",
         "--host",
         "127.0.0.1",

@@ -225,7 +225,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         (bound.body if isinstance(body, bytes) else body) or None,
         bound.creds,
         bearer=path.startswith("/v1beta/openai/"),
-        resources=affinity.names_resources(bound.path, body),
+        resources=bound.resources,
     )
     if not isinstance(body, bytes):  # a streamed upload: its reader owns `receive` until sent
         await _answer(scope, receive, send, await call, headers, bound.path, watched=False)

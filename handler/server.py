@@ -101,7 +101,6 @@ class GuardedHttpTools(HttpToolsProtocol):
     _timer: asyncio.TimerHandle | None = None
     _in_headers = False
     _header_bytes = 0  # bytes read while in the head
-    _head_parsed = 0  # bytes of target and headers the parser reported
     _body_pending = False
     _framing = 0  # bytes read in the body phase since the parser last gave body bytes
     _refused = False
@@ -161,7 +160,6 @@ class GuardedHttpTools(HttpToolsProtocol):
     def _start_head(self) -> None:
         self._in_headers = True
         self._header_bytes = 0
-        self._head_parsed = 0
         self._arm(HEADER_TIMEOUT)
 
     def _refuse(self, status: int, message: str) -> None:
@@ -186,20 +184,6 @@ class GuardedHttpTools(HttpToolsProtocol):
         else:
             self._refuse(400, msg)
 
-    def _count_head(self, size: int) -> None:
-        self._head_parsed += size
-        if self._head_parsed > MAX_HEADER_BYTES:
-            self._stopped = _TooLarge()
-            raise self._stopped
-
-    def on_url(self, url: bytes) -> None:
-        self._count_head(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value) + 4)
-        super().on_header(name, value)
-
     def on_message_begin(self) -> None:
         if len(self.pipeline) >= MAX_PIPELINED:
             self._stopped = _TooManyPipelined()
@@ -207,7 +191,6 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().on_message_begin()
         extensions: dict[str, object] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
         extensions[DISCONNECT] = Disconnect()  # beside any that uvicorn sets
-        self._head_parsed = 0
         if not self._in_headers:  # a later request on a kept-alive connection
             self._start_head()
 
@@ -216,9 +199,16 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().on_body(body)
 
     def on_headers_complete(self) -> None:
+        # Past the limit in bytes read: count what the head held (a read may also carry
+        # the body). A head that arrives in pieces is refused in data_received as it grows;
+        # counted here only when needed, with no Python callback per header on every request.
+        if self._header_bytes > MAX_HEADER_BYTES:
+            size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+            if size > MAX_HEADER_BYTES:
+                self._stopped = _TooLarge()
+                raise self._stopped
         self._in_headers = False
         self._header_bytes = 0
-        self._head_parsed = 0
         self._framing = 0
         self._body_pending = True
         self._arm(BODY_IDLE_TIMEOUT)

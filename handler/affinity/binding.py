@@ -294,6 +294,7 @@ class Bound:
     path: str
     body: bytes | None
     creds: Credentials
+    resources: bool = False  # it may name per-project resources (`Hints`; failover.send's `resources`)
 
 
 async def bind(scope: Scope, creds: Credentials, path: str, body: bytes | None, creating: bool = False) -> Bound:
@@ -308,21 +309,21 @@ async def bind(scope: Scope, creds: Credentials, path: str, body: bytes | None, 
         if found is None or len(creds.keys) == 1:
             return Bound(path, body, creds)
         first = rendezvous((found.group(1) + found.group(2)).decode(), creds.keys)[0]
-        return Bound(path, body, Credentials((first,), creds.pooled, bound=True))
+        return Bound(path, body, Credentials((first,), creds.pooled, bound=True), resources=True)
     hints = Hints.of(path, body)
     if not hints:
         return Bound(path, body, creds)
     tags = tags_of(creds.keys)
     refs = _refs(path, body or b"", hints, tags)
-    if not refs:
-        return Bound(path, body, creds)
+    if not refs:  # (a name the scan did not take, a dot in its id: it may still be one)
+        return Bound(path, body, creds, resources=True)
     owner = await _owner(scope, creds, refs)
     path = strip_path(path, tags)
     if body and any(ref.key for ref in refs):
         body = strip_body(body, tags, hints)
     if owner is None:
-        return Bound(path, body, creds)
-    return Bound(path, body, Credentials((owner,), creds.pooled, bound=True))
+        return Bound(path, body, creds, resources=True)
+    return Bound(path, body, Credentials((owner,), creds.pooled, bound=True), resources=True)
 
 
 async def _owner(scope: Scope, creds: Credentials, refs: list[Ref]) -> str | None:
