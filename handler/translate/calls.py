@@ -130,23 +130,9 @@ async def call_json(
     """One upstream call answered by one JSON document: (the parsed answer, the proxy's
     headers, `x-proxy-dropped` naming `dropped` among them). An upstream failure raises
     it with its own status; a body that broke off or is not JSON is a 502."""
-    try:
-        outcome = await until_disconnect(
-            request.scope, request.receive, call(request, method, path, body, creds, model)
-        )
-    except ClientGone:
-        note(request.scope, client_gone="waiting")
-        raise
+    outcome = await _waiting(request, call(request, method, path, body, creds, model))
     headers = note_outcome(request.scope, outcome) | dropped_header(dropped)
-    if not outcome.ok:
-        raise failure(outcome, headers)
-    assert outcome.response is not None
-    try:
-        return json.loads(await outcome.response.read(MAX_ANSWER_BYTES)), headers
-    except UpstreamError as exc:
-        raise UpstreamFailed(exc.message, status=exc.status, headers=headers) from None
-    except (ValueError, RecursionError):
-        raise UpstreamFailed(UNEXPECTED, headers=headers) from None
+    return await _answer(outcome, headers, streamed=False), headers
 
 
 async def call_many(
