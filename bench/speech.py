@@ -45,6 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from upstream import request_read  # bench/ siblings import by name (scripts run from there)
+
 import handler.app  # noqa: F401  (the proxy as it runs: its idle memory is the baseline)
 from handler.openai import audio, speech
 
@@ -126,14 +128,8 @@ async def tts_upstream(scope, receive, send) -> None:
     """streamGenerateContent for TTS: FIRST_CHUNK_DELAY, then STREAM_CHUNKS of 0.25 s."""
     import asyncio
 
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+    if not await request_read(scope, receive, send):
         return
-    more = True
-    while more:
-        more = (await receive()).get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
     chunk = _chunk()
     for i in range(STREAM_CHUNKS):
@@ -162,7 +158,10 @@ def stream_overhead(runs: int) -> dict[str, tuple[float, float]]:
     from tests.servers import ServerThread
 
     fake = ServerThread(tts_upstream).start()
-    proxy = ServerThread(create_app(Settings.from_env({"GEMINI_BASE_URL": fake.url}))).start()
+    # A TTS model named outright: this bench upstream serves no model list (the family
+    # lookup costs nothing per call once cached: bench/families.py).
+    env = {"GEMINI_BASE_URL": fake.url, "TTS_MODEL": "gemini-3.8-flash-tts"}
+    proxy = ServerThread(create_app(Settings.from_env(env))).start()
     key = {"x-goog-api-key": "AIzaSy-bench-key-0000000000000000000000"}
     direct = f"{fake.url}/v1beta/models/gemini-3.8-flash-tts:streamGenerateContent?alt=sse"
     cases = {

@@ -35,16 +35,24 @@ JSON_HEADERS = [(b"content-type", b"application/json; charset=UTF-8"), (b"conten
 SSE_HEADERS = [(b"content-type", b"text/event-stream")]
 
 
-async def app(scope, receive, send) -> None:
+async def request_read(scope, receive, send) -> bool:
+    """The ASGI preamble of a bench upstream: the lifespan answered, a request's body read
+    and dropped; True when there is a request to answer."""
     if scope["type"] != "http":
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
-        return
+        return False
     more = True
     while more:
         more = (await receive()).get("more_body", False)
+    return True
+
+
+async def app(scope, receive, send) -> None:
+    if not await request_read(scope, receive, send):
+        return
     if b"streamGenerateContent" not in scope["path"].encode():
         await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": GENERATE})
